@@ -1,0 +1,5 @@
+import sys
+
+from alpha_as.cli import main
+
+sys.exit(main())

@@ -1,0 +1,56 @@
+"""The ``alpha-as`` command line.
+
+Subcommands are registered by the layer that owns them (``alpha_as.data.cli`` for ``data ...``). Any
+:class:`~alpha_as.errors.InputError` and any bad argument ends the program with one line on stderr and
+exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from alpha_as import __version__
+from alpha_as.errors import InputError
+
+EXIT_USAGE = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``alpha-as data import: error: ...``) and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> ArgumentParser:
+    from alpha_as.data import cli as data_cli
+
+    parser = ArgumentParser(
+        prog="alpha-as",
+        description="Alpha-AS replication and Avellaneda-Stoikov market-making toolkit on L2 order-book data.",
+    )
+    parser.add_argument("--version", action="version", version=f"alpha-as {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    sub.required = True
+    data_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as e:
+        sys.stderr.write(f"alpha-as: error: {e}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("alpha-as: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
