@@ -57,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     chk.add_argument("--instrument", help="instrument (default: every instrument in the store)")
     chk.add_argument("--start", help="first day that must be present, YYYY-MM-DD")
     chk.add_argument("--end", help="last day that must be present, YYYY-MM-DD")
+    chk.add_argument("--calendar", choices=("all", "paper"), default="all",
+                     help="days --start/--end require: every calendar day (default) or the paper's days only")
     chk.add_argument("--json", action="store_true", help="print the statistics as JSON")
     chk.add_argument("--compare-paper", action="store_true",
                      help="print each day's figures beside the paper's (spec §12) with the relative error")
@@ -98,5 +100,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     start = store.parse_date(args.start) if args.start else None
     end = store.parse_date(args.end) if args.end else None
-    return check_command(args.root, instrument=args.instrument, start=start, end=end, as_json=args.json,
+    return check_command(args.root, instrument=args.instrument, start=start, end=end, calendar=args.calendar,
+                         as_json=args.json,
                          compare_paper=args.compare_paper, repair=args.repair, repair_out=args.repair_out)
