@@ -152,7 +152,7 @@ def utc_date_slices(ts_ms: np.ndarray) -> list[tuple[dt.date, slice]]:
     starts = np.concatenate([[0], bounds])
     stops = np.concatenate([bounds, [len(ts_ms)]])
     epoch = dt.date(1970, 1, 1)
-    return [(epoch + dt.timedelta(days=int(day_index[a])), slice(int(a), int(b))) for a, b in zip(starts, stops)]
+    return [(epoch + dt.timedelta(days=int(day_index[a])), slice(int(a), int(b))) for a, b in zip(starts, stops, strict=True)]
 
 
 # --------------------------------------------------------------------------------------------- reading

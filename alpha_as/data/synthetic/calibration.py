@@ -1,0 +1,205 @@
+"""Per-day calibration of the synthetic BTC market to the paper's data (spec §1 and §12).
+
+Everything random here is drawn from ``numpy.random.default_rng([seed, yyyymmdd])``, so a day depends on
+(seed, date) only and days can be generated independently, in any order, in parallel.
+
+What is calibrated, and how (every choice here is INFERRED: the paper's data cannot be had):
+
+* **Counts.** Per 12 h, the depth-snapshot and trade counts of spec §12 for that date. Snapshots are
+  scheduled on a 1-s grid (0.5 s on 2021-01-08, which has twice the snapshots) with each slot kept with
+  probability target/slots, so the count is within ~1 % of the target; 2020-12-21 has no snapshots
+  14:00-17:59 UTC, as the authors' data. Trades: the kernel steers its order rate so that the printed
+  trades follow the target intensity (see :mod:`.kernel`).
+* **Activity.** The trade intensity is a Cox process: a day level x intraday seasonality x exp(slow OU +
+  fast OU). This gives positively skewed, long-tailed ticks per 5 s like the paper's (means 33-110,
+  std 21-67, skew 1.0-4.4).
+* **Price.** A latent fair price: a bridge from the interpolated 07:00 level to the interpolated 19:00
+  level of the daily closes (the open of the day's path is previous close + 7/24 of the day's move),
+  with stochastic volatility tied to activity (volatility clustering) and regime-switching drift
+  (trending and mean-reverting stretches). The book (see :mod:`.kernel`) follows it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from scipy.signal import lfilter
+
+from alpha_as.data import paper
+
+TICK = 0.01
+"""Price tick in USD (BTCUSDT)."""
+STEP_MS = 100
+"""Simulation step of the kernel (ms)."""
+FLOW_LOOKAHEAD_STEPS = 10
+"""Informed order flow looks this many steps (1 s) ahead of the fair price."""
+FLOW_BIAS_MAX = 0.4
+"""Largest lean of the buy probability away from 0.5."""
+DEFAULT_SNAPSHOTS_PER_12H = 42_000
+DEFAULT_TRADES_PER_12H = 450_000
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """Everything the kernel needs for one day, drawn from (seed, date)."""
+
+    date: dt.date
+    start_ms: int
+    """Epoch ms of the window start (07:00 UTC)."""
+    n_steps: int
+    fair: np.ndarray
+    """Latent fair price in ticks at the start of each step (float64, n_steps + 1)."""
+    print_rate: np.ndarray
+    """Target trade prints per step (float64, n_steps); sums to ``target_trades``."""
+    flow_bias: np.ndarray
+    """Buy probability of a market order minus 0.5, per step: leans toward F's move over the next second."""
+    snapshot_ms: np.ndarray
+    """Epoch ms of each depth snapshot (int64, sorted)."""
+    target_trades: int
+    target_snapshots: int
+    kernel_seed: int
+    tick_gap_mean: float
+    """Mean gap (ticks) between consecutive book levels near the touch."""
+    touch_size_median: float
+    """Median size (BTC) of a new book level."""
+    refill_prob: float
+    """Probability per step that an empty touch region is refilled next to the fair price."""
+    stale_ticks: float
+    """How far (ticks) the fair price may run through a resting level before it is repriced."""
+    sweep_prob: float
+    """Probability that a stale level is taken by an aggressive order (trades) rather than cancelled."""
+
+
+def _ou(rng: np.random.Generator, n: int, dt_s: float, tau_s: float, sd: float) -> np.ndarray:
+    """Stationary Ornstein-Uhlenbeck path, exact discretisation."""
+    a = math.exp(-dt_s / tau_s)
+    eps = rng.standard_normal(n) * sd * math.sqrt(1.0 - a * a)
+    x0 = rng.standard_normal() * sd
+    return lfilter([1.0], [1.0, -a], eps, zi=[a * x0])[0]
+
+
+@njit(cache=True)
+def _integrate_regimes(shocks: np.ndarray, revert: np.ndarray, kappa: float) -> np.ndarray:
+    """Cumulate shocks; inside mean-reverting stretches pull back toward the level where the stretch began."""
+    y = np.empty(len(shocks) + 1)
+    y[0] = 0.0
+    acc = 0.0
+    anchor = 0.0
+    for i in range(len(shocks)):
+        if revert[i]:
+            acc += shocks[i] - kappa * (acc - anchor)
+        else:
+            acc += shocks[i]
+            anchor = acc
+        y[i + 1] = acc
+    return y
+
+
+def _seasonality(hours_from_7: np.ndarray) -> np.ndarray:
+    """Intraday activity shape over 07-19 UTC: rises into the European afternoon and the US open (~14:30)."""
+    h = hours_from_7 + 7.0
+    return 0.8 + 0.25 * np.exp(-0.5 * ((h - 9.0) / 1.5) ** 2) + 0.45 * np.exp(-0.5 * ((h - 15.0) / 2.0) ** 2)
+
+
+def day_seed(seed: int, date: dt.date) -> np.random.Generator:
+    return np.random.default_rng([int(seed), date.year * 10_000 + date.month * 100 + date.day])
+
+
+def window_start_ms(date: dt.date) -> int:
+    t = dt.datetime(date.year, date.month, date.day, paper.WINDOW_START_HOUR, tzinfo=dt.timezone.utc)
+    return int(t.timestamp()) * 1000
+
+
+def _closes(date: dt.date) -> tuple[float, float]:
+    """(previous close, close) around ``date`` from the paper calendar's approximate closes."""
+    days = paper.PAPER_DAYS
+    idx = next((i for i, d in enumerate(days) if d.date == date), None)
+    if idx is None:
+        # outside the paper's calendar: a flat path at the nearest known level
+        nearest = min(days, key=lambda d: abs((d.date - date).days))
+        return nearest.close_usd, nearest.close_usd
+    prev = paper.PREVIOUS_CLOSE_2020_12_06 if idx == 0 else days[idx - 1].close_usd
+    return prev, days[idx].close_usd
+
+
+def plan_day(date: dt.date, *, seed: int = 0, hours: float = 12.0) -> DayPlan:
+    """Draw one day's plan. ``hours`` (0 < hours <= 12) shortens the window from 07:00 UTC."""
+    rng = day_seed(seed, date)
+    row = paper.paper_day(date)
+    n_steps = int(round(hours * 3600 * 1000 / STEP_MS))
+    start_ms = window_start_ms(date)
+    frac = hours / 12.0
+
+    # ---- snapshot schedule
+    per_second = 2 if date == dt.date(2021, 1, 8) else 1
+    slot_ms = 1000 // per_second
+    n_slots_full = 12 * 3600 * per_second
+    slots = np.arange(int(round(hours * 3600 * per_second)), dtype=np.int64) * slot_ms
+    available = np.ones(len(slots), dtype=bool)
+    available_full = n_slots_full
+    if date == dt.date(2020, 12, 21):
+        g0 = (paper.DEPTH_GAP_2020_12_21[0].hour - paper.WINDOW_START_HOUR) * 3_600_000
+        g1 = (paper.DEPTH_GAP_2020_12_21[1].hour - paper.WINDOW_START_HOUR) * 3_600_000
+        available &= ~((slots >= g0) & (slots < g1))
+        available_full -= (g1 - g0) // slot_ms
+    target_snap_12h = row.depth_snapshots if row else DEFAULT_SNAPSHOTS_PER_12H
+    p_keep = min(1.0, target_snap_12h / available_full)
+    keep = available & (rng.random(len(slots)) < p_keep)
+    offset = int(rng.integers(0, 60))
+    jitter = rng.integers(0, 25, size=len(slots))
+    snapshot_ms = start_ms + slots[keep] + offset + jitter[keep]
+    target_snapshots = int(round(target_snap_12h * available.sum() / max(available_full, 1)
+                                 * (len(slots) / max(len(slots), 1)))) if len(slots) else 0
+
+    # ---- activity (Cox intensity of trade prints)
+    target_trades_12h = row.trades if row else DEFAULT_TRADES_PER_12H
+    target_trades = int(round(target_trades_12h * frac))
+    dt_s = STEP_MS / 1000.0
+    t_hours = np.arange(n_steps) * dt_s / 3600.0
+    slow = _ou(rng, n_steps, dt_s, tau_s=900.0, sd=0.35)
+    fast = _ou(rng, n_steps, dt_s, tau_s=20.0, sd=0.3)
+    log_i = slow + fast
+    intensity = _seasonality(t_hours) * np.exp(log_i - log_i.var() / 2)
+    print_rate = intensity * (target_trades / intensity.sum())
+
+    # ---- fair price (ticks)
+    prev_close, close = _closes(date)
+    p_open = prev_close + (close - prev_close) * paper.WINDOW_START_HOUR / 24.0
+    p_end = prev_close + (close - prev_close) * (paper.WINDOW_START_HOUR + hours) / 24.0
+    day_move = abs(close / prev_close - 1.0)
+    vol_12h = (0.03 + 0.35 * day_move) * p_open / math.sqrt(2.0)  # USD over 12 h
+    sigma_step = vol_12h / TICK / math.sqrt(12 * 3600 / dt_s)  # ticks per step, at average activity
+    act = intensity / intensity.mean()
+    sig = sigma_step * np.sqrt(act)
+    # regime drift: trending or mean-reverting stretches of ~20-60 min
+    drift = np.zeros(n_steps)
+    revert = np.zeros(n_steps, dtype=bool)
+    pos = 0
+    while pos < n_steps:
+        length = int(rng.exponential(40 * 60 / dt_s)) + int(10 * 60 / dt_s)
+        kind = rng.choice(3, p=[0.35, 0.35, 0.30])
+        if kind == 0:
+            drift[pos:pos + length] = rng.choice([-1.0, 1.0]) * rng.uniform(0.003, 0.012) * sigma_step
+        elif kind == 1:
+            revert[pos:pos + length] = True
+        pos += length
+    shocks = rng.standard_normal(n_steps) * sig + drift
+    y = _integrate_regimes(shocks, revert, dt_s / 300.0)  # mean reversion time 5 min
+    s = np.linspace(0.0, 1.0, n_steps + 1)
+    fair = (p_open + (p_end - p_open) * s) / TICK + (y - s * y[-1])
+
+    move = fair[np.minimum(np.arange(n_steps) + FLOW_LOOKAHEAD_STEPS, n_steps)] - fair[:n_steps]
+    scale = max(float(np.median(np.abs(move))), 1e-9)
+    flow_bias = FLOW_BIAS_MAX * np.tanh(move / scale)
+
+    return DayPlan(
+        date=date, start_ms=start_ms, n_steps=n_steps, fair=fair, print_rate=print_rate, flow_bias=flow_bias,
+        snapshot_ms=snapshot_ms.astype(np.int64), target_trades=target_trades,
+        target_snapshots=target_snapshots, kernel_seed=int(rng.integers(1, 2**31 - 1)),
+        tick_gap_mean=float(rng.uniform(3.0, 6.0)), touch_size_median=float(rng.uniform(0.15, 0.4)),
+        refill_prob=0.72, stale_ticks=float(rng.uniform(1.0, 4.0)), sweep_prob=0.12,
+    )
