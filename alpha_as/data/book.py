@@ -2,8 +2,9 @@
 
 Importers replay an exchange's book updates into :class:`L2Book` and let :class:`SnapshotSampler` emit
 N-level snapshots either on a fixed time grid (``interval_ms > 0``: the book as of every event with
-timestamp <= the grid time) or after every book change (``interval_ms == 0``). Import speed is not
-critical (captures are replayed once), so the book is a pair of dicts with a cached top-N.
+timestamp <= the grid time) or after every book change (``interval_ms == 0``). The book is a pair of
+dicts with a cached top-N that survives changes behind the N-th level, so sampling after every change
+costs O(levels in the book) only when the top actually moved.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ class L2Book:
         levels = self.bids if side == BID else self.asks
         if qty <= self.eps:
             if levels.pop(price, None) is not None:
-                self._changed()
+                self._changed(side, price)
         elif levels.get(price) != qty:
             levels[price] = qty
-            self._changed()
+            self._changed(side, price)
 
     def add(self, side: int, price: float, delta: float) -> None:
         """Add ``delta`` (may be negative) to a level, as an L3 order event does to its price level."""
@@ -53,11 +54,19 @@ class L2Book:
             levels.pop(price, None)
         else:
             levels[price] = new
-        self._changed()
+        self._changed(side, price)
 
-    def _changed(self) -> None:
-        self._top = None
+    def _changed(self, side: int = 0, price: float = math.nan) -> None:
+        """Record a change; keep the cached top-N when the change lies wholly behind the N-th level."""
         self._version += 1
+        if self._top is None or side == 0:
+            self._top = None
+            return
+        prices = self._top[0] if side == BID else self._top[2]
+        if len(prices) < self._top_levels:
+            self._top = None
+        elif (side == BID and price >= prices[-1]) or (side == ASK and price <= prices[-1]):
+            self._top = None
 
     @property
     def version(self) -> int:

@@ -65,6 +65,11 @@ def write_result(result: ImportResult, out: str | Path, instrument: str) -> list
         raise InputError("the source produced no depth snapshots")
     t_days = dict(store.utc_date_slices(result.trade_ts))
     written = []
+    depth_days = {d for d, _ in store.utc_date_slices(result.depth_ts)}
+    orphan = sum(sl.stop - sl.start for d, sl in t_days.items() if d not in depth_days)
+    if orphan:
+        result.notes.append(f"{orphan} trade(s) on UTC days without depth snapshots were not written "
+                            "(a day in the store needs both files)")
     for date, sl in store.utc_date_slices(result.depth_ts):
         dpath = store.write_depth(out, instrument, date, result.depth_ts[sl], result.bid_px[sl],
                                   result.ask_px[sl], result.bid_qty[sl], result.ask_qty[sl])
