@@ -473,8 +473,9 @@ def _print_paper(days: list[_Day], w: int, say: Callable[[str], None]) -> None:
     say("paper comparison (spec §12): events in [07:00, 19:00) UTC of each day beside the paper's; "
         "err = (ours - paper) / paper")
     say("  scaling: where the data ends before 19:00 (hours < 12, marked *) the paper's counts are scaled by "
-        "covered_hours/12, covered_hours = last event - 07:00 rounded up to the minute; ticks/5s = window "
-        "events / (covered_hours * 720), the paper's rate unscaled")
+        "covered_hours/12, covered_hours = last event - 07:00 rounded up to the minute (2020-12-21's snapshots by the "
+        "covered hours outside its 14:00-17:59 gap); ticks/5s = window events / (covered_hours * 720), "
+        "the paper's rate unscaled")
     say(f"{'day':<{w}} {'hours':>6}" + "".join(f" {h:>11} {'paper':>11} {'err':>7}" for _, h, _ in _FIG))
     errs: dict[str, list[float]] = {k: [] for k, _, _ in _FIG}
     for d in days:

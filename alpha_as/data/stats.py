@@ -139,6 +139,20 @@ def _rel(ours: float, ref: float) -> float | None:
     return (ours - ref) / ref if ref else None
 
 
+def _depth_share(date: dt.date, hours: float) -> float:
+    """Share of the paper's 12-h snapshot count expected in the first ``hours`` of the window.
+
+    Proportional to time, except on 2020-12-21, whose snapshots all lie outside the 14:00-17:59 UTC gap.
+    """
+    window_h = paper.WINDOW_END_HOUR - paper.WINDOW_START_HOUR
+    if date != dt.date(2020, 12, 21):
+        return hours / window_h
+    g0 = paper.DEPTH_GAP_2020_12_21[0].hour - paper.WINDOW_START_HOUR
+    g1 = paper.DEPTH_GAP_2020_12_21[1].hour - paper.WINDOW_START_HOUR
+    live = hours - max(0.0, min(hours, g1) - g0)
+    return live / (window_h - (g1 - g0))
+
+
 def paper_comparison(day: MarketDay) -> dict | None:
     """The day's counts in [07:00, 19:00) UTC beside spec §12 (scaled for short data), or None if not a paper day.
 
@@ -167,7 +181,7 @@ def paper_comparison(day: MarketDay) -> dict | None:
     hours = minutes / 60
     scale = hours / window_h
     t5 = (n_d + n_t) / (hours * BINS_PER_HOUR)
-    p_d, p_t = ref.depth_snapshots * scale, ref.trades * scale
+    p_d, p_t = ref.depth_snapshots * _depth_share(day.date, hours), ref.trades * scale
     out.update({
         "covered_hours": hours,
         "scale": scale,
