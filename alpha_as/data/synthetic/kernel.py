@@ -27,6 +27,8 @@ from numba import njit
 
 MAX_LEVELS = 64
 MIN_LEVELS = 24
+MAX_LEVEL_SIZE = 25.0
+"""Largest size (BTC) a level can grow to."""
 EVENT_SNAPSHOT = 3
 
 
@@ -44,7 +46,7 @@ def _insert(px, q, n, price, qty, is_bid):
     pos = 0
     while pos < n:
         if px[pos] == price:
-            q[pos] = min(q[pos] + qty, 25.0)
+            q[pos] = min(q[pos] + qty, MAX_LEVEL_SIZE)
             return n
         better = px[pos] < price if is_bid else px[pos] > price
         if better:
@@ -94,6 +96,34 @@ def _record(tr_ts, tr_px, tr_q, tr_side, nt, t, price, qty, side):
         tr_q[nt] = qty
         tr_side[nt] = side
     return nt + 1
+
+
+@njit(cache=True)
+def _liquidity_event(px, q, n, is_bid, f, opposite_touch, refill_prob, gap_mean, size_median):
+    """One liquidity event on a side: refill an opened spread next to F, else add to, cut, or split a top level."""
+    u = np.random.random()
+    if is_bid:
+        target = int(np.floor(f)) - int(np.random.exponential(0.4))
+        target = min(target, opposite_touch - 1)
+        improves = n == 0 or target > px[0]
+    else:
+        target = int(np.floor(f)) + 1 + int(np.random.exponential(0.4))
+        target = max(target, opposite_touch + 1)
+        improves = n == 0 or target < px[0]
+    if improves:
+        if u < refill_prob:
+            n = _insert(px, q, n, target, _level_size(size_median, 0), is_bid)
+    elif u < 0.35:
+        j = min(int(np.random.exponential(2.0)), n - 1)
+        q[j] = min(q[j] + _level_size(size_median, j) * 0.5, MAX_LEVEL_SIZE)
+    elif u < 0.6:
+        j = min(int(np.random.exponential(2.0)), n - 1)
+        q[j] *= np.random.uniform(0.3, 1.0)
+    elif u < 0.7 and n > 1 and abs(px[0] - px[1]) > 1:
+        lo = min(px[0], px[1])
+        p = lo + 1 + np.random.randint(0, abs(px[0] - px[1]) - 1)
+        n = _insert(px, q, n, p, _level_size(size_median, 1), is_bid)
+    return _ensure_depth(px, q, n, is_bid, px[0], gap_mean, size_median)
 
 
 @njit(cache=True)
@@ -211,43 +241,10 @@ def simulate_day(fair, print_rate, flow_bias, snapshot_ms, start_ms, step_ms, se
                         size -= take
                         if bq[0] <= 1e-7:
                             nb = _pop_front(bpx, bq, nb)
-            elif k == 1 or k == 2:  # liquidity on the bid (1) or ask (2) side
-                is_bid = k == 1
-                u = np.random.random()
-                if is_bid:
-                    target = int(np.floor(f)) - int(np.random.exponential(0.4))
-                    if target >= apx[0]:
-                        target = apx[0] - 1
-                    if nb == 0 or target > bpx[0]:
-                        if u < refill_prob:
-                            nb = _insert(bpx, bq, nb, target, _level_size(size_median, 0), True)
-                    elif u < 0.35:
-                        j = min(int(np.random.exponential(2.0)), nb - 1)
-                        bq[j] = min(bq[j] + _level_size(size_median, j) * 0.5, 25.0)
-                    elif u < 0.6:
-                        j = min(int(np.random.exponential(2.0)), nb - 1)
-                        bq[j] *= np.random.uniform(0.3, 1.0)
-                    elif u < 0.7 and nb > 1 and bpx[0] - bpx[1] > 1:
-                        p = bpx[1] + 1 + np.random.randint(0, bpx[0] - bpx[1] - 1)
-                        nb = _insert(bpx, bq, nb, p, _level_size(size_median, 1), True)
-                    nb = _ensure_depth(bpx, bq, nb, True, bpx[0], gap_mean, size_median)
-                else:
-                    target = int(np.floor(f)) + 1 + int(np.random.exponential(0.4))
-                    if target <= bpx[0]:
-                        target = bpx[0] + 1
-                    if na == 0 or target < apx[0]:
-                        if u < refill_prob:
-                            na = _insert(apx, aq, na, target, _level_size(size_median, 0), False)
-                    elif u < 0.35:
-                        j = min(int(np.random.exponential(2.0)), na - 1)
-                        aq[j] = min(aq[j] + _level_size(size_median, j) * 0.5, 25.0)
-                    elif u < 0.6:
-                        j = min(int(np.random.exponential(2.0)), na - 1)
-                        aq[j] *= np.random.uniform(0.3, 1.0)
-                    elif u < 0.7 and na > 1 and apx[1] - apx[0] > 1:
-                        p = apx[0] + 1 + np.random.randint(0, apx[1] - apx[0] - 1)
-                        na = _insert(apx, aq, na, p, _level_size(size_median, 1), False)
-                    na = _ensure_depth(apx, aq, na, False, apx[0], gap_mean, size_median)
+            elif k == 1:  # liquidity on the bid side
+                nb = _liquidity_event(bpx, bq, nb, True, f, apx[0], refill_prob, gap_mean, size_median)
+            elif k == 2:  # liquidity on the ask side
+                na = _liquidity_event(apx, aq, na, False, f, bpx[0], refill_prob, gap_mean, size_median)
             else:  # snapshot
                 if nb < levels:
                     nb = _ensure_depth(bpx, bq, nb, True, apx[0] - 1, gap_mean, size_median)
