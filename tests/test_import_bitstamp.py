@@ -91,16 +91,6 @@ def test_real_top_of_book_agrees_with_the_captures_order_book_messages(real: tup
     assert same.mean() >= 0.95
 
 
-def test_cli_imports_the_capture_into_the_store(shared_data: Path, tmp_path: Path) -> None:
-    from alpha_as.cli import main
-
-    src = shared_data / CAPTURE
-    assert main(["data", "import", "bitstamp", str(src), "--out", str(tmp_path), "--instrument", "btcusd_bitstamp"]) == 0
-    day = store.load_day(tmp_path, "btcusd_bitstamp", DAY)
-    assert day.has_side and day.n_depth == N_SNAPSHOTS and day.n_trades == N_TRADES and day.levels == 5
-    assert np.isin(day.trade_side, (-1, 1)).all()
-
-
 # --------------------------------------------------------------------------------------------- the rules
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
+import numpy as np
 import pytest
 
 from alpha_as.cli import main
+from alpha_as.data import store
 
 SAMPLES = {
     "binance": ["hftbacktest_binance_examples/spot/btcusdt_20240808.gz",
@@ -25,6 +28,10 @@ def test_real_sample_imports_and_passes_check(fmt, shared_data, tmp_path, capsys
     days = json.loads(capsys.readouterr().out)
     assert days and all(not [p for p in d["problems"] if p["severity"] == "error"] for d in days)
     assert all(d["stats"]["depth_snapshots"] > 0 and d["stats"]["trades"] > 0 for d in days)
+    for d in days:  # and each day loads for the engine, with the aggressor side the importer set
+        day = store.load_day(tmp_path, f"s_{fmt}", dt.date.fromisoformat(d["date"]))
+        assert day.has_side and day.levels == 5 and np.isin(day.trade_side, (-1, 0, 1)).all()
+        assert (day.trade_side != 0).mean() > 0.9 and (day.bid_px[:, 0] < day.ask_px[:, 0]).all()
 
 
 def test_synthetic_market_passes_check_and_compares_to_the_paper(tmp_path, capsys):
