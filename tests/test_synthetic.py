@@ -136,3 +136,14 @@ def test_cli_synth_two_workers_and_bad_arguments(tmp_path, capsys):
     assert len(err) == 1 and "--hours" in err[0]
     assert main(["data", "synth", "--out", str(tmp_path), "--start", "2019-01-01", "--end", "2019-01-02"]) == 2
     assert main(["data", "synth", "--out", str(tmp_path), "--start", "2020-13-01"]) == 2
+
+
+def test_files_are_byte_identical_whatever_the_worker_count(tmp_path):
+    kw = dict(start=dt.date(2021, 1, 2), end=dt.date(2021, 1, 3), hours=0.05, seed=11)
+    generate_market(tmp_path / "a", workers=1, **kw)
+    generate_market(tmp_path / "b", workers=2, **kw)
+    for kind in (store.DEPTH, store.TRADE):
+        for d in (dt.date(2021, 1, 2), dt.date(2021, 1, 3)):
+            pa_ = store.partition_path(tmp_path / "a", kind, "btcusdt_synth", d).read_bytes()
+            pb_ = store.partition_path(tmp_path / "b", kind, "btcusdt_synth", d).read_bytes()
+            assert pa_ == pb_
