@@ -1,0 +1,6 @@
+"""The replay engine: a numba-compiled exchange simulator over one day of snapshots and trades."""
+
+from alpha_as.engine.backtest import Backtest, BacktestResult, SteppedBacktest
+from alpha_as.engine.config import EngineConfig
+
+__all__ = ["Backtest", "BacktestResult", "EngineConfig", "SteppedBacktest"]

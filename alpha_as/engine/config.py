@@ -1,0 +1,107 @@
+"""Engine configuration: fill model, latency, fees, lot matching, record grid."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from alpha_as.errors import InputError
+
+FILL_MODELS = ("paper", "queue")
+LOT_MATCHING = ("paper", "fifo")
+
+# int config vector
+C_FILL_MODEL = 0
+C_LATENCY_NS = 1
+C_LOT_RULE = 2
+C_GRID_NS = 3
+C_GRID_END = 4
+C_KIND = 5
+C_HAS_SIDE = 6
+N_CFG_I = 8
+# float config vector
+CF_MAKER_FEE = 0
+CF_TAKER_FEE = 1
+CF_TICK = 2
+CF_QUEUE_POWER = 3
+CF_MARK_SIGMA = 4
+CF_MARK_WINDOW = 5
+N_CFG_F = 8
+
+# strategy kinds compiled into the loop
+KIND_NONE = 0
+KIND_AS = 1
+KIND_FIXED = 2
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the exchange is simulated. Defaults: the paper authors' engine (spec §2)."""
+
+    fill_model: str = "paper"
+    """"paper": the authors' rules (no queue, a trade at or through the limit fills min(remaining, trade
+    quantity)); "queue": queue position from the level size at arrival, advanced by trades at the price
+    and by size decreases split by hftbacktest's power-probability rule."""
+    latency_ms: float = 65.0
+    """Order-entry latency (new, modify, cancel). Market data and execution reports have none (spec §2)."""
+    maker_fee: float = 0.0
+    """Fee rate on passive fills, as a fraction of the traded value (negative = rebate). Paper: 0."""
+    taker_fee: float = 0.0
+    """Fee rate on marketable fills. Paper: 0."""
+    lot_matching: str = "paper"
+    """Realized P&L lot matching: "paper" (closing a long removes the highest-priced buys first, closing a
+    short the lowest-priced sells first; spec §2) or "fifo" (the authors' Python post-processing)."""
+    grid_seconds: float = 5.0
+    """Spacing of the state records in grid.parquet (and of agent decisions)."""
+    tick: float = 0.01
+    """Price tick (USD)."""
+    queue_power: float = 2.0
+    """n of the power-probability queue rule f(x) = x**n (queue model only)."""
+    mark_sigma_bound: float = 10.0
+    """Unwind prices for the unrealized P&L are bounded to mid ± this many σ (spec §2); 0 disables."""
+    mark_window: int = 25
+    """Number of mids in the σ of that bound."""
+
+    def __post_init__(self) -> None:
+        if self.fill_model not in FILL_MODELS:
+            raise InputError(f"engine: fill_model must be one of {FILL_MODELS}, got {self.fill_model!r}")
+        if self.lot_matching not in LOT_MATCHING:
+            raise InputError(f"engine: lot_matching must be one of {LOT_MATCHING}, got {self.lot_matching!r}")
+        if self.latency_ms < 0:
+            raise InputError("engine: latency_ms must be >= 0")
+        if self.grid_seconds <= 0:
+            raise InputError("engine: grid_seconds must be > 0")
+        if self.tick <= 0:
+            raise InputError("engine: tick must be > 0")
+        if not 2 <= self.mark_window <= 1000:
+            raise InputError("engine: mark_window must be in 2..1000")
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "engine config") -> EngineConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def arrays(self, kind: int, has_side: bool, grid_end_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        ci = np.zeros(N_CFG_I, dtype=np.int64)
+        ci[C_FILL_MODEL] = FILL_MODELS.index(self.fill_model)
+        ci[C_LATENCY_NS] = int(round(self.latency_ms * 1e6))
+        ci[C_LOT_RULE] = LOT_MATCHING.index(self.lot_matching)
+        ci[C_GRID_NS] = int(round(self.grid_seconds * 1e9))
+        ci[C_GRID_END] = grid_end_ns
+        ci[C_KIND] = kind
+        ci[C_HAS_SIDE] = int(has_side)
+        cf = np.zeros(N_CFG_F)
+        cf[CF_MAKER_FEE] = self.maker_fee
+        cf[CF_TAKER_FEE] = self.taker_fee
+        cf[CF_TICK] = self.tick
+        cf[CF_QUEUE_POWER] = self.queue_power
+        cf[CF_MARK_SIGMA] = self.mark_sigma_bound
+        cf[CF_MARK_WINDOW] = self.mark_window
+        return ci, cf

@@ -1,0 +1,595 @@
+"""The compiled replay loop: exchange simulation, fill models, latency, fees, accounting, records.
+
+Events are merged by timestamp. At equal timestamps the order is: our order requests reaching the
+exchange, then trades, then the depth snapshot, then the state record of the grid. (A snapshot stamped t
+shows the book after everything up to t, including trades stamped t; a request that arrives at t rests
+before the trades of t.)
+
+Paper fill model (the authors' ``OrderMatchEngine``, spec §2):
+
+* a trade whose aggressor is a buyer fills our ask if ask <= trade price, a seller our bid if bid >= price,
+  for min(remaining, the whole trade quantity), at our limit price; no queue. The aggressor is the data's
+  ``side``; where it is missing it is inferred against the mid of the book *including our orders*, and a
+  trade at that mid fills nothing;
+* a snapshot whose levels cross a resting order (strictly) fills it against those levels, level by level,
+  at the level's (better) price;
+* a request reaching the exchange replaces that side's order; a marketable one fills at once against the
+  snapshot's levels (taker). The replayed book is not depleted by our fills (no market impact);
+* after any fill, the strategy cancels what is left of that side and requotes it at the next snapshot.
+
+Queue model: queue ahead = the size of our price level in the last snapshot when the order arrives (0 if
+the price is not a visible level). Trades at our price advance it; the excess fills us (partial fills).
+Trades through our price fill min(remaining, trade quantity). On a snapshot, a size decrease at our level
+(net of the trade volume already seen there) is split between the queue ahead and behind by hftbacktest's
+power-probability rule: the share taken from the front is 1 − f(back)/(f(back)+f(front)), f(x) = x^n.
+
+Accounting: realized P&L by lot matching (config), net of fees; unrealized = (average price to unwind the
+position into the current snapshot's levels, bounded to mid ± kσ − average open price) × position; where the
+visible levels are too thin, the rest is unwound at the deepest visible price.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from alpha_as.engine.config import (
+    C_FILL_MODEL,
+    C_GRID_END,
+    C_GRID_NS,
+    C_HAS_SIDE,
+    C_KIND,
+    C_LATENCY_NS,
+    C_LOT_RULE,
+    CF_MAKER_FEE,
+    CF_MARK_SIGMA,
+    CF_MARK_WINDOW,
+    CF_QUEUE_POWER,
+    CF_TAKER_FEE,
+    CF_TICK,
+    KIND_AS,
+    KIND_FIXED,
+)
+from alpha_as.engine.estimators import NS_PER_MINUTE, mid_variance, push_mid, push_minute, side_changed
+from alpha_as.engine.state import (
+    BOOK,
+    CASH,
+    CUR_ALL,
+    CUR_ASK,
+    CUR_BID,
+    D_IDX,
+    FEES,
+    KQ_CAP,
+    LOT_CAP,
+    LOT_OVERFLOW,
+    LOT_QTY,
+    LOT_VALUE,
+    MARK_SD,
+    MINUTE,
+    N_FILLS,
+    N_GRID,
+    N_LOTS,
+    N_QUOTE_UPDATES,
+    N_REQUESTS,
+    N_SKIP_BOOK,
+    N_SKIP_K,
+    N_SKIP_QUOTE,
+    N_SKIP_WARMUP,
+    N_SNAPSHOTS,
+    N_TRADES,
+    NEXT_GRID_T,
+    NOW,
+    O_LEVEL_QTY,
+    O_PX,
+    O_QTY,
+    O_QUEUE,
+    O_TRADED,
+    O_WORK_PX,
+    O_WORK_QTY,
+    POSITION,
+    REALIZED,
+    REQ_CAP,
+    REQ_HEAD,
+    REQ_N,
+    T_IDX,
+    VOLUME,
+)
+from alpha_as.strategies.avellaneda_stoikov import (
+    Q_K_INVALID,
+    Q_OK,
+    Q_OUTSIDE_HOURS,
+    Q_WARMUP,
+    as_quotes,
+)
+from alpha_as.strategies.fixed_quoter import fixed_quotes
+
+EPS_QTY = 1e-12
+EPS_PX = 1e-9
+INF_T = np.iinfo(np.int64).max
+
+STOP = 0        # reached t_stop
+END = 1         # no event left
+FILLS_FULL = 2  # the fill buffer needs to grow
+LOTS_FULL = 3   # too many open lots (refused)
+GRID_FULL = 4   # the grid buffer needs to grow
+
+
+# ----------------------------------------------------------------------------------------- accounting
+
+@njit(cache=True, inline="always")
+def unwind_price(st, bid_px, bid_qty, ask_px, ask_qty, cf, position):
+    """Average price to unwind ``position`` into the current snapshot (bid side if long), bounded to mid ± kσ."""
+    b = st.si[BOOK]
+    if b < 0 or position == 0.0:
+        return math.nan
+    px = bid_px if position > 0 else ask_px
+    qty = bid_qty if position > 0 else ask_qty
+    need = abs(position)
+    got = 0.0
+    cost = 0.0
+    last = math.nan
+    for lv in range(px.shape[1]):
+        p = px[b, lv]
+        if not math.isfinite(p):
+            break
+        take = min(need - got, qty[b, lv])
+        cost += p * take
+        got += take
+        last = p
+        if got >= need - EPS_QTY:
+            break
+    if not math.isfinite(last):
+        return math.nan
+    if got < need:
+        cost += last * (need - got)
+    mark = cost / need
+    k = cf[CF_MARK_SIGMA]
+    sd = st.sf[MARK_SD]
+    if k > 0.0 and math.isfinite(sd):
+        b0, a0 = bid_px[b, 0], ask_px[b, 0]
+        if math.isfinite(b0) and math.isfinite(a0):
+            mid = 0.5 * (b0 + a0)
+            mark = min(max(mark, mid - k * sd), mid + k * sd)
+    return mark
+
+
+@njit(cache=True, inline="always")
+def unrealized_pnl(st, bid_px, bid_qty, ask_px, ask_qty, cf):
+    pos = st.sf[POSITION]
+    q = st.sf[LOT_QTY]
+    if abs(pos) < EPS_QTY or q <= EPS_QTY:
+        return 0.0
+    mark = unwind_price(st, bid_px, bid_qty, ask_px, ask_qty, cf, pos)
+    if not math.isfinite(mark):
+        return 0.0
+    return (mark - st.sf[LOT_VALUE] / q) * pos
+
+
+@njit(cache=True, inline="always")
+def _pick_lot(st, closing_long, fifo):
+    n = st.si[N_LOTS]
+    if fifo:
+        return 0
+    best = 0
+    for j in range(1, n):
+        if closing_long:
+            if st.lot_px[j] > st.lot_px[best]:
+                best = j
+        elif st.lot_px[j] < st.lot_px[best]:
+            best = j
+    return best
+
+
+@njit(cache=True, inline="always")
+def _remove_lot(st, j):
+    n = st.si[N_LOTS]
+    for k in range(j, n - 1):
+        st.lot_px[k] = st.lot_px[k + 1]
+        st.lot_qty[k] = st.lot_qty[k + 1]
+    st.si[N_LOTS] = n - 1
+
+
+@njit(cache=True, inline="always")
+def _book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t):
+    """Book one fill of our order on ``side`` (0 = our bid: we buy) and record it."""
+    sf = st.sf
+    sign = 1.0 if side == 0 else -1.0
+    fee = (cf[CF_TAKER_FEE] if taker else cf[CF_MAKER_FEE]) * px * qty
+    sf[CASH] -= sign * px * qty + fee
+    sf[FEES] += fee
+    sf[VOLUME] += qty
+    pos = sf[POSITION]
+    left = qty
+    if pos * sign < -EPS_QTY:  # closing (part of) the position: match lots
+        closing_long = pos > 0
+        fifo = ci[C_LOT_RULE] == 1
+        while left > EPS_QTY and st.si[N_LOTS] > 0:
+            j = _pick_lot(st, closing_long, fifo)
+            m = min(left, st.lot_qty[j])
+            if closing_long:
+                sf[REALIZED] += (px - st.lot_px[j]) * m
+            else:
+                sf[REALIZED] += (st.lot_px[j] - px) * m
+            st.lot_qty[j] -= m
+            sf[LOT_QTY] -= m
+            sf[LOT_VALUE] -= m * st.lot_px[j]
+            left -= m
+            if st.lot_qty[j] <= EPS_QTY:
+                _remove_lot(st, j)
+    if left > EPS_QTY:  # opening or extending
+        n = st.si[N_LOTS]
+        if n >= LOT_CAP:
+            st.si[LOT_OVERFLOW] = 1
+        else:
+            st.lot_px[n] = px
+            st.lot_qty[n] = left
+            st.si[N_LOTS] = n + 1
+            sf[LOT_QTY] += left
+            sf[LOT_VALUE] += left * px
+    new_pos = pos + sign * qty
+    if abs(new_pos) < EPS_QTY:
+        new_pos = 0.0
+        st.si[N_LOTS] = 0
+        sf[LOT_QTY] = 0.0
+        sf[LOT_VALUE] = 0.0
+    sf[POSITION] = new_pos
+    sf[REALIZED] -= fee
+    r = st.si[N_FILLS]
+    unreal = unrealized_pnl(st, bid_px, bid_qty, ask_px, ask_qty, cf)
+    st.fill_t[r] = t
+    row = st.fill_f[r]
+    row[0] = sign
+    row[1] = px
+    row[2] = qty
+    row[3] = new_pos
+    row[4] = sf[REALIZED]
+    row[5] = unreal
+    row[6] = sf[REALIZED] + unreal
+    row[7] = fee
+    row[8] = 1.0 if taker else 0.0
+    row[9] = sf[CASH]
+    st.si[N_FILLS] = r + 1
+
+
+# ----------------------------------------------------------------------------------------- orders
+
+@njit(cache=True, inline="always")
+def _send(st, side, px, qty, t, latency):
+    """Queue a request (qty 0 = cancel) that reaches the exchange after the latency."""
+    n = st.si[REQ_N + side]
+    head = st.si[REQ_HEAD + side]
+    if n == REQ_CAP:  # never expected (requests resolve within the latency); the latest replaces the last
+        n -= 1
+    k = (head + n) % REQ_CAP
+    st.req_t[side, k] = t + latency
+    st.req_px[side, k] = px
+    st.req_qty[side, k] = qty
+    st.si[REQ_N + side] = n + 1
+    st.si[N_REQUESTS] += 1
+
+
+@njit(cache=True, inline="always")
+def _set_quote(st, ci, side, px, qty, t):
+    """The strategy wants (px, qty) on ``side`` (qty 0 = none): send a request only on change."""
+    o = st.orders[side]
+    if qty <= 0.0:
+        if o[O_WORK_QTY] > 0.0:
+            _send(st, side, 0.0, 0.0, t, ci[C_LATENCY_NS])
+            o[O_WORK_QTY] = 0.0
+        return
+    if o[O_WORK_QTY] != qty or o[O_WORK_PX] != px:
+        _send(st, side, px, qty, t, ci[C_LATENCY_NS])
+        o[O_WORK_PX] = px
+        o[O_WORK_QTY] = qty
+
+
+@njit(cache=True, inline="always")
+def _after_fill(st, ci, side, t):
+    """The authors' unquoteSide: cancel what is left on that side; the strategy requotes at the next snapshot."""
+    o = st.orders[side]
+    if o[O_QTY] > EPS_QTY:
+        _send(st, side, 0.0, 0.0, t, ci[C_LATENCY_NS])
+    else:
+        o[O_QTY] = 0.0
+    o[O_WORK_QTY] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t):
+    o = st.orders[side]
+    qty = min(qty, o[O_QTY])
+    if qty <= EPS_QTY:
+        return
+    o[O_QTY] -= qty
+    _book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t)
+    _after_fill(st, ci, side, t)
+
+
+@njit(cache=True, inline="always")
+def _level_qty(px_row, qty_row, price):
+    for lv in range(len(px_row)):
+        if abs(px_row[lv] - price) <= EPS_PX:
+            return qty_row[lv]
+    return 0.0
+
+
+@njit(cache=True, inline="always")
+def _arrive(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, t):
+    """A request reaches the exchange: it replaces the side's order; a marketable one trades at once."""
+    head = st.si[REQ_HEAD + side]
+    px = st.req_px[side, head]
+    qty = st.req_qty[side, head]
+    st.si[REQ_HEAD + side] = (head + 1) % REQ_CAP
+    st.si[REQ_N + side] -= 1
+    o = st.orders[side]
+    if qty <= EPS_QTY:
+        o[O_QTY] = 0.0
+        return
+    o[O_PX] = px
+    o[O_QTY] = qty
+    o[O_TRADED] = 0.0
+    b = st.si[BOOK]
+    if b < 0:
+        o[O_QUEUE] = 0.0
+        o[O_LEVEL_QTY] = 0.0
+        return
+    if side == 0:
+        for lv in range(ask_px.shape[1]):
+            lp = ask_px[b, lv]
+            if not (math.isfinite(lp) and lp <= px + EPS_PX) or o[O_QTY] <= EPS_QTY:
+                break
+            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, 0, lp, ask_qty[b, lv], True, t)
+        lq = _level_qty(bid_px[b], bid_qty[b], px)
+    else:
+        for lv in range(bid_px.shape[1]):
+            lp = bid_px[b, lv]
+            if not (math.isfinite(lp) and lp >= px - EPS_PX) or o[O_QTY] <= EPS_QTY:
+                break
+            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, 1, lp, bid_qty[b, lv], True, t)
+        lq = _level_qty(ask_px[b], ask_qty[b], px)
+    o[O_QUEUE] = lq
+    o[O_LEVEL_QTY] = lq
+
+
+# ----------------------------------------------------------------------------------------- events
+
+@njit(cache=True, inline="always")
+def _trade(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, price, qty, side_in, t):
+    s = side_in if ci[C_HAS_SIDE] == 1 else 0
+    if s == 0:  # infer the aggressor against the mid of the book including our orders
+        b = st.si[BOOK]
+        bb = bid_px[b, 0] if b >= 0 else math.nan
+        aa = ask_px[b, 0] if b >= 0 else math.nan
+        ob, oa = st.orders[0], st.orders[1]
+        if ob[O_QTY] > EPS_QTY and (not math.isfinite(bb) or ob[O_PX] > bb):
+            bb = ob[O_PX]
+        if oa[O_QTY] > EPS_QTY and (not math.isfinite(aa) or oa[O_PX] < aa):
+            aa = oa[O_PX]
+        if not (math.isfinite(bb) and math.isfinite(aa)):
+            return
+        mid = 0.5 * (bb + aa)
+        if price > mid:
+            s = 1
+        elif price < mid:
+            s = -1
+        else:
+            return
+    side = 1 if s > 0 else 0  # a buyer hits our ask (side 1), a seller our bid (side 0)
+    o = st.orders[side]
+    if o[O_QTY] <= EPS_QTY:
+        return
+    ours = o[O_PX]
+    through = price > ours + EPS_PX if side == 1 else price < ours - EPS_PX
+    at = abs(price - ours) <= EPS_PX
+    if not (through or at):
+        return
+    if ci[C_FILL_MODEL] == 0 or through:
+        _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, ours, qty, False, t)
+        return
+    # queue model, trade at our price
+    o[O_TRADED] += qty
+    if o[O_QUEUE] >= qty:
+        o[O_QUEUE] -= qty
+        return
+    fill_qty = qty - o[O_QUEUE]
+    o[O_QUEUE] = 0.0
+    _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, ours, fill_qty, False, t)
+
+
+@njit(cache=True, inline="always")
+def _queue_on_snapshot(st, cf, px_row, qty_row, side):
+    o = st.orders[side]
+    if o[O_QTY] <= EPS_QTY:
+        return
+    new_qty = _level_qty(px_row, qty_row, o[O_PX])
+    best = px_row[0]
+    if math.isfinite(best) and ((side == 0 and o[O_PX] > best + EPS_PX) or (side == 1 and o[O_PX] < best - EPS_PX)):
+        o[O_QUEUE] = 0.0  # we are alone at a better price
+    else:
+        chg = o[O_LEVEL_QTY] - new_qty - o[O_TRADED]
+        front = o[O_QUEUE]
+        if chg < 0.0:
+            o[O_QUEUE] = min(front, new_qty)
+        else:
+            back = max(o[O_LEVEL_QTY] - front, 0.0)
+            n = cf[CF_QUEUE_POWER]
+            fb = back ** n
+            ff = front ** n
+            prob = fb / (fb + ff) if fb + ff > 0.0 else 1.0
+            est = front - (1.0 - prob) * chg + min(back - prob * chg, 0.0)
+            o[O_QUEUE] = max(min(est, new_qty), 0.0)
+    o[O_LEVEL_QTY] = new_qty
+    o[O_TRADED] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _strategy(st, ci, params, t, bid0, ask0, tick):
+    kind = ci[C_KIND]
+    if kind == KIND_AS:
+        status, bp, bq, ap, aq = as_quotes(params, st.si, st.mids, st.kq, st.sf[POSITION], t, bid0, ask0, tick)
+        if status == Q_OK:
+            st.si[N_QUOTE_UPDATES] += 1
+        elif status == Q_OUTSIDE_HOURS:
+            bq = 0.0
+            aq = 0.0
+        else:
+            if status == Q_WARMUP:
+                st.si[N_SKIP_WARMUP] += 1
+            elif status == Q_K_INVALID:
+                st.si[N_SKIP_K] += 1
+            else:
+                st.si[N_SKIP_QUOTE] += 1
+            return  # leave the orders as they are
+    elif kind == KIND_FIXED:
+        bp, bq, ap, aq = fixed_quotes(params, st.si, st.orders, t, bid0, ask0, tick)
+        st.si[N_QUOTE_UPDATES] += 1
+    else:
+        return
+    _set_quote(st, ci, 0, bp, bq, t)
+    _set_quote(st, ci, 1, ap, aq, t)
+
+
+@njit(cache=True, inline="always")
+def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
+    st.si[BOOK] = i
+    st.si[N_SNAPSHOTS] += 1
+    # crossing fills: new levels strictly through a resting order fill it at the level's price
+    ob, oa = st.orders[0], st.orders[1]
+    if ob[O_QTY] > EPS_QTY:
+        for lv in range(ask_px.shape[1]):
+            lp = ask_px[i, lv]
+            if not (math.isfinite(lp) and lp < ob[O_PX] - EPS_PX) or ob[O_QTY] <= EPS_QTY:
+                break
+            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, 0, lp, ask_qty[i, lv], False, t)
+    if oa[O_QTY] > EPS_QTY:
+        for lv in range(bid_px.shape[1]):
+            lp = bid_px[i, lv]
+            if not (math.isfinite(lp) and lp > oa[O_PX] + EPS_PX) or oa[O_QTY] <= EPS_QTY:
+                break
+            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, 1, lp, bid_qty[i, lv], False, t)
+    if ci[C_FILL_MODEL] == 1:
+        _queue_on_snapshot(st, cf, bid_px[i], bid_qty[i], 0)
+        _queue_on_snapshot(st, cf, ask_px[i], ask_qty[i], 1)
+    # estimators: completed-minute book-change counts, then this snapshot's changes and mid
+    minute = t // NS_PER_MINUTE
+    sf = st.sf
+    if st.si[MINUTE] < 0:
+        st.si[MINUTE] = minute
+    elif minute > st.si[MINUTE]:
+        push_minute(st.si, st.kq, sf[CUR_BID], sf[CUR_ASK], sf[CUR_ALL])
+        gap = min(minute - st.si[MINUTE] - 1, KQ_CAP)
+        for _ in range(gap):
+            push_minute(st.si, st.kq, 0.0, 0.0, 0.0)
+        sf[CUR_BID] = 0.0
+        sf[CUR_ASK] = 0.0
+        sf[CUR_ALL] = 0.0
+        st.si[MINUTE] = minute
+    if side_changed(bid_px, bid_qty, i):
+        sf[CUR_BID] += 1.0
+    if side_changed(ask_px, ask_qty, i):
+        sf[CUR_ASK] += 1.0
+    sf[CUR_ALL] += 1.0
+    bid0, ask0 = bid_px[i, 0], ask_px[i, 0]
+    if not (math.isfinite(bid0) and math.isfinite(ask0)):
+        st.si[N_SKIP_BOOK] += 1
+        if ci[C_KIND] != 0:
+            _set_quote(st, ci, 0, 0.0, 0.0, t)  # an empty side: stop quoting (depth.isDepthFilled)
+            _set_quote(st, ci, 1, 0.0, 0.0, t)
+        return
+    push_mid(st.si, st.mids, 0.5 * (bid0 + ask0))
+    if cf[CF_MARK_SIGMA] > 0.0:
+        sf[MARK_SD] = math.sqrt(mid_variance(st.si, st.mids, int(cf[CF_MARK_WINDOW])))
+    _strategy(st, ci, params, t, bid0, ask0, cf[CF_TICK])
+
+
+@njit(cache=True, inline="always")
+def _record_grid(st, bid_px, bid_qty, ask_px, ask_qty, cf, t):
+    r = st.si[N_GRID]
+    sf = st.sf
+    b = st.si[BOOK]
+    unreal = unrealized_pnl(st, bid_px, bid_qty, ask_px, ask_qty, cf)
+    st.grid_t[r] = t
+    row = st.grid_f[r]
+    row[0] = sf[POSITION]
+    row[1] = sf[CASH]
+    row[2] = sf[REALIZED]
+    row[3] = unreal
+    row[4] = sf[REALIZED] + unreal
+    row[5] = 0.5 * (bid_px[b, 0] + ask_px[b, 0]) if b >= 0 else math.nan
+    ob, oa = st.orders[0], st.orders[1]
+    row[6] = ob[O_WORK_PX] if ob[O_WORK_QTY] > 0.0 else math.nan
+    row[7] = oa[O_WORK_PX] if oa[O_WORK_QTY] > 0.0 else math.nan
+    row[8] = st.si[N_FILLS]
+    st.si[N_GRID] = r + 1
+
+
+@njit(cache=True)
+def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, trade_qty, trade_side,
+              ci, cf, params, st, t_stop):
+    """Replay events up to and including ``t_stop`` (ns); returns STOP, END or a buffer code."""
+    si = st.si
+    nd = len(depth_ts)
+    nt = len(trade_ts)
+    grid_ns = ci[C_GRID_NS]
+    has_side = ci[C_HAS_SIDE] == 1
+    while True:
+        if si[LOT_OVERFLOW] == 1:
+            return LOTS_FULL
+        if si[N_FILLS] + 4 * (bid_px.shape[1] + 2) >= len(st.fill_t):
+            return FILLS_FULL
+        tr = INF_T
+        req_side = -1
+        for side in range(2):
+            if si[REQ_N + side] > 0:
+                tq = st.req_t[side, si[REQ_HEAD + side]]
+                if tq < tr:
+                    tr = tq
+                    req_side = side
+        d = si[D_IDX]
+        k = si[T_IDX]
+        td = depth_ts[d] if d < nd else INF_T
+        tt = trade_ts[k] if k < nt else INF_T
+        tg = si[NEXT_GRID_T] if si[NEXT_GRID_T] <= ci[C_GRID_END] else INF_T
+        t_next = min(min(tr, tt), min(td, tg))
+        if t_next == INF_T:
+            return END
+        if t_next > t_stop:
+            return STOP
+        si[NOW] = t_next
+        if tr == t_next:
+            _arrive(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, req_side, t_next)
+        elif tt == t_next:
+            # trades up to the next other event (requests first at equal times; snapshot and grid after)
+            t_other = min(tr - 1, min(td, tg))
+            o_bid = st.orders[0]
+            o_ask = st.orders[1]
+            while k < nt and trade_ts[k] <= t_other and trade_ts[k] <= t_stop:
+                s = trade_side[k] if has_side else 0
+                px = trade_px[k]
+                if s > 0 and (o_ask[O_QTY] <= EPS_QTY or px < o_ask[O_PX] - EPS_PX):
+                    pass  # a buyer that cannot reach our ask
+                elif s < 0 and (o_bid[O_QTY] <= EPS_QTY or px > o_bid[O_PX] + EPS_PX):
+                    pass  # a seller that cannot reach our bid
+                else:
+                    si[NOW] = trade_ts[k]
+                    _trade(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, px, trade_qty[k], s, trade_ts[k])
+                    if si[N_FILLS] + 4 * (bid_px.shape[1] + 2) >= len(st.fill_t) or si[REQ_N] + si[REQ_N + 1] > 0:
+                        k += 1
+                        break  # a fill sent a request: back to the merge
+                    k += 1
+                    continue
+                k += 1
+            n_fast = k - si[T_IDX]
+            si[N_TRADES] += n_fast
+            si[T_IDX] = k
+            si[NOW] = trade_ts[k - 1]
+        elif td == t_next:
+            _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, d, t_next)
+            si[D_IDX] = d + 1
+        else:
+            if si[N_GRID] >= len(st.grid_t):
+                return GRID_FULL
+            _record_grid(st, bid_px, bid_qty, ask_px, ask_qty, cf, t_next)
+            si[NEXT_GRID_T] = t_next + grid_ns

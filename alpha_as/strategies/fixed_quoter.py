@@ -1,0 +1,52 @@
+"""A two-sided quoter that joins the book (or sits ``offset_ticks`` behind it) and requotes on a timer.
+
+Used as the simple strategy of the engine benchmark (the same rule runs in hftbacktest for the speed
+comparison) and as a sanity check: prices change only every ``interval_s``; a side emptied by a fill is
+restored at the held price at the next snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from alpha_as.engine.state import O_WORK_PX, STRAT_T
+from alpha_as.errors import InputError
+
+P_INTERVAL_NS = 0
+P_QTY = 1
+P_OFFSET_TICKS = 2
+N_PARAMS = 3
+
+
+@dataclass(frozen=True)
+class FixedQuoterParams:
+    interval_s: float = 5.0
+    """Seconds between price updates."""
+    quantity: float = 0.0001
+    """Order size (BTC) on each side."""
+    offset_ticks: int = 0
+    """Ticks behind the best bid / ask (0 = join the best)."""
+
+    def __post_init__(self) -> None:
+        if self.interval_s <= 0 or self.quantity <= 0 or self.offset_ticks < 0:
+            raise InputError("fixed quoter: need interval_s > 0, quantity > 0, offset_ticks >= 0")
+
+    def to_array(self) -> np.ndarray:
+        p = np.zeros(N_PARAMS)
+        p[P_INTERVAL_NS] = self.interval_s * 1e9
+        p[P_QTY] = self.quantity
+        p[P_OFFSET_TICKS] = self.offset_ticks
+        return p
+
+
+@njit(cache=True)
+def fixed_quotes(p, si, orders, t, bid0, ask0, tick):
+    """(bid_px, bid_qty, ask_px, ask_qty): new prices every interval, else the held ones."""
+    if si[STRAT_T] == 0 or t - si[STRAT_T] >= p[P_INTERVAL_NS]:
+        si[STRAT_T] = t
+        off = p[P_OFFSET_TICKS] * tick
+        return bid0 - off, p[P_QTY], ask0 + off, p[P_QTY]
+    return orders[0, O_WORK_PX], p[P_QTY], orders[1, O_WORK_PX], p[P_QTY]
