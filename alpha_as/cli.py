@@ -27,6 +27,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def build_parser() -> ArgumentParser:
     from alpha_as.data import cli as data_cli
+    from alpha_as.engine import cli as engine_cli
 
     parser = ArgumentParser(
         prog="alpha-as",
@@ -36,6 +37,7 @@ def build_parser() -> ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
     data_cli.register(sub)
+    engine_cli.register(sub)
     return parser
 
 

@@ -156,15 +156,21 @@ def unwind_price(st, bid_px, bid_qty, ask_px, ask_qty, cf, position):
 
 
 @njit(cache=True, inline="always")
-def unrealized_pnl(st, bid_px, bid_qty, ask_px, ask_qty, cf):
+def mark_and_unrealized(st, bid_px, bid_qty, ask_px, ask_qty, cf):
+    """(unwind price, unrealized P&L) of the current position; (NaN, 0) when flat or with no book."""
     pos = st.sf[POSITION]
     q = st.sf[LOT_QTY]
     if abs(pos) < EPS_QTY or q <= EPS_QTY:
-        return 0.0
+        return math.nan, 0.0
     mark = unwind_price(st, bid_px, bid_qty, ask_px, ask_qty, cf, pos)
     if not math.isfinite(mark):
-        return 0.0
-    return (mark - st.sf[LOT_VALUE] / q) * pos
+        return math.nan, 0.0
+    return mark, (mark - st.sf[LOT_VALUE] / q) * pos
+
+
+@njit(cache=True, inline="always")
+def unrealized_pnl(st, bid_px, bid_qty, ask_px, ask_qty, cf):
+    return mark_and_unrealized(st, bid_px, bid_qty, ask_px, ask_qty, cf)[1]
 
 
 @njit(cache=True, inline="always")
@@ -192,7 +198,7 @@ def _remove_lot(st, j):
 
 
 @njit(cache=True, inline="always")
-def _book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t):
+def _book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t, limit):
     """Book one fill of our order on ``side`` (0 = our bid: we buy) and record it."""
     sf = st.sf
     sign = 1.0 if side == 0 else -1.0
@@ -237,7 +243,7 @@ def _book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, take
     sf[POSITION] = new_pos
     sf[REALIZED] -= fee
     r = st.si[N_FILLS]
-    unreal = unrealized_pnl(st, bid_px, bid_qty, ask_px, ask_qty, cf)
+    mark, unreal = mark_and_unrealized(st, bid_px, bid_qty, ask_px, ask_qty, cf)
     st.fill_t[r] = t
     row = st.fill_f[r]
     row[0] = sign
@@ -250,6 +256,8 @@ def _book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, take
     row[7] = fee
     row[8] = 1.0 if taker else 0.0
     row[9] = sf[CASH]
+    row[10] = limit
+    row[11] = mark
     st.si[N_FILLS] = r + 1
 
 
@@ -303,7 +311,7 @@ def _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t)
     if qty <= EPS_QTY:
         return
     o[O_QTY] -= qty
-    _book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t)
+    _book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t, o[O_PX])
     _after_fill(st, ci, side, t)
 
 

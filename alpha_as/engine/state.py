@@ -76,9 +76,11 @@ F_TOTAL = 6
 F_FEE = 7
 F_TAKER = 8
 F_CASH = 9
-NFF = 10
+F_LIMIT = 10       # the order's limit price (a fill is never worse than it)
+F_MARK = 11        # the unwind price used for the unrealized P&L (NaN when flat)
+NFF = 12
 FILL_COLUMNS = ("side", "price", "quantity", "position", "realized_pnl", "unrealized_pnl", "total_pnl",
-                "fee", "taker", "cash")
+                "fee", "taker", "cash", "limit_price", "mark_price")
 
 # ---- grid records (State.grid_f[row, field])
 G_POSITION = 0
