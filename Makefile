@@ -34,11 +34,14 @@ data: install
 	$(BIN)/alpha-as data synth --out $(DATA) --seed $(SEED)
 
 replicate: data
-	# The replication pipeline lands stage by stage (see README); today it builds and checks the market data.
+	# The replication pipeline lands stage by stage (see README): today the market data, its check against
+	# the paper's statistics, and AS with the authors' default parameters on the first test day.
 	$(BIN)/alpha-as data check $(DATA) --instrument btcusdt_synth --compare-paper
+	$(BIN)/alpha-as run as --data $(DATA) --instrument btcusdt_synth --day 2020-12-09 --out results/as-default-20201209
 
 bench: install
 	$(PY) benchmarks/bench_data.py
+	$(PY) benchmarks/bench_engine.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
