@@ -146,6 +146,9 @@ class Backtest:
                 self.state = S.grow_fills(self.state)
             elif code == kernel.GRID_FULL:
                 raise RuntimeError("grid buffer too small (engine bug)")
+            elif code == kernel.REQS_FULL:
+                raise RuntimeError(f"more than {S.REQ_CAP} order requests in flight on one side "
+                                   "(a latency far longer than the snapshot interval)")
             elif code == kernel.LOTS_FULL:
                 raise RuntimeError(f"more than {S.LOT_CAP} open inventory lots; the position is unbounded")
             else:

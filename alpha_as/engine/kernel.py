@@ -93,6 +93,8 @@ from alpha_as.engine.state import (
     REQ_CAP,
     REQ_HEAD,
     REQ_N,
+    REQ_OVERFLOW,
+    REQ_SEQ,
     T_IDX,
     VOLUME,
 )
@@ -114,6 +116,7 @@ END = 1         # no event left
 FILLS_FULL = 2  # the fill buffer needs to grow
 LOTS_FULL = 3   # too many open lots (refused)
 GRID_FULL = 4   # the grid buffer needs to grow
+REQS_FULL = 5   # more order requests in flight on one side than the request ring holds (refused)
 
 
 # ----------------------------------------------------------------------------------------- accounting
@@ -268,12 +271,15 @@ def _send(st, side, px, qty, t, latency):
     """Queue a request (qty 0 = cancel) that reaches the exchange after the latency."""
     n = st.si[REQ_N + side]
     head = st.si[REQ_HEAD + side]
-    if n == REQ_CAP:  # never expected (requests resolve within the latency); the latest replaces the last
-        n -= 1
+    if n == REQ_CAP:  # more requests in flight than the ring holds: the run is refused (see run_until)
+        st.si[REQ_OVERFLOW] = 1
+        return
     k = (head + n) % REQ_CAP
     st.req_t[side, k] = t + latency
     st.req_px[side, k] = px
     st.req_qty[side, k] = qty
+    st.req_seq[side, k] = st.si[REQ_SEQ]
+    st.si[REQ_SEQ] += 1
     st.si[REQ_N + side] = n + 1
     st.si[N_REQUESTS] += 1
 
@@ -547,14 +553,19 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
             return LOTS_FULL
         if si[N_FILLS] + 4 * (bid_px.shape[1] + 2) >= len(st.fill_t):
             return FILLS_FULL
+        if si[REQ_OVERFLOW] == 1:
+            return REQS_FULL
         tr = INF_T
         req_side = -1
-        for side in range(2):
+        req_seq = 0
+        for side in range(2):  # the earliest arrival; at equal times, the request sent first
             if si[REQ_N + side] > 0:
-                tq = st.req_t[side, si[REQ_HEAD + side]]
-                if tq < tr:
+                h = si[REQ_HEAD + side]
+                tq = st.req_t[side, h]
+                if tq < tr or (tq == tr and st.req_seq[side, h] < req_seq):
                     tr = tq
                     req_side = side
+                    req_seq = st.req_seq[side, h]
         d = si[D_IDX]
         k = si[T_IDX]
         td = depth_ts[d] if d < nd else INF_T

@@ -39,6 +39,8 @@ N_SNAPSHOTS = 23
 N_TRADES = 24
 LOT_OVERFLOW = 25      # 1 if the lot buffer overflowed (the run is refused)
 STRAT_T = 26           # strategy-private time stamp (e.g. the fixed quoter's last requote)
+REQ_SEQ = 27           # requests sent so far: orders same-time arrivals of both sides by sending order
+REQ_OVERFLOW = 28      # 1 if a side had more than REQ_CAP requests in flight (the run is refused)
 NSI = 32
 
 # ---- float64 scalars (State.sf)
@@ -98,7 +100,7 @@ GRID_COLUMNS = ("position", "cash", "realized_pnl", "unrealized_pnl", "total_pnl
 
 MID_CAP = 1024
 KQ_CAP = 128
-REQ_CAP = 16
+REQ_CAP = 4096
 LOT_CAP = 1 << 16
 
 
@@ -109,6 +111,7 @@ class State(NamedTuple):
     req_t: np.ndarray     # int64[2, REQ_CAP]   arrival time at the exchange
     req_px: np.ndarray    # float64[2, REQ_CAP]
     req_qty: np.ndarray   # float64[2, REQ_CAP] (0 = cancel)
+    req_seq: np.ndarray   # int64[2, REQ_CAP]   sending order
     lot_px: np.ndarray    # float64[LOT_CAP]    open inventory lots (all on the position's side)
     lot_qty: np.ndarray   # float64[LOT_CAP]
     mids: np.ndarray      # float64[MID_CAP]    ring of snapshot mids
@@ -131,7 +134,7 @@ def new_state(first_grid_t: int, fill_capacity: int = 4096, grid_capacity: int =
     return State(
         si=si, sf=sf, orders=np.zeros((2, NOF)),
         req_t=np.zeros((2, REQ_CAP), dtype=np.int64), req_px=np.zeros((2, REQ_CAP)),
-        req_qty=np.zeros((2, REQ_CAP)), lot_px=np.zeros(LOT_CAP), lot_qty=np.zeros(LOT_CAP),
+        req_qty=np.zeros((2, REQ_CAP)), req_seq=np.zeros((2, REQ_CAP), dtype=np.int64), lot_px=np.zeros(LOT_CAP), lot_qty=np.zeros(LOT_CAP),
         mids=np.zeros(MID_CAP), kq=np.zeros((3, KQ_CAP)),
         fill_t=np.zeros(fill_capacity, dtype=np.int64), fill_f=np.zeros((fill_capacity, NFF)),
         grid_t=np.zeros(grid_capacity, dtype=np.int64), grid_f=np.zeros((grid_capacity, NGF)),
