@@ -40,6 +40,7 @@ replicate: data
 	$(BIN)/alpha-as run as --data $(DATA) --instrument btcusdt_synth --day 2020-12-09 --out results/as-default-20201209
 
 bench: install
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_engine.py
 

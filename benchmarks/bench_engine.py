@@ -64,7 +64,7 @@ def worker(which: str) -> None:
     from alpha_as.strategies import ASParams, FixedQuoterParams
 
     if which == "fixed":
-        strat, cfg = FixedQuoterParams(interval_s=5.0), EngineConfig(fill_model="queue")
+        strat, cfg = FixedQuoterParams(interval_s=5.0, repost_filled_side=False), EngineConfig(fill_model="queue")
     else:
         strat, cfg = ASParams(), EngineConfig()
     bt = Backtest(day, strat, cfg)

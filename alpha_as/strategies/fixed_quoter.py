@@ -2,7 +2,8 @@
 
 Used as the simple strategy of the engine benchmark (the same rule runs in hftbacktest for the speed
 comparison) and as a sanity check: prices change only every ``interval_s``; a side emptied by a fill is
-restored at the held price at the next snapshot.
+restored at the held price at the next snapshot (``repost_filled_side``, default) or left empty until the
+next requote (as the hftbacktest version of the rule in the benchmark does).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from alpha_as.engine.state import O_WORK_PX, STRAT_T
+from alpha_as.engine.state import O_WORK_PX, O_WORK_QTY, STRAT_T
 from alpha_as.errors import InputError
 
 P_INTERVAL_NS = 0
 P_QTY = 1
 P_OFFSET_TICKS = 2
-N_PARAMS = 3
+P_REPOST = 3
+N_PARAMS = 4
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class FixedQuoterParams:
     """Order size (BTC) on each side."""
     offset_ticks: int = 0
     """Ticks behind the best bid / ask (0 = join the best)."""
+    repost_filled_side: bool = True
+    """Re-post a side emptied by a fill at the next snapshot (True) or only at the next requote."""
 
     def __post_init__(self) -> None:
         if self.interval_s <= 0 or self.quantity <= 0 or self.offset_ticks < 0:
@@ -39,6 +43,7 @@ class FixedQuoterParams:
         p[P_INTERVAL_NS] = self.interval_s * 1e9
         p[P_QTY] = self.quantity
         p[P_OFFSET_TICKS] = self.offset_ticks
+        p[P_REPOST] = 1.0 if self.repost_filled_side else 0.0
         return p
 
 
@@ -49,4 +54,6 @@ def fixed_quotes(p, si, orders, t, bid0, ask0, tick):
         si[STRAT_T] = t
         off = p[P_OFFSET_TICKS] * tick
         return bid0 - off, p[P_QTY], ask0 + off, p[P_QTY]
-    return orders[0, O_WORK_PX], p[P_QTY], orders[1, O_WORK_PX], p[P_QTY]
+    if p[P_REPOST] == 1.0:
+        return orders[0, O_WORK_PX], p[P_QTY], orders[1, O_WORK_PX], p[P_QTY]
+    return orders[0, O_WORK_PX], orders[0, O_WORK_QTY], orders[1, O_WORK_PX], orders[1, O_WORK_QTY]
