@@ -211,3 +211,31 @@ def test_grid_rows_every_5_seconds_with_the_state():
     assert list((r.grid_ts - T0) // MS) == [5000, 10000]
     assert r.grid["position"][0] == pytest.approx(-0.0001)
     assert np.isnan(r.grid["ask_quote"]).sum() == 0  # requoted after the fill
+
+
+def test_quoter_can_leave_a_filled_side_empty_until_its_next_requote():
+    depth = [(t, [(100.00, 1)], [(100.10, 1)]) for t in range(0, 7000, 1000)]
+    trades = [(100, 100.10, 1.0, +1), (1100, 100.10, 1.0, +1), (5100, 100.10, 1.0, +1)]
+    q = FixedQuoterParams(interval_s=5.0, repost_filled_side=False)
+    # filled at 100 ms; no repost at 1 s; requoted at 5 s, live at 5.065 s
+    assert fills(Backtest(make_day(depth, trades), q).run()) == [(100, -1, 100.10, 0.0001), (5100, -1, 100.10, 0.0001)]
+    q = FixedQuoterParams(interval_s=5.0)
+    assert [f[0] for f in fills(Backtest(make_day(depth, trades), q).run())] == [100, 1100, 5100]
+
+
+def test_stepped_reward_is_the_change_of_the_asymmetric_dampened_pnl():
+    from alpha_as.engine import SteppedBacktest
+    from alpha_as.strategies import ASParams
+
+    # AS with a fixed k quotes from the 3rd snapshot; a buyer lifts our ask, then the market rises:
+    # realized stays 0, unrealized turns negative (short into a rising market) and counts fully
+    depth = [(t, [(100.00 + 0.01 * (t // 1000), 5)], [(100.01 + 0.01 * (t // 1000), 5)]) for t in range(0, 15000, 500)]
+    day = make_day(depth, [(2000, 200.0, 1.0, +1)])
+    env = SteppedBacktest(day, ASParams(k_default=1e9, window_tick=3, spread_multiplier=0.01), decision_seconds=5)
+    obs0 = env.reset()  # the first decision time is 07:00:05: the fill at 2 s is already in
+    obs, r1, _, _ = env.step()
+    obs2, r2, _, _ = env.step()
+    assert obs0["position"] < 0 and obs["realized_pnl"] == 0.0 and obs0["unrealized_pnl"] < 0
+    assert r1 == pytest.approx(min(obs["unrealized_pnl"], 0.0) - min(obs0["unrealized_pnl"], 0.0))
+    assert r2 == pytest.approx(min(obs2["unrealized_pnl"], 0.0) - min(obs["unrealized_pnl"], 0.0))
+    assert r1 < 0 and r2 < 0

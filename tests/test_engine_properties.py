@@ -25,7 +25,7 @@ def random_day(seed: int, has_side: bool) -> MarketDay:
 
 strategies = st.one_of(
     st.builds(FixedQuoterParams, interval_s=st.sampled_from([0.5, 1.0, 5.0]), quantity=st.sampled_from([0.0001, 0.3]),
-              offset_ticks=st.integers(0, 300)),
+              offset_ticks=st.integers(0, 300), repost_filled_side=st.booleans()),
     st.builds(ASParams, risk_aversion=st.sampled_from([0.01, 0.1, 0.9]), k_default=st.sampled_from([-1.0, 0.3, 5.0]),
               spread_multiplier=st.sampled_from([0.2, 1.0, 5.0]), window_tick=st.sampled_from([5, 25]),
               skew=st.sampled_from([-0.05, 0.0, 0.05]), skew_mode=st.sampled_from(["authors", "spread"]),
