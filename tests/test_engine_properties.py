@@ -107,3 +107,12 @@ def test_stepped_backtest_applies_parameter_updates_from_the_next_snapshot():
     np.testing.assert_array_equal(before_a, before_b)
     assert dataclasses.replace(base, skew=0.05) == b.bt.strategy
     assert not np.array_equal(ra.grid["bid_quote"], rb.grid["bid_quote"])
+
+
+def test_stepped_backtest_reset_takes_another_day():
+    env = SteppedBacktest(random_day(5, True), ASParams(k_default=0.5))
+    first = env.reset()
+    other = random_day(6, True)
+    second = env.reset(other)
+    assert env.day is other and second["t"] >= first["t"]
+    assert env.bt.state.si[0] > 0  # replayed some of the new day's snapshots

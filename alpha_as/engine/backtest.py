@@ -226,7 +226,10 @@ class SteppedBacktest:
                 "realized_pnl": float(st.sf[S.REALIZED]), "unrealized_pnl": self.bt.unrealized(),
                 "n_fills": int(st.si[S.N_FILLS])}
 
-    def reset(self) -> dict:
+    def reset(self, day: MarketDay | None = None) -> dict:
+        """Start (another) day: the replay runs to the first decision time; returns the observation there."""
+        if day is not None:
+            self.day = day
         self.bt = Backtest(self.day, self.strategy, self.config)
         self.next_t = self.bt.first_grid
         self.bt.run_until(self.next_t)
