@@ -8,7 +8,7 @@ import pytest
 
 from alpha_as.engine import Backtest, EngineConfig
 from alpha_as.engine import state as S
-from alpha_as.engine.kernel import unwind_price
+from alpha_as.engine.accounting import unwind_price
 from alpha_as.strategies import FixedQuoterParams
 from tests.engine_days import MS, T0, make_day
 

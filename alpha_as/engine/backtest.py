@@ -12,6 +12,7 @@ Two ways to drive the compiled loop:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -24,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from alpha_as.data.store import MarketDay, write_table_atomic
-from alpha_as.engine import kernel
+from alpha_as.engine import accounting, kernel
 from alpha_as.engine import state as S
 from alpha_as.engine.config import KIND_AS, KIND_FIXED, KIND_NONE, EngineConfig
 from alpha_as.metrics import DayMetrics, day_metrics
@@ -99,11 +100,33 @@ def write_json_atomic(doc: dict, path: Path) -> None:
             tmp.unlink()
 
 
+def _engine_array(a: np.ndarray, dtype: type) -> np.ndarray:
+    if a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable:
+        return a
+    return np.array(a, dtype=dtype, order="C")
+
+
+def engine_day(day: MarketDay) -> MarketDay:
+    """The day with every array in the one layout the compiled loop is built for (C-ordered, writable, the
+    engine's dtypes), copying only arrays that differ — so one compilation serves every source of data."""
+    f64, i64 = np.float64, np.int64
+    new = {
+        "depth_ts": _engine_array(day.depth_ts, i64), "trade_ts": _engine_array(day.trade_ts, i64),
+        "bid_px": _engine_array(day.bid_px, f64), "ask_px": _engine_array(day.ask_px, f64),
+        "bid_qty": _engine_array(day.bid_qty, f64), "ask_qty": _engine_array(day.ask_qty, f64),
+        "trade_px": _engine_array(day.trade_px, f64), "trade_qty": _engine_array(day.trade_qty, f64),
+        "trade_side": _engine_array(day.trade_side, np.int8),
+    }
+    if all(new[k] is getattr(day, k) for k in new):
+        return day
+    return dataclasses.replace(day, **new)
+
+
 class Backtest:
     """One day replayed with one strategy. ``params`` (a float array) may be changed between calls."""
 
     def __init__(self, day: MarketDay, strategy: Strategy = None, config: EngineConfig | None = None) -> None:
-        self.day = day
+        self.day = day = engine_day(day)
         self.config = config or EngineConfig()
         self.strategy = strategy
         self.kind, self.params = strategy_arrays(strategy)
@@ -163,7 +186,7 @@ class Backtest:
 
     def unrealized(self) -> float:
         d = self.day
-        return float(kernel.unrealized_pnl(self.state, d.bid_px, d.bid_qty, d.ask_px, d.ask_qty, self.cf))
+        return float(accounting.unrealized_pnl(self.state, d.bid_px, d.bid_qty, d.ask_px, d.ask_qty, self.cf))
 
     def result(self, map_over: str = "fills") -> BacktestResult:
         st = self.state

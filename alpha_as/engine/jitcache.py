@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
-SOURCES = ("engine/kernel.py", "engine/estimators.py", "engine/state.py", "engine/config.py",
+SOURCES = ("engine/kernel.py", "engine/accounting.py", "engine/estimators.py", "engine/state.py", "engine/config.py",
            "strategies/avellaneda_stoikov.py", "strategies/fixed_quoter.py")
 
 
