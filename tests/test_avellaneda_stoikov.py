@@ -134,7 +134,7 @@ def test_parameter_validation_names_the_problem():
         ASParams(risk_aversion=0)
     with pytest.raises(InputError, match="skew_mode"):
         ASParams(skew_mode="sideways")
-    with pytest.raises(InputError, match="unknown AS parameter"):
+    with pytest.raises(InputError, match=r"unknown key\(s\) gamma"):
         ASParams.from_dict({"gamma": 0.5})
 
 
@@ -168,7 +168,7 @@ def test_run_cli_writes_records_and_metrics(small_store, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,needle", [
-    (["--params", '{"gamma": 1}'], "unknown AS parameter"),
+    (["--params", '{"gamma": 1}'], "unknown key(s) gamma"),
     (["--params", "{not json"], "not valid JSON"),
     (["--day", "2020-12-10"], "no depth data"),
     (["--window", "7-19"], "bad --window"),

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from alpha_as.configs import from_dict
 from alpha_as.data import store
 from alpha_as.engine.backtest import Backtest
 from alpha_as.engine.config import FILL_MODELS, LOT_MATCHING, EngineConfig
@@ -69,12 +70,7 @@ def load_params(cls: type, text: str | None):
         raise InputError(f"{source}: expected a JSON object of parameters")
     if "params" in raw and isinstance(raw["params"], dict):  # a metrics.json or a GA best.json
         raw = raw["params"]
-    if cls is ASParams:
-        return ASParams.from_dict(raw, source=source)
-    try:
-        return cls(**raw)
-    except TypeError as e:
-        raise InputError(f"{source}: {e}") from e
+    return from_dict(cls, raw, source=source)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

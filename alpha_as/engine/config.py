@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from alpha_as.configs import from_dict
 from alpha_as.errors import InputError
 
 FILL_MODELS = ("paper", "queue")
@@ -79,11 +80,7 @@ class EngineConfig:
 
     @classmethod
     def from_dict(cls, d: dict, *, source: str = "engine config") -> EngineConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**d)
+        return from_dict(cls, d, source=source)
 
     def to_dict(self) -> dict:
         return asdict(self)

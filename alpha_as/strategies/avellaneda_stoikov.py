@@ -27,11 +27,12 @@ from the mid.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from numba import njit
 
+from alpha_as.configs import from_dict
 from alpha_as.engine.estimators import aldridge_k, mid_variance
 from alpha_as.errors import InputError
 
@@ -118,16 +119,9 @@ class ASParams:
                 raise InputError(f"AS parameters: {msg}")
 
     @classmethod
-    def from_dict(cls, d: dict, *, source: str = "parameters") -> ASParams:
-        """Build from a dict (a JSON file, a GA's best individual); unknown keys are an error naming them."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InputError(f"{source}: unknown AS parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        try:
-            return cls(**d)
-        except TypeError as e:
-            raise InputError(f"{source}: {e}") from e
+    def from_dict(cls, d: dict, *, source: str = "AS parameters") -> ASParams:
+        """Build from a dict (a JSON file, a GA's best individual); unknown keys and wrong types are errors."""
+        return from_dict(cls, d, source=source)
 
     def to_dict(self) -> dict:
         return asdict(self)
