@@ -10,6 +10,7 @@ def test_stale_cache_files_are_removed_when_the_sources_hash_changes(tmp_path, m
     (pkg / "engine" / "__pycache__").mkdir(parents=True)
     (pkg / "strategies").mkdir()
     for rel in jitcache.SOURCES:
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
         (pkg / rel).write_text(f"# {rel}\n")
     cached = pkg / "engine" / "__pycache__" / "kernel.run_until-1.py311.nbi"
     monkeypatch.setattr(jitcache, "PACKAGE", pkg)

@@ -27,12 +27,13 @@ import pyarrow as pa
 from alpha_as.data.store import MarketDay, write_table_atomic
 from alpha_as.engine import accounting, kernel
 from alpha_as.engine import state as S
-from alpha_as.engine.config import KIND_AS, KIND_FIXED, KIND_NONE, EngineConfig
+from alpha_as.engine.config import KIND_AS, KIND_FIXED, KIND_FOIC, KIND_LIIC, KIND_NONE, EngineConfig
 from alpha_as.metrics import DayMetrics, day_metrics
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 from alpha_as.strategies.fixed_quoter import FixedQuoterParams
+from baselines import FOICParams, LIICParams
 
-Strategy = ASParams | FixedQuoterParams | None
+Strategy = ASParams | FixedQuoterParams | FOICParams | LIICParams | None
 COUNTERS = {
     "snapshots": S.N_SNAPSHOTS, "trades": S.N_TRADES, "fills": S.N_FILLS, "order_requests": S.N_REQUESTS,
     "quote_updates": S.N_QUOTE_UPDATES, "skipped_warmup": S.N_SKIP_WARMUP, "skipped_k_invalid": S.N_SKIP_K,
@@ -48,6 +49,10 @@ def strategy_arrays(strategy: Strategy) -> tuple[int, np.ndarray]:
         return KIND_AS, strategy.to_array()
     if isinstance(strategy, FixedQuoterParams):
         return KIND_FIXED, strategy.to_array()
+    if isinstance(strategy, FOICParams):
+        return KIND_FOIC, strategy.to_array()
+    if isinstance(strategy, LIICParams):
+        return KIND_LIIC, strategy.to_array()
     raise TypeError(f"unknown strategy parameters {type(strategy).__name__}")
 
 

@@ -14,8 +14,9 @@ from alpha_as.engine.config import FILL_MODELS, LOT_MATCHING, EngineConfig
 from alpha_as.errors import InputError
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 from alpha_as.strategies.fixed_quoter import FixedQuoterParams
+from baselines import FOICParams, LIICParams
 
-STRATEGIES = {"as": ASParams, "fixed": FixedQuoterParams}
+STRATEGIES = {"as": ASParams, "fixed": FixedQuoterParams, "foic": FOICParams, "liic": LIICParams}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Replay one day of a store with one strategy; write fills.parquet, grid.parquet and "
         "metrics.json to --out and print one summary line.",
     )
-    run.add_argument("strategy", choices=sorted(STRATEGIES), help="as: Avellaneda-Stoikov; fixed: two-sided quoter")
+    run.add_argument("strategy", choices=sorted(STRATEGIES), help="as: Avellaneda-Stoikov; foic / liic: the non-AS baselines; fixed: two-sided quoter")
     run.add_argument("--data", required=True, type=Path, help="store root (authors' layout)")
     run.add_argument("--instrument", required=True, help="instrument in the store")
     run.add_argument("--day", required=True, help="day, YYYY-MM-DD")

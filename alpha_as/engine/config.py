@@ -34,6 +34,8 @@ N_CFG_F = 8
 KIND_NONE = 0
 KIND_AS = 1
 KIND_FIXED = 2
+KIND_FOIC = 3
+KIND_LIIC = 4
 
 
 @dataclass(frozen=True)

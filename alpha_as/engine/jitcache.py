@@ -13,7 +13,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SOURCES = ("engine/kernel.py", "engine/accounting.py", "engine/estimators.py", "engine/state.py", "engine/config.py",
-           "strategies/avellaneda_stoikov.py", "strategies/fixed_quoter.py")
+           "strategies/avellaneda_stoikov.py", "strategies/fixed_quoter.py", "../baselines/common.py",
+           "../baselines/fixed_offset.py", "../baselines/linear_inventory.py")
 
 
 def sources_hash() -> str:

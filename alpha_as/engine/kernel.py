@@ -47,6 +47,8 @@ from alpha_as.engine.config import (
     CF_TICK,
     KIND_AS,
     KIND_FIXED,
+    KIND_FOIC,
+    KIND_LIIC,
 )
 from alpha_as.engine.estimators import NS_PER_MINUTE, mid_variance, push_mid, push_minute, side_changed
 from alpha_as.engine.state import (
@@ -96,6 +98,8 @@ from alpha_as.strategies.avellaneda_stoikov import (
     as_quotes,
 )
 from alpha_as.strategies.fixed_quoter import fixed_quotes
+from baselines.fixed_offset import foic_quotes
+from baselines.linear_inventory import liic_quotes
 
 EPS_PX = 1e-9
 INF_T = np.iinfo(np.int64).max
@@ -283,7 +287,7 @@ def _queue_on_snapshot(st, cf, px_row, qty_row, side):
 
 
 @njit(cache=True, inline="always")
-def _strategy(st, ci, params, t, bid0, ask0, tick):
+def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
     kind = ci[C_KIND]
     if kind == KIND_AS:
         status, bp, bq, ap, aq = as_quotes(params, st.si, st.mids, st.kq, st.sf[POSITION], t, bid0, ask0, tick)
@@ -302,6 +306,12 @@ def _strategy(st, ci, params, t, bid0, ask0, tick):
             return  # leave the orders as they are
     elif kind == KIND_FIXED:
         bp, bq, ap, aq = fixed_quotes(params, st.si, st.orders, t, bid0, ask0, tick)
+        st.si[N_QUOTE_UPDATES] += 1
+    elif kind == KIND_FOIC:
+        bp, bq, ap, aq = foic_quotes(params, bid_px, ask_px, i, st.sf[POSITION], t, tick)
+        st.si[N_QUOTE_UPDATES] += 1
+    elif kind == KIND_LIIC:
+        bp, bq, ap, aq = liic_quotes(params, bid_px, ask_px, i, st.sf[POSITION], t, tick)
         st.si[N_QUOTE_UPDATES] += 1
     else:
         return
@@ -359,7 +369,7 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
     push_mid(st.si, st.mids, 0.5 * (bid0 + ask0))
     if cf[CF_MARK_SIGMA] > 0.0:
         sf[MARK_SD] = math.sqrt(mid_variance(st.si, st.mids, int(cf[CF_MARK_WINDOW])))
-    _strategy(st, ci, params, t, bid0, ask0, cf[CF_TICK])
+    _strategy(st, ci, params, t, bid0, ask0, cf[CF_TICK], bid_px, ask_px, i)
 
 
 @njit(cache=True, inline="always")
