@@ -9,12 +9,12 @@ SEED   ?= 0
 
 .PHONY: install test test-all data replicate bench lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,cluster]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,6 +42,7 @@ replicate: data
 bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/bench_data.py
+	$(PY) benchmarks/bench_genas.py
 	$(PY) benchmarks/bench_engine.py
 
 clean:

@@ -28,6 +28,8 @@ class ArgumentParser(argparse.ArgumentParser):
 def build_parser() -> ArgumentParser:
     from alpha_as.data import cli as data_cli
     from alpha_as.engine import cli as engine_cli
+    from alpha_as.experiments import cli as experiments_cli
+    from alpha_as.tuning import cli as tuning_cli
 
     parser = ArgumentParser(
         prog="alpha-as",
@@ -38,6 +40,8 @@ def build_parser() -> ArgumentParser:
     sub.required = True
     data_cli.register(sub)
     engine_cli.register(sub)
+    experiments_cli.register(sub)
+    tuning_cli.register(sub)
     return parser
 
 

@@ -62,9 +62,13 @@ def load_params(cls: type, text: str | None):
     if text is None:
         return cls()
     path = Path(text)
-    source = str(path) if path.is_file() else "--params"
     try:
-        raw = json.loads(path.read_text() if path.is_file() else text)
+        is_file = path.is_file()
+    except OSError:  # e.g. a long inline JSON object is not a valid file name
+        is_file = False
+    source = str(path) if is_file else "--params"
+    try:
+        raw = json.loads(path.read_text() if is_file else text)
     except json.JSONDecodeError as e:
         raise InputError(f"{source}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from e
     if not isinstance(raw, dict):

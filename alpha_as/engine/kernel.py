@@ -33,6 +33,11 @@ import math
 import numpy as np
 from numba import njit
 
+from alpha_as.engine.jitcache import invalidate_if_stale
+
+invalidate_if_stale()  # before the loop is first called: its cache must match the sources it inlines
+
+# ruff: noqa: E402
 from alpha_as.engine.accounting import EPS_QTY, book_fill, unrealized_pnl
 from alpha_as.engine.config import (
     C_FILL_MODEL,

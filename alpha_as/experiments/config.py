@@ -1,0 +1,347 @@
+"""The experiment file: a TOML description of a set of (model, day, seed) backtests.
+
+Schema (every table and key is checked: an unknown key, a wrong type or a missing required key is one error
+line naming the file, the table and the key)::
+
+    [experiment]
+    name = "demo"                      # optional; default: the file's stem. [A-Za-z0-9_-]+
+    data = "data"                      # store root (required)
+    instrument = "btcusdt_synth"       # instrument in the store (required)
+    out = "results/demo"               # optional; default results/<name>
+    days = ["2020-12-09", "2020-12-10"]          # either an explicit list of days ...
+    # start = "2020-12-09"                       # ... or a range [start, end] (both inclusive)
+    # end = "2021-01-08"
+    # calendar = "paper"               # range only: "paper" (the paper's days in the range; 31 Dec is not one),
+    #                                  # "all" (every calendar day) or "store" (the days the store holds)
+    window = "07:00-19:00"             # UTC window of each day replayed, HH:MM-HH:MM or "all"
+    map_over = "fills"                 # mean |position| of P&L-to-MAP over "fills" (authors') or the "grid"
+    seeds = [0]                        # one job per seed (see below)
+    executor = "local"                 # "local" (process pool) or "ray"
+    workers = 0                        # local: pool size, 0 = number of cores; ray: CPUs of a local instance
+    ray_address = "auto"               # ray only: connect to this running cluster; absent: start a local one
+
+    [engine]                           # optional: EngineConfig fields (fill_model, latency_ms, maker_fee, ...)
+
+    [models.as-default]                # one table per model; the name is [A-Za-z0-9_-]+
+    kind = "as"                        # "as" | "gen-as" | "foic" | "liic" | "fixed"
+    params = { risk_aversion = 0.5 }   # optional inline parameters of the kind's dataclass
+    params_file = "results/ga/best.json"   # optional JSON parameters (required for "gen-as")
+
+**Paths** (``data``, ``out``, ``params_file``) that are relative resolve against the *current directory*, the
+project's convention (like the make targets and every other ``alpha-as`` command), not the config's folder:
+run ``alpha-as runs`` from the project root.
+
+**Parameters.** ``params_file`` is a JSON object of parameters or a wrapper with a ``"params"`` object (a
+GA's ``best.json``, a ``metrics.json``); the inline ``params`` override its keys; the kind's defaults fill the
+rest. "gen-as" is AS with parameters calibrated by the genetic algorithm, so it needs the file.
+
+**Days.** Every selected day must have a depth and a trade file in the store; a missing one is an error
+naming the expected file, before any job runs.
+
+**Seeds.** The engine and the compiled strategies are deterministic: the seed does not change their
+results. It is part of a job's identity and is passed to the job (recorded in its outputs) so that
+stochastic models (the Alpha-AS agents, later) get it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alpha_as.configs import from_dict
+from alpha_as.data import paper, store
+from alpha_as.engine.config import EngineConfig
+from alpha_as.errors import InputError
+from alpha_as.strategies.avellaneda_stoikov import ASParams
+from alpha_as.strategies.fixed_quoter import FixedQuoterParams
+from baselines import FOICParams, LIICParams
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10: the tomli backport has the same API
+    import tomli as tomllib
+
+KINDS: dict[str, type] = {"as": ASParams, "gen-as": ASParams, "foic": FOICParams, "liic": LIICParams,
+                          "fixed": FixedQuoterParams}
+"""Model kinds and the parameter dataclass of each."""
+NEEDS_FILE = ("gen-as",)
+EXECUTORS = ("local", "ray")
+CALENDARS = ("paper", "all", "store")
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+TABLES = ("experiment", "engine", "models")
+
+
+@dataclass(frozen=True)
+class ExperimentTable:
+    """The ``[experiment]`` table as written in the file (before paths and days are resolved)."""
+
+    data: str
+    """Store root (authors' layout); relative to the current directory."""
+    instrument: str
+    """Instrument in the store."""
+    name: str = ""
+    """Experiment name ([A-Za-z0-9_-]+); default: the config file's stem."""
+    out: str = ""
+    """Output folder; default results/<name>; relative to the current directory."""
+    days: list[str] = field(default_factory=list)
+    """Explicit days, YYYY-MM-DD (exclusive with start/end)."""
+    start: str = ""
+    """First day of a range (with ``end``)."""
+    end: str = ""
+    """Last day of a range, inclusive."""
+    calendar: str = "paper"
+    """Days of a range: "paper" (the paper's days), "all" (every calendar day), "store" (days in the store)."""
+    window: str = "07:00-19:00"
+    """UTC window of each day, HH:MM-HH:MM, or "all"."""
+    map_over: str = "fills"
+    """P&L-to-MAP denominator: mean |position| over "fills" (the authors') or the 5-s "grid"."""
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """One job per (model, day, seed); recorded and passed to the model (the engine itself is deterministic)."""
+    executor: str = "local"
+    """"local" (a process pool on this machine) or "ray" (a Ray cluster: extra ``[cluster]``)."""
+    workers: int = 0
+    """Local pool size / CPUs of a local Ray instance; 0 = number of cores. 1 runs jobs in this process."""
+    ray_address: str | None = None
+    """Address of a running Ray cluster ("auto", "ray://host:10001", ...); absent: start a local instance."""
+
+
+@dataclass(frozen=True)
+class ModelTable:
+    """One ``[models.<name>]`` table as written in the file."""
+
+    kind: str
+    """One of KINDS."""
+    params: dict = field(default_factory=dict)
+    """Inline parameters of the kind's dataclass; override those of ``params_file``."""
+    params_file: str | None = None
+    """JSON parameters (an object, or a wrapper with a "params" object such as a GA's best.json)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model, resolved: its name, kind and parameter dataclass instance."""
+
+    name: str
+    kind: str
+    params: object
+    """An ASParams / FOICParams / LIICParams / FixedQuoterParams."""
+    params_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment file, resolved and validated: absolute paths, concrete days, typed models and engine."""
+
+    path: Path
+    name: str
+    data: Path
+    instrument: str
+    out: Path
+    dates: tuple[dt.date, ...]
+    window: str
+    map_over: str
+    seeds: tuple[int, ...]
+    executor: str
+    workers: int
+    ray_address: str | None
+    engine: EngineConfig
+    models: dict[str, ModelSpec]
+
+    def with_overrides(self, **changes) -> Experiment:
+        """A copy with some execution settings replaced (``out``, ``executor``, ``workers``, ``ray_address``)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "out" in changes:
+            changes["out"] = Path(changes["out"]).absolute()
+        return dataclasses.replace(self, **changes)
+
+
+def build(cls: type, d: object, source: str):
+    """``cls`` from ``d`` via :func:`alpha_as.configs.from_dict`, with missing required keys reported and every
+    error prefixed by ``source`` (the file and table)."""
+    if isinstance(d, dict):
+        required = [f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        missing = [k for k in required if k not in d]
+        if missing:
+            raise InputError(f"{source}: missing required key(s) {', '.join(missing)}")
+    try:
+        return from_dict(cls, d, source=source)
+    except InputError as e:
+        msg = str(e)
+        raise InputError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+
+
+def _check_items(values: tuple, kind: type, key: str, source: str) -> None:
+    for v in values:
+        if not isinstance(v, kind) or isinstance(v, bool):
+            raise InputError(f"{source}: key {key!r} must be a list of {kind.__name__}, got item {v!r}")
+
+
+def _date(text: str, key: str, source: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{source}: key {key!r}: bad date {text!r}, expected YYYY-MM-DD") from None
+
+
+def parse_window(text: str, source: str) -> tuple[dt.time | None, dt.time | None]:
+    """A window "HH:MM-HH:MM" (the end may be 24:00) or "all" as (start, end) UTC times; None = open end."""
+    if text == "all":
+        return None, None
+    try:
+        a, b = text.split("-")
+        return dt.time.fromisoformat(a), None if b in ("24:00", "00:00") else dt.time.fromisoformat(b)
+    except ValueError:
+        raise InputError(f"{source}: key 'window': bad window {text!r}, expected HH:MM-HH:MM or 'all'") from None
+
+
+def select_dates(t: ExperimentTable, data: Path, source: str) -> tuple[dt.date, ...]:
+    if t.days and (t.start or t.end):
+        raise InputError(f"{source}: give either 'days' or 'start'/'end', not both")
+    if t.days:
+        _check_items(t.days, str, "days", source)
+        dates = [_date(d, "days", source) for d in t.days]
+        if len(set(dates)) != len(dates):
+            raise InputError(f"{source}: key 'days' lists a day twice")
+        return tuple(sorted(dates))
+    if not (t.start and t.end):
+        raise InputError(f"{source}: select days with 'days' = [...] or both 'start' and 'end'")
+    if t.calendar not in CALENDARS:
+        raise InputError(f"{source}: key 'calendar' must be one of {', '.join(CALENDARS)}, got {t.calendar!r}")
+    start, end = _date(t.start, "start", source), _date(t.end, "end", source)
+    if end < start:
+        raise InputError(f"{source}: 'end' {end} is before 'start' {start}")
+    if t.calendar == "paper":
+        dates = paper.paper_dates(start, end)
+    elif t.calendar == "all":
+        dates = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    else:
+        dates = [d for d in store.list_dates(data, t.instrument) if start <= d <= end]
+    if not dates:
+        raise InputError(f"{source}: no days selected from {start} to {end} with calendar {t.calendar!r}")
+    return tuple(dates)
+
+
+def check_store(data: Path, instrument: str, dates: tuple[dt.date, ...], source: str) -> None:
+    """Every day needs its depth and trade file; the first one missing is the error."""
+    if not data.is_dir():
+        raise InputError(f"{source}: store root {data} not found")
+    for d in dates:
+        for kind in (store.DEPTH, store.TRADE):
+            path = store.partition_path(data, kind, instrument, d)
+            if not path.is_file():
+                known = store.list_instruments(data)
+                hint = "" if instrument in known else f" (instruments in the store: {', '.join(known) or 'none'})"
+                raise InputError(f"{source}: day {d} is not in the store: expected {kind} file {path} is missing"
+                                 + hint)
+
+
+def _params_from_file(path: Path, source: str) -> dict:
+    if not path.is_file():
+        raise InputError(f"{source}: params_file {path} not found")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"{source}: params_file {path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if isinstance(raw, dict) and isinstance(raw.get("params"), dict):
+        raw = raw["params"]
+    if not isinstance(raw, dict):
+        raise InputError(f"{source}: params_file {path}: expected a JSON object of parameters")
+    return raw
+
+
+def build_model(name: str, raw: object, file: str) -> ModelSpec:
+    source = f"{file} [models.{name}]"
+    if not NAME_RE.match(name):
+        raise InputError(f"{source}: bad model name {name!r}: use letters, digits, '_' and '-' only")
+    m = build(ModelTable, raw, source)
+    if m.kind not in KINDS:
+        raise InputError(f"{source}: key 'kind' must be one of {', '.join(sorted(KINDS))}, got {m.kind!r}")
+    if m.kind in NEEDS_FILE and not m.params_file:
+        raise InputError(f"{source}: kind {m.kind!r} needs 'params_file' (the GA's best.json)")
+    params: dict = {}
+    path = None
+    if m.params_file:
+        path = Path(m.params_file).absolute()
+        params.update(_params_from_file(path, source))
+    params.update(m.params)
+    cls = KINDS[m.kind]
+    where = f"{source} params" + (f" (with {m.params_file})" if m.params_file else "")
+    return ModelSpec(name, m.kind, build(cls, params, where), path)
+
+
+def load_config(path: str | Path, *, check_data: bool = True) -> Experiment:
+    """Read, validate and resolve an experiment file. Raises InputError (one line) for any problem."""
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise InputError(f"config file {file} not found")
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{file}: not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: not a UTF-8 text file") from None
+    unknown = sorted(set(doc) - set(TABLES))
+    if unknown:
+        raise InputError(f"{file}: unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}")
+    for key in TABLES:
+        if key in doc and not isinstance(doc[key], dict):
+            raise InputError(f"{file}: '{key}' must be a table [{key}]")
+    if "experiment" not in doc:
+        raise InputError(f"{file}: missing table [experiment]")
+    src = f"{file} [experiment]"
+    t = build(ExperimentTable, doc["experiment"], src)
+    _check_items(t.seeds, int, "seeds", src)
+    if not t.seeds or len(set(t.seeds)) != len(t.seeds):
+        raise InputError(f"{src}: key 'seeds' must list at least one seed, each once")
+    name = t.name or path.stem
+    if not NAME_RE.match(name):
+        raise InputError(f"{src}: bad name {name!r}: use letters, digits, '_' and '-' only")
+    if t.executor not in EXECUTORS:
+        raise InputError(f"{src}: key 'executor' must be one of {', '.join(EXECUTORS)}, got {t.executor!r}")
+    if t.workers < 0:
+        raise InputError(f"{src}: key 'workers' must be >= 0 (0 = number of cores)")
+    if t.map_over not in ("fills", "grid"):
+        raise InputError(f"{src}: key 'map_over' must be 'fills' or 'grid', got {t.map_over!r}")
+    if not t.data or not t.instrument:
+        raise InputError(f"{src}: 'data' and 'instrument' must not be empty")
+    parse_window(t.window, src)
+    data = Path(t.data).absolute()
+    dates = select_dates(t, data, src)
+    engine = build(EngineConfig, doc.get("engine", {}), f"{file} [engine]")
+    models_raw = doc.get("models", {})
+    if not models_raw:
+        raise InputError(f"{file}: no models: add at least one [models.<name>] table")
+    models = {n: build_model(n, raw, file) for n, raw in models_raw.items()}
+    if check_data:
+        check_store(data, t.instrument, dates, src)
+    return Experiment(path=path, name=name, data=data, instrument=t.instrument,
+                      out=Path(t.out or f"results/{name}").absolute(), dates=dates, window=t.window,
+                      map_over=t.map_over, seeds=tuple(t.seeds), executor=t.executor,
+                      workers=t.workers or default_workers(), ray_address=t.ray_address or None, engine=engine,
+                      models=models)
+
+
+def default_workers() -> int:
+    """The number of cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def canonical(obj: object) -> dict:
+    """A parameter dataclass as a plain dict with float fields as floats (so ``1`` and ``1.0`` hash alike)."""
+    hints = typing.get_type_hints(type(obj))
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        out[f.name] = float(v) if hints.get(f.name) is float else v
+    return out

@@ -1,0 +1,436 @@
+"""Run an experiment's (model, day, seed) jobs: atomic outputs, manifests, resume, local and Ray executors.
+
+**Outputs.** Job (model, day, seed) writes ``<out>/<model>/<YYYY-MM-DD>/seed=<n>/``: ``fills.parquet``,
+``grid.parquet``, ``metrics.json`` (the engine's :meth:`BacktestResult.write`) and ``manifest.json``,
+written last. The job writes all of them into a sibling temp folder ``seed=<n>.tmp-<uuid>`` and renames it
+onto the final name at the end (a directory rename onto a path that does not exist is atomic on POSIX), so a
+final folder is always complete: a ``kill -9`` loses at most the jobs in flight, whose temp folders the
+next run removes at its start. Replacing an outdated final folder moves it aside first (to another
+``.tmp-`` name), then renames the new one in.
+
+**Manifest** = the completion record: ``config_hash`` (sha256 of the job's canonical JSON: model kind, its
+full parameters, the engine config, instrument, window, P&L-to-MAP rule, day and seed — not the model's
+name or any path), ``data_hashes`` (sha256 of the day's depth and trade files; each file hashed once per
+run), ``package_version``, ``started``/``finished`` (UTC), ``wall_seconds`` and the day's ``metrics``.
+
+**Resume.** A rerun skips a job whose manifest exists and whose config hash and data hashes match; one
+whose manifest does not match (parameters, engine or data changed) is rerun and the run says why. A new
+package version alone does not rerun anything (``--force`` reruns every job).
+
+**Executors.** ``local``: a ``ProcessPoolExecutor`` of ``workers`` processes (spawned, so they share no
+file descriptors or threads with the runner; each loads the engine's numba cache once and then serves many
+jobs; each exits when the runner dies); results are taken as they complete. With one worker (or one job)
+the jobs run in the runner's own process. ``ray``: connects to ``ray_address`` when given (the package
+and the data must be reachable at the same absolute paths on every node, e.g. a shared file system), else
+starts a local instance with ``workers`` CPUs; each job is a task running the same job function. Ray is
+imported only then (extra ``[cluster]``).
+
+**Failures.** A job that raises writes nothing final; it is reported as ``FAILED <model> <day> seed=<n>:
+<error>`` as it happens and listed at the end; the other jobs go on. A run holds a lock on ``<out>`` so two
+runs never write the same folder.
+
+**Summary.** After the jobs, ``<out>/summary.csv`` (atomic) has one row per finished job of the
+experiment, read from the manifests (so it is complete when jobs were skipped), sorted by model, date and
+seed; a per-model mean table is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import functools
+import hashlib
+import io
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alpha_as import __version__
+from alpha_as.data import store
+from alpha_as.errors import InputError
+from alpha_as.experiments.config import KINDS, Experiment, canonical, parse_window
+
+FORMAT = 1
+"""Version of the job definition hashed into config_hash; bump it when a job's meaning changes."""
+TMP_MARK = ".tmp-"
+TIMING_KEYS = ("wall_seconds", "jit_or_cache_load_seconds")
+"""Fields of metrics.json that vary between identical runs."""
+SUMMARY_COLUMNS = ("model", "date", "seed", "n_fills", "final_total_pnl", "sharpe", "sortino", "max_drawdown",
+                   "pnl_to_map")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One backtest: a model on a day with a seed. Plain data, so it pickles to any worker."""
+
+    model: str
+    config: dict
+    """The canonical job definition (kind, params, engine, instrument, window, map_over, date, seed)."""
+    config_hash: str
+    """sha256 of ``config`` as canonical JSON."""
+    data: str
+    data_files: dict
+    data_hashes: dict
+    folder: str
+    """Absolute final output folder."""
+
+    @property
+    def date(self) -> str:
+        return self.config["date"]
+
+    @property
+    def seed(self) -> int:
+        return self.config["seed"]
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} {self.date} seed={self.seed}"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hash_config(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def job_folder(out: Path, model: str, date: dt.date, seed: int) -> Path:
+    return out / model / date.isoformat() / f"seed={seed}"
+
+
+def plan_jobs(exp: Experiment) -> list[Job]:
+    """Every job of the experiment, day by day (so a worker's consecutive jobs tend to share a day). Each data
+    file is hashed once."""
+    engine = canonical(exp.engine)
+    jobs = []
+    for date in exp.dates:
+        files = {k: store.partition_path(exp.data, k, exp.instrument, date) for k in (store.DEPTH, store.TRADE)}
+        hashes = {k: sha256_file(p) for k, p in files.items()}
+        for name, model in exp.models.items():
+            params = canonical(model.params)
+            for seed in exp.seeds:
+                config = {"format": FORMAT, "kind": model.kind, "params": params, "engine": engine,
+                          "instrument": exp.instrument, "window": exp.window, "map_over": exp.map_over,
+                          "date": date.isoformat(), "seed": seed}
+                jobs.append(Job(name, config, hash_config(config), str(exp.data), {k: str(p) for k, p in files.items()},
+                                hashes, str(job_folder(exp.out, name, date, seed))))
+    return jobs
+
+
+def read_manifest(folder: str | Path) -> dict | None:
+    try:
+        doc = json.loads((Path(folder) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def job_state(job: Job) -> tuple[str, str, dict | None]:
+    """("done", "", manifest) when the job's final folder holds a matching manifest, else ("new" | "stale",
+    reason, None)."""
+    if not Path(job.folder).exists():
+        return "new", "", None
+    m = read_manifest(job.folder)
+    if m is None:
+        return "stale", "no readable manifest", None
+    if m.get("config_hash") != job.config_hash:
+        return "stale", "config changed", None
+    if m.get("data_hashes") != job.data_hashes:
+        return "stale", "data changed", None
+    return "done", "", m
+
+
+# ------------------------------------------------------------------------------------------------ the job
+
+
+@functools.lru_cache(maxsize=2)
+def _load_day(data: str, instrument: str, date: str, window: str, hashes: tuple):
+    """The day, kept for the worker's next job (keyed on the files' hashes, so changed data is reloaded)."""
+    start, end = parse_window(window, "window")
+    return store.load_day(data, instrument, dt.date.fromisoformat(date), start=start, end=end)
+
+
+def _commit(tmp: Path, final: Path) -> None:
+    """Rename the finished temp folder onto the final name; an outdated final folder is moved aside first."""
+    if final.exists():
+        old = final.with_name(f"{final.name}{TMP_MARK}old-{uuid.uuid4().hex}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def run_job(job: Job) -> dict:
+    """Run one job and commit its folder; return its manifest. Raises on any failure (nothing final written).
+
+    ``job.seed`` is recorded; the compiled strategies are deterministic and take no seed.
+    """
+    from alpha_as.engine.backtest import Backtest, write_json_atomic
+    from alpha_as.engine.config import EngineConfig
+
+    started, t0, c = utc_now(), time.perf_counter(), job.config
+    params = KINDS[c["kind"]](**c["params"])
+    day = _load_day(job.data, c["instrument"], job.date, c["window"], tuple(sorted(job.data_hashes.items())))
+    if day.n_depth == 0:
+        raise InputError(f"no depth snapshots for {c['instrument']} on {job.date} in the window {c['window']}")
+    result = Backtest(day, params, EngineConfig(**c["engine"])).run(map_over=c["map_over"])
+    final = Path(job.folder)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f"{final.name}{TMP_MARK}{uuid.uuid4().hex}")
+    try:
+        result.write(tmp, extra={"model": job.model, "kind": c["kind"], "seed": job.seed, "window": c["window"],
+                                 "map_over": c["map_over"], "config_hash": job.config_hash})
+        manifest = {
+            "format": FORMAT,
+            "job": {"model": job.model, "kind": c["kind"], "date": job.date, "seed": job.seed,
+                    "instrument": c["instrument"]},
+            "config_hash": job.config_hash, "config": job.config,
+            "data_hashes": job.data_hashes, "data_files": job.data_files,
+            "package_version": __version__, "started": started, "finished": utc_now(),
+            "wall_seconds": time.perf_counter() - t0, "metrics": result.metrics.to_dict(),
+        }
+        write_json_atomic(manifest, tmp / "manifest.json")  # last: the folder is complete
+        _commit(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def error_line(e: BaseException) -> str:
+    """One line: the exception's type and first message line, and where it came from unless it is bad input."""
+    msg = (str(e).strip().splitlines() or [""])[0]
+    line = f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+    frames = traceback.extract_tb(e.__traceback__)
+    if frames and not isinstance(e, InputError):
+        f = frames[-1]
+        line += f" (at {Path(f.filename).name}:{f.lineno})"
+    return line
+
+
+def run_job_safe(job: Job) -> tuple[bool, dict | str]:
+    """(True, manifest) or (False, error line): what the executors run, so no exception crosses processes."""
+    try:
+        return True, run_job(job)
+    except Exception as e:
+        return False, error_line(e)
+
+
+# ------------------------------------------------------------------------------------------- executors
+
+Done = Callable[[Job, bool, "dict | str"], None]
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(3)
+
+
+def _worker_init(parent: int) -> None:
+    """Pool worker setup: leave Ctrl-C to the runner, and exit when the runner dies (kill -9)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def execute_local(jobs: list[Job], workers: int, done: Done) -> None:
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            done(job, *run_job_safe(job))
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        futures = {pool.submit(run_job_safe, job): job for job in jobs}
+        for fut in as_completed(futures):
+            try:
+                ok, res = fut.result()
+            except Exception as e:  # the worker process died (BrokenProcessPool) or the job did not pickle
+                ok, res = False, f"worker failed: {error_line(e)}"
+            done(futures[fut], ok, res)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def execute_ray(jobs: list[Job], workers: int, address: str | None, done: Done) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise InputError("the ray executor needs Ray: pip install '.[cluster]' (or pip install 'ray>=2.9')") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            if address:
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+            else:
+                ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        except Exception as e:
+            where = f"connect to the Ray cluster at {address}" if address else "start a local Ray instance"
+            raise InputError(f"could not {where}: {error_line(e)}") from None
+    try:
+        task = ray.remote(num_cpus=1)(run_job_safe)
+        pending = {task.remote(job): job for job in jobs}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                job = pending.pop(ref)
+                try:
+                    ok, res = ray.get(ref)
+                except Exception as e:  # the task's worker or node died
+                    ok, res = False, f"ray task failed: {error_line(e)}"
+                done(job, ok, res)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+# ------------------------------------------------------------------------------------------- the run
+
+
+@dataclass
+class RunReport:
+    """What a run did."""
+
+    jobs: int = 0
+    skipped: int = 0
+    ran: int = 0
+    failed: list[tuple[Job, str]] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    summary: Path | None = None
+    wall_seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def locked(out: Path):
+    """Hold an exclusive lock on ``<out>/.runs.lock`` (the kernel releases it when the process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = out / ".runs.lock"
+    with open(path, "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(f"another 'alpha-as runs' is writing to {out} (lock {path})") from None
+        yield
+
+
+def remove_leftovers(out: Path) -> int:
+    """Delete the temp folders of jobs that were in flight when a run died; return how many."""
+    n = 0
+    for p in out.glob(f"*/*/seed=*{TMP_MARK}*"):
+        shutil.rmtree(p, ignore_errors=True)
+        n += 1
+    return n
+
+
+def summary_rows(jobs: Iterable[Job]) -> list[dict]:
+    rows = []
+    for job in jobs:
+        state, _, manifest = job_state(job)
+        if state == "done":
+            m = manifest["metrics"]
+            rows.append({"model": job.model, "date": job.date, "seed": job.seed, **{k: m[k] for k in SUMMARY_COLUMNS[3:]}})
+    return sorted(rows, key=lambda r: (r["model"], r["date"], r["seed"]))
+
+
+def write_summary(rows: list[dict], path: Path) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(buf.getvalue())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str], None] = print,
+                   progress: bool = True) -> RunReport:
+    """Run every unfinished job of ``exp``, write the summary and return a :class:`RunReport`."""
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    exp.out.mkdir(parents=True, exist_ok=True)
+    report = RunReport()
+    with locked(exp.out):
+        n_left = remove_leftovers(exp.out)
+        if n_left:
+            echo(f"removed {n_left} unfinished job folder(s) left by an interrupted run")
+        jobs = plan_jobs(exp)
+        report.jobs = len(jobs)
+        todo, why = [], {}
+        for job in jobs:
+            state, reason, _ = job_state(job)
+            if force and state == "done":
+                state, reason = "stale", "--force"
+            if state == "done":
+                report.skipped += 1
+                continue
+            todo.append(job)
+            if state == "stale":
+                why.setdefault((job.model, reason), []).append(job)
+        n_models, n_days, n_seeds = len(exp.models), len(exp.dates), len(exp.seeds)
+        echo(f"{exp.name}: {len(jobs)} jobs ({n_models} model(s) x {n_days} day(s) x {n_seeds} seed(s)) -> {exp.out}")
+        if report.skipped:
+            echo(f"skipped {report.skipped} finished job(s)")
+        for (model, reason), js in why.items():
+            echo(f"rerunning {len(js)} job(s) of model {model}: {reason}")
+        if todo:
+            import alpha_as.engine  # noqa: F401  (checks the engine's compiled cache once, before any worker)
+
+            where = (f"on the cluster at {exp.ray_address}" if exp.executor == "ray" and exp.ray_address else
+                     "in this process" if exp.executor == "local" and min(exp.workers, len(todo)) <= 1 else
+                     f"with {exp.workers} worker(s)")
+            echo(f"running {len(todo)} job(s) on the {exp.executor} executor {where}")
+            bar = tqdm(total=len(todo), unit="job", desc=exp.name, file=sys.stderr, disable=not progress)
+
+            def done(job: Job, ok: bool, res: dict | str) -> None:
+                if ok:
+                    report.ran += 1
+                else:
+                    report.failed.append((job, str(res)))
+                    bar.write(f"FAILED {job.label}: {res}", file=sys.stdout)
+                bar.update(1)
+
+            try:
+                if exp.executor == "ray":
+                    execute_ray(todo, exp.workers, exp.ray_address, done)
+                else:
+                    execute_local(todo, exp.workers, done)
+            finally:
+                bar.close()
+        report.rows = summary_rows(jobs)
+        report.summary = exp.out / "summary.csv"
+        write_summary(report.rows, report.summary)
+    report.wall_seconds = time.perf_counter() - t0
+    return report

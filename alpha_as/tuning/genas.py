@@ -1,0 +1,549 @@
+"""Gen-AS: the Avellaneda–Stoikov strategy tuned by a genetic algorithm on one day (spec §4, §9 #13).
+
+``tune(data, instrument, day, out, GAConfig())`` evaluates ``generations × population`` individuals (each a
+vector of genes = AS parameters) on the GA day, with the fitness = Sharpe of Δ(realized P&L) per fill
+(:func:`alpha_as.metrics.sharpe`; 0.0 for degenerate days), and writes to ``out``:
+
+* ``history.parquet`` — one row per evaluated individual (rewritten after every generation);
+* ``best.json`` — the fittest individual; its ``params`` is a full ASParams (``alpha-as run as --params``);
+* ``config.json`` — the run's configuration.
+
+Two algorithms (``GAConfig.algorithm``):
+
+* ``"authors"`` (default, CONFIRMED-CODE in spec §4): a cumulative population — every individual ever
+  evaluated is kept. Generation 0 draws ``population`` individuals with the authors' rule
+  gene = max·U(0,1) + N(0, 2)·(max − min), clipped (σ = 2 sends many genes to a bound; ``init = "uniform"``
+  draws U(min, max) instead). Every later generation breeds ``population`` new individuals from the whole
+  cumulative population: with probability 0.7 a blend child = a·A + (1 − a)·B (one a ~ U(0,1) clipped to
+  [0.2, 0.8] for all genes), else a Gaussian mutation of one parent, gene + N(0, σ_g)·(max − min) clipped,
+  re-drawn until it differs from the parent, σ_g = max(0.01, 2·e^(−0.1(g+1))) after generation g
+  (1.81, 1.64, 1.48, …). Parents are drawn with weights score + |min score| (uniform when all are 0),
+  the second parent of a crossover without replacement.
+* ``"mu_plus_lambda"``: DEAP's standard ``eaMuPlusLambda`` (μ = λ = population, cxpb 0.7, mutpb 0.3,
+  selTournament(3)) with the same blend and Gaussian operators; every evaluation is recorded.
+
+The default gene table (γ ∈ [0.01, 0.9], window_tick ∈ [5, 25], spread_multiplier ∈ [0.75, 5],
+position_multiplier ∈ [8000, 12500]) is INFERRED (spec §9 #13: the paper does not give the genes or their
+ranges; these are the authors' later code's ranges). Integer parameters (window_tick, …) keep the raw
+float gene in the history and are rounded half up (and into the range) when the ASParams is built.
+
+Reproducibility: every random draw happens in the main process from generators seeded with
+``GAConfig.seed`` (a ``numpy.random.Generator`` for our operators; for ``mu_plus_lambda`` also the global
+``random`` and numpy legacy RNGs that DEAP uses, seeded and restored afterwards). Evaluations are
+deterministic, so the same seed gives the same history whatever ``workers`` is — except the
+``eval_seconds`` column, a wall-clock measurement. A killed run leaves the completed generations in
+``history.parquet``; resuming is not supported. ``tune`` refuses an ``out`` that holds a finished run
+(``best.json``) unless ``force``; an unfinished one is simply started afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing as mp
+import os
+import random
+import signal
+import sys
+import time
+import typing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from deap import algorithms, base, creator, tools
+
+from alpha_as.configs import from_dict
+from alpha_as.data import store
+from alpha_as.engine import EngineConfig  # before the strategies: importing those first is circular
+from alpha_as.engine.backtest import Backtest, engine_day, write_json_atomic
+from alpha_as.engine.cli import parse_window
+from alpha_as.errors import InputError
+from alpha_as.strategies.avellaneda_stoikov import ASParams
+
+DEFAULT_GENES: dict[str, list[float]] = {
+    "risk_aversion": [0.01, 0.9], "window_tick": [5, 25],
+    "spread_multiplier": [0.75, 5.0], "position_multiplier": [8000, 12500],
+}
+ALGORITHMS = ("authors", "mu_plus_lambda")
+INITS = ("authors", "uniform")
+METRICS = ("sharpe", "sortino", "max_drawdown", "pnl_to_map")
+
+
+@dataclass(frozen=True)
+class GAConfig:
+    """Configuration of one Gen-AS run. Defaults: the paper (10 × 45) and the authors' GA code (spec §4)."""
+
+    generations: int = 10
+    """Generations, the initial one included (paper: 10)."""
+    population: int = 45
+    """Individuals evaluated per generation (paper: 45); μ = λ for mu_plus_lambda."""
+    seed: int = 0
+    """Seed of every random draw; the same seed gives the same history."""
+    workers: int | None = None
+    """Worker processes evaluating individuals (None = os.cpu_count(); 1 = in this process)."""
+    algorithm: str = "authors"
+    """"authors": cumulative population (spec §4); "mu_plus_lambda": DEAP's eaMuPlusLambda."""
+    init: str = "authors"
+    """Initial genes: "authors" = max·U(0,1) + N(0, init_sigma)·(max − min), clipped; "uniform" = U(min, max)."""
+    genes: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_GENES.items()})
+    """Gene table {ASParams field: [min, max]} (numeric fields only). Default INFERRED (spec §9 #13)."""
+    base_params: dict = field(default_factory=dict)
+    """Fixed (non-gene) AS parameters overriding ASParams() defaults, e.g. {"minutes_change_k": 10}."""
+    engine: dict = field(default_factory=dict)
+    """EngineConfig overrides (fill model, latency, fees, ...); default: the authors' engine."""
+    window: str = "07:00-19:00"
+    """UTC window of the GA day replayed, HH:MM-HH:MM, or "all"."""
+    crossover_prob: float = 0.7
+    """Probability that a new individual is a blend child (authors: 0.7; the cxpb of mu_plus_lambda)."""
+    mutation_prob: float = 0.3
+    """mutpb of mu_plus_lambda (the authors' variant mutates whenever it does not cross)."""
+    blend_min: float = 0.2
+    """Lower clip of the blend weight a ~ U(0, 1)."""
+    blend_max: float = 0.8
+    """Upper clip of the blend weight."""
+    init_sigma: float = 2.0
+    """σ of the authors' initial rule, in units of the gene's range."""
+    sigma0: float = 2.0
+    """Mutation σ_g = max(sigma_floor, sigma0·exp(−sigma_decay·(g+1))) after generation g."""
+    sigma_decay: float = 0.1
+    """Decay rate of the mutation σ per generation."""
+    sigma_floor: float = 0.01
+    """Floor of the mutation σ."""
+    tournament_size: int = 3
+    """Tournament size of mu_plus_lambda's selection."""
+    max_redraws: int = 1000
+    """Mutation draws before a child equal to its parent is accepted anyway."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.generations >= 1, f"generations must be >= 1, got {self.generations}"),
+            (self.population >= 1, f"population must be >= 1, got {self.population}"),
+            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
+            (self.workers is None or self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
+            (self.algorithm in ALGORITHMS, f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}"),
+            (self.init in INITS, f"init must be one of {INITS}, got {self.init!r}"),
+            (self.algorithm != "mu_plus_lambda" or self.population >= 2, "mu_plus_lambda needs population >= 2"),
+            (0 <= self.crossover_prob <= 1 and 0 <= self.mutation_prob <= 1, "probabilities must be in [0, 1]"),
+            (self.algorithm != "mu_plus_lambda" or self.crossover_prob + self.mutation_prob <= 1,
+             "crossover_prob + mutation_prob must be <= 1"),
+            (0 <= self.blend_min <= self.blend_max <= 1, "need 0 <= blend_min <= blend_max <= 1"),
+            (self.init_sigma >= 0 and self.sigma0 >= 0 and self.sigma_floor >= 0, "sigmas must be >= 0"),
+            (self.tournament_size >= 1 and self.max_redraws >= 1, "tournament_size and max_redraws must be >= 1"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise InputError(f"GA config: {msg}")
+        check_gene_table(self.genes, self.base_params)
+        parse_window(self.window)
+        from_dict(EngineConfig, self.engine, source="GA config engine")
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "GA config") -> GAConfig:
+        return from_dict(cls, d, source=source)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ------------------------------------------------------------------------------------------------ genes
+
+_HINTS = typing.get_type_hints(ASParams)
+NUMERIC_FIELDS = tuple(f.name for f in dataclasses.fields(ASParams) if _HINTS[f.name] in (int, float))
+INT_FIELDS = tuple(n for n in NUMERIC_FIELDS if _HINTS[n] is int)
+
+
+def base_as_params(base_params: dict) -> ASParams:
+    return ASParams.from_dict(base_params, source="GA base_params")
+
+
+def check_gene_table(genes: dict, base_params: dict | None = None) -> dict[str, tuple[float, float]]:
+    """Validate a gene table; InputError names the gene at fault. Returns {name: (min, max)}."""
+    if not isinstance(genes, dict) or not genes:
+        raise InputError("gene table: expected a non-empty object {name: [min, max]}")
+    table: dict[str, tuple[float, float]] = {}
+    for name, rng in genes.items():
+        if name not in NUMERIC_FIELDS:
+            raise InputError(f"gene table: unknown gene {name!r}; allowed: {', '.join(NUMERIC_FIELDS)}")
+        ok = isinstance(rng, list | tuple) and len(rng) == 2 and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in rng)
+        if not ok:
+            raise InputError(f"gene table: {name} must be [min, max] (two finite numbers), got {rng!r}")
+        lo, hi = float(rng[0]), float(rng[1])
+        if not lo < hi:
+            raise InputError(f"gene table: {name} needs min < max, got [{rng[0]}, {rng[1]}]")
+        if name in INT_FIELDS and math.ceil(lo) > math.floor(hi):
+            raise InputError(f"gene table: integer gene {name} range [{lo}, {hi}] holds no integer")
+        table[name] = (lo, hi)
+    names, lo, hi = list(table), np.array([v[0] for v in table.values()]), np.array([v[1] for v in table.values()])
+    base_as_params(base_params or {})
+    for probe in (lo, hi, (lo + hi) / 2):  # the bounds and the middle must make valid AS parameters
+        try:
+            genes_to_params(probe, names, lo, hi, base_params or {})
+        except InputError as e:
+            raise InputError(f"gene table: {e}") from None
+    return table
+
+
+def genes_to_params(genes, names, lo, hi, base_params: dict) -> ASParams:
+    """The AS parameters of a gene vector: integer fields rounded half up into [ceil(min), floor(max)]."""
+    d = dict(base_params)
+    d.update({n: param_value(n, g, a, b) for n, g, a, b in zip(names, genes, lo, hi, strict=True)})
+    return ASParams.from_dict(d, source="GA individual")
+
+
+def param_value(name: str, gene: float, lo: float, hi: float) -> int | float:
+    """The parameter value of one gene: integer fields rounded half up into [ceil(lo), floor(hi)]."""
+    if name in INT_FIELDS:
+        return int(min(max(math.floor(float(gene) + 0.5), math.ceil(lo)), math.floor(hi)))
+    return float(gene)
+
+
+# -------------------------------------------------------------------------------------------- operators
+
+def mutation_sigma(g: int, sigma0: float = 2.0, decay: float = 0.1, floor: float = 0.01) -> float:
+    """σ of the mutations that breed the generation after generation ``g`` (g = 0, 1, ...): 1.81, 1.64, ..."""
+    return max(floor, sigma0 * math.exp(-decay * (g + 1)))
+
+
+def blend_weight(rng: np.random.Generator, lo: float = 0.2, hi: float = 0.8) -> float:
+    """The authors' blend weight: a ~ U(0, 1) clipped to [lo, hi] (so P(a = lo) = lo, P(a = hi) = 1 − hi)."""
+    return float(min(max(rng.random(), lo), hi))
+
+
+def blend(a, b, w: float) -> list[float]:
+    """Child = w·A + (1 − w)·B, gene by gene (stays inside the ranges when both parents are)."""
+    return [w * x + (1.0 - w) * y for x, y in zip(a, b, strict=True)]
+
+
+def init_genes(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray, rule: str = "authors",
+               sigma: float = 2.0) -> list[float]:
+    """An initial gene vector: "authors" = max·U(0,1) + N(0, sigma)·(max − min), clipped; "uniform"."""
+    out = []
+    for a, b in zip(lo, hi, strict=True):
+        if rule == "uniform":
+            out.append(float(a + rng.random() * (b - a)))
+        else:
+            out.append(float(np.clip(b * rng.random() + rng.normal(0.0, sigma) * (b - a), a, b)))
+    return out
+
+
+def mutate_genes(rng: np.random.Generator, parent, lo: np.ndarray, hi: np.ndarray, sigma: float,
+                 max_redraws: int = 1000) -> list[float]:
+    """Each gene + N(0, sigma)·(max − min), clipped; re-drawn until the child differs from the parent."""
+    p = np.asarray(parent, dtype=float)
+    for _ in range(max_redraws):
+        child = np.clip(p + rng.normal(0.0, sigma, size=p.size) * (hi - lo), lo, hi)
+        if not np.array_equal(child, p):
+            break
+    return [float(x) for x in child]
+
+
+def parent_probabilities(scores) -> np.ndarray:
+    """Selection probabilities ∝ score + |min score| (uniform when every weight is 0). Failed evaluations
+    (−inf) get 0 and are left out of the minimum."""
+    s = np.asarray(scores, dtype=float)
+    ok = np.isfinite(s)
+    if not ok.any():
+        return np.full(s.size, 1.0 / s.size)
+    w = np.where(ok, s + abs(s[ok].min()), 0.0)
+    total = w.sum()
+    return w / total if total > 0 else np.where(ok, 1.0, 0.0) / ok.sum()
+
+
+def sample_parents(rng: np.random.Generator, scores, k: int) -> list[int]:
+    """``k`` parent indices drawn with :func:`parent_probabilities`, without replacement while possible."""
+    p = parent_probabilities(scores)
+    chosen: list[int] = []
+    for _ in range(k):
+        q = p.copy()
+        q[chosen] = 0.0
+        if q.sum() <= 0:  # every remaining weight is 0: uniform over the rest (or over all)
+            q = np.ones(p.size)
+            q[chosen] = 0.0
+            if q.sum() == 0:
+                q = np.ones(p.size)
+        chosen.append(int(rng.choice(p.size, p=q / q.sum())))
+    return chosen
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+
+_WORKER: dict = {}
+
+
+def _init_worker(spec: dict, worker_process: bool = False) -> None:
+    """Load the GA day once and the compiled engine once (numba's on-disk cache) in this process."""
+    _WORKER.clear()
+    if worker_process:  # Ctrl-C is the main process's to handle: it cancels the pool cleanly
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        start, end = parse_window(spec["window"])
+        day = store.load_day(spec["data"], spec["instrument"], store.parse_date(spec["day"]), start=start, end=end)
+        if day.n_depth == 0:
+            raise InputError(f"no depth snapshots for {spec['instrument']} on {spec['day']} in the window "
+                             f"{spec['window']}")
+        day = engine_day(day)
+        engine = EngineConfig(**spec["engine"])
+        Backtest(day, base_as_params(spec["base_params"]), engine).run_until(np.iinfo(np.int64).min)  # warm
+        _WORKER.update(spec, day=day, engine_config=engine, lo=np.array(spec["lo"]), hi=np.array(spec["hi"]))
+    except Exception as e:  # re-raised by evaluate(), in the main process
+        _WORKER["error"] = e
+
+
+def evaluate(genes: list[float]) -> dict:
+    """Run AS with these genes over the GA day; returns the metrics (fitness = Sharpe)."""
+    if "error" in _WORKER:
+        raise _WORKER["error"]
+    w = _WORKER
+    params = genes_to_params(genes, w["names"], w["lo"], w["hi"], w["base_params"])
+    t0 = time.perf_counter()
+    try:
+        m = Backtest(w["day"], params, w["engine_config"]).run().metrics
+    except RuntimeError as e:  # the engine's documented failures (e.g. an unbounded position): unfit
+        out = {k: math.nan for k in (*METRICS, "final_total_pnl", "final_realized_pnl", "mean_abs_position")}
+        return {**out, "n_fills": -1, "fitness": -math.inf, "error": str(e),
+                "eval_seconds": time.perf_counter() - t0}
+    out = {k: float(getattr(m, k)) for k in (*METRICS, "final_total_pnl", "final_realized_pnl", "mean_abs_position")}
+    return {**out, "n_fills": int(m.n_fills), "fitness": float(m.sharpe), "error": None,
+            "eval_seconds": time.perf_counter() - t0}
+
+
+class Evaluator:
+    """Evaluates batches of gene vectors: in this process (workers = 1) or in a pool of spawned worker
+    processes that stay alive for the whole run. Results come back in input order, never timing's."""
+
+    def __init__(self, spec: dict, workers: int, total: int, progress: bool = True) -> None:
+        from tqdm import tqdm
+
+        self.spec, self.workers, self.pool = spec, workers, None
+        self.bar = tqdm(total=total, desc="Gen-AS", unit="eval", file=sys.stderr, disable=not progress,
+                        dynamic_ncols=True)
+        self.best = -math.inf
+
+    def __enter__(self) -> Evaluator:
+        if self.workers == 1:
+            _init_worker(self.spec)
+            if "error" in _WORKER:
+                self.bar.close()
+                raise _WORKER.pop("error")
+        else:  # spawn: fresh interpreters (no inherited threads, locks or numba state); a dead worker
+            # raises BrokenProcessPool instead of being respawned forever as in multiprocessing.Pool
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
+                                            initializer=_init_worker, initargs=(self.spec, True))
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        self.bar.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+        else:
+            _WORKER.clear()
+
+    def map(self, batch: list[list[float]]) -> list[dict]:
+        it = map(evaluate, batch) if self.pool is None else self.pool.map(evaluate, batch, chunksize=1)
+        out = []
+        for r in it:
+            out.append(r)
+            self.best = max(self.best, r["fitness"])
+            self.bar.set_postfix(best=f"{self.best:+.4f}", refresh=False)
+            self.bar.update()
+        return out
+
+
+# --------------------------------------------------------------------------------------------- drivers
+
+class History:
+    """Every evaluated individual, in evaluation order; ``id`` = row number."""
+
+    def __init__(self, names: list[str], lo: np.ndarray, hi: np.ndarray, path: Path | None) -> None:
+        self.names, self.lo, self.hi, self.path, self.rows = names, lo, hi, path, []
+
+    def add(self, generation: int, genes_batch: list, metas: list[dict], results: list[dict]) -> list[int]:
+        ids = []
+        for i, (genes, meta, res) in enumerate(zip(genes_batch, metas, results, strict=True)):
+            row = {"id": len(self.rows), "generation": generation, "index": i, "operator": meta["operator"],
+                   "parent_a": meta.get("parent_a", -1), "parent_b": meta.get("parent_b", -1),
+                   "blend_weight": meta.get("blend_weight", math.nan),
+                   "mutation_sigma": meta.get("mutation_sigma", math.nan)}
+            row.update({f"gene_{n}": float(g) for n, g in zip(self.names, genes, strict=True)})
+            row.update({f"param_{n}": param_value(n, g, a, b) for n, g, a, b
+                        in zip(self.names, genes, self.lo, self.hi, strict=True) if n in INT_FIELDS})
+            row.update(res)
+            self.rows.append(row)
+            ids.append(row["id"])
+        if self.path is not None:
+            store.write_table_atomic(self.table(), self.path)
+        return ids
+
+    def table(self) -> pa.Table:
+        cols = {k: [r[k] for r in self.rows] for k in self.rows[0]}
+        types = {"id": pa.int64(), "generation": pa.int32(), "index": pa.int32(), "parent_a": pa.int64(),
+                 "parent_b": pa.int64(), "n_fills": pa.int64(), "operator": pa.string(), "error": pa.string()}
+        return pa.table({k: pa.array(v, types.get(k, pa.int64() if k.startswith("param_") else pa.float64()))
+                         for k, v in cols.items()})
+
+    def best(self) -> dict:
+        """The fittest row (the first one on ties)."""
+        return max(self.rows, key=lambda r: (r["fitness"], -r["id"]))
+
+
+def _individual_types():
+    if not hasattr(creator, "GenASFitness"):
+        creator.create("GenASFitness", base.Fitness, weights=(1.0,))
+        creator.create("GenASIndividual", list, fitness=creator.GenASFitness)
+    return creator.GenASIndividual
+
+
+def run_authors(cfg: GAConfig, ev: Evaluator, hist: History) -> None:
+    """The authors' GA: cumulative population, fitness-weighted parents, blend or Gaussian mutation."""
+    Individual = _individual_types()
+    rng = np.random.default_rng(cfg.seed)
+    lo, hi = hist.lo, hist.hi
+    population: list = []
+    for g in range(cfg.generations):
+        batch, metas = [], []
+        scores = [ind.fitness.values[0] for ind in population]
+        sigma = mutation_sigma(g - 1, cfg.sigma0, cfg.sigma_decay, cfg.sigma_floor)
+        for _ in range(cfg.population):
+            if g == 0:
+                batch.append(init_genes(rng, lo, hi, cfg.init, cfg.init_sigma))
+                metas.append({"operator": "init"})
+            elif rng.random() < cfg.crossover_prob:
+                a, b = sample_parents(rng, scores, 2) if len(population) > 1 else [0, 0]
+                w = blend_weight(rng, cfg.blend_min, cfg.blend_max)
+                batch.append(blend(population[a], population[b], w))
+                metas.append({"operator": "crossover", "parent_a": population[a].uid,
+                              "parent_b": population[b].uid, "blend_weight": w})
+            else:
+                (a,) = sample_parents(rng, scores, 1)
+                batch.append(mutate_genes(rng, population[a], lo, hi, sigma, cfg.max_redraws))
+                metas.append({"operator": "mutation", "parent_a": population[a].uid, "mutation_sigma": sigma})
+        results = ev.map(batch)
+        ids = hist.add(g, batch, metas, results)
+        for genes, res, uid in zip(batch, results, ids, strict=True):
+            ind = Individual(genes)
+            ind.fitness.values = (res["fitness"],)
+            ind.uid = uid
+            population.append(ind)
+
+
+def run_mu_plus_lambda(cfg: GAConfig, ev: Evaluator, hist: History) -> None:
+    """DEAP's eaMuPlusLambda with our blend and Gaussian operators; every evaluation recorded."""
+    Individual = _individual_types()
+    rng = np.random.default_rng(cfg.seed)
+    lo, hi = hist.lo, hist.hi
+    state = {"generation": 0}
+
+    def mate(a, b):
+        w = blend_weight(rng, cfg.blend_min, cfg.blend_max)
+        ua, ub = a.uid, b.uid
+        a[:], b[:] = blend(a, b, w), blend(a, b, 1.0 - w)
+        for child in (a, b):
+            child.meta = {"operator": "crossover", "parent_a": ua, "parent_b": ub, "blend_weight": w}
+        return a, b
+
+    def mutate(ind):
+        sigma = mutation_sigma(state["generation"] - 1, cfg.sigma0, cfg.sigma_decay, cfg.sigma_floor)
+        ind.meta = {"operator": "mutation", "parent_a": ind.uid, "mutation_sigma": sigma}
+        ind[:] = mutate_genes(rng, ind, lo, hi, sigma, cfg.max_redraws)
+        return (ind,)
+
+    def evaluate_batch(_func, individuals):
+        individuals = list(individuals)
+        batch = [[float(x) for x in ind] for ind in individuals]
+        results = ev.map(batch)
+        ids = hist.add(state["generation"], batch, [ind.meta for ind in individuals], results)
+        for ind, uid in zip(individuals, ids, strict=True):
+            ind.uid = uid
+        state["generation"] += 1
+        return [(r["fitness"],) for r in results]
+
+    toolbox = base.Toolbox()
+    toolbox.register("evaluate", evaluate)
+    toolbox.register("map", evaluate_batch)
+    toolbox.register("mate", mate)
+    toolbox.register("mutate", mutate)
+    toolbox.register("select", tools.selTournament, tournsize=cfg.tournament_size)
+    population = []
+    for _ in range(cfg.population):
+        ind = Individual(init_genes(rng, lo, hi, cfg.init, cfg.init_sigma))
+        ind.meta = {"operator": "init"}
+        population.append(ind)
+    # DEAP draws from the global `random` (varOr, selTournament); numpy's legacy RNG is seeded too in case
+    saved = random.getstate(), np.random.get_state()  # noqa: NPY002
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)  # noqa: NPY002
+    try:
+        algorithms.eaMuPlusLambda(population, toolbox, mu=cfg.population, lambda_=cfg.population,
+                                  cxpb=cfg.crossover_prob, mutpb=cfg.mutation_prob, ngen=cfg.generations - 1,
+                                  verbose=False)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])  # noqa: NPY002
+
+
+# ---------------------------------------------------------------------------------------------- driver
+
+@dataclass
+class TuneResult:
+    best: dict
+    """best.json's content."""
+    history: pa.Table
+    wall_seconds: float
+    evaluations: int
+    workers: int
+
+    def summary(self) -> str:
+        b = self.best
+        genes = " ".join(f"{k}={v:.6g}" for k, v in b["genes"].items())
+        return (f"Gen-AS best fitness (Sharpe) {b['fitness']:+.4f} at generation {b['generation']} "
+                f"#{b['index']}: {genes} | {b['generations']} generations, {self.evaluations} evaluations, "
+                f"{self.workers} worker(s), {self.wall_seconds:.1f} s")
+
+
+def tune(data: str | Path, instrument: str, day: str, out: str | Path, config: GAConfig | None = None, *,
+         force: bool = False, progress: bool = True) -> TuneResult:
+    """Run the GA on ``day`` of ``instrument`` in the store ``data``; write history, best and config to ``out``."""
+    cfg = config or GAConfig()
+    data, out = Path(data), Path(out)
+    date = store.parse_date(day)
+    for kind in (store.DEPTH, store.TRADE):
+        path = store.partition_path(data, kind, instrument, date)
+        if not path.is_file():
+            raise InputError(f"no {kind} data for instrument {instrument!r} on {date}", path=path)
+    if (out / "best.json").exists() and not force:
+        raise InputError(f"{out} holds a finished GA run (best.json); pass --force to overwrite it")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "best.json").unlink(missing_ok=True)
+    table = check_gene_table(cfg.genes, cfg.base_params)
+    names = list(table)
+    lo, hi = np.array([v[0] for v in table.values()]), np.array([v[1] for v in table.values()])
+    workers = min(cfg.workers or os.cpu_count() or 1, cfg.population)
+    meta = {"data": str(data), "instrument": instrument, "day": str(date)}
+    write_json_atomic({"config": cfg.to_dict(), **meta, "workers_used": workers,
+                       "gene_table_note": "default gene ranges INFERRED (spec §9 #13)"}, out / "config.json")
+    spec = {**meta, "window": cfg.window, "engine": cfg.engine, "base_params": cfg.base_params,
+            "names": names, "lo": lo.tolist(), "hi": hi.tolist()}
+    hist = History(names, lo, hi, out / "history.parquet")
+    t0 = time.perf_counter()
+    with Evaluator(spec, workers, cfg.generations * cfg.population, progress) as ev:
+        (run_authors if cfg.algorithm == "authors" else run_mu_plus_lambda)(cfg, ev, hist)
+    wall = time.perf_counter() - t0
+    row = hist.best()
+    genes = {n: row[f"gene_{n}"] for n in names}
+    params = genes_to_params(list(genes.values()), names, lo, hi, cfg.base_params)
+    best = {"params": params.to_dict(), "fitness": row["fitness"],
+            "metrics": {k: row[k] for k in (*METRICS, "n_fills", "final_total_pnl", "final_realized_pnl",
+                                            "mean_abs_position")},
+            "genes": genes, "generation": row["generation"], "index": row["index"], "id": row["id"],
+            "operator": row["operator"], "seed": cfg.seed, **meta, "window": cfg.window,
+            "algorithm": cfg.algorithm, "init": cfg.init, "gene_table": {n: list(cfg.genes[n]) for n in names},
+            "gene_table_inferred": cfg.genes == DEFAULT_GENES, "generations": cfg.generations,
+            "population": cfg.population, "evaluations": len(hist.rows), "engine": cfg.engine,
+            "wall_seconds": wall}
+    write_json_atomic(best, out / "best.json")
+    return TuneResult(best, hist.table(), wall, len(hist.rows), workers)
+
