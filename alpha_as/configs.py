@@ -7,7 +7,9 @@ wrong type (naming the key), then lets the dataclass validate its values in ``__
 from __future__ import annotations
 
 import dataclasses
+import json
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
 from alpha_as.errors import InputError
@@ -48,3 +50,25 @@ def from_dict(cls: type[T], d: dict, *, source: str) -> T:
             want = getattr(hints[key], "__name__", str(hints[key]))
             raise InputError(f"{source}: key {key!r} must be {want}, got {value!r}")
     return cls(**d)
+
+
+def load_json_arg(text: str, what: str, *, file_only: bool = False) -> tuple[dict, str]:
+    """A JSON object given on the command line as a file path or (unless ``file_only``) inline.
+
+    Returns the object and the name to use in error messages (the file, or the option ``what``).
+    """
+    path = Path(text)
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. inline JSON longer than a file name may be
+        is_file = False
+    if file_only and not is_file:
+        raise InputError(f"{what}: no such file {text!r}")
+    source = str(path) if is_file else what
+    try:
+        raw = json.loads(path.read_text() if is_file else text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{source}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{source}: expected a JSON object")
+    return raw, source

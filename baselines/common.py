@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
+from typing import ClassVar
 
+import numpy as np
 from numba import njit
 
 from alpha_as.errors import InputError
@@ -20,13 +23,38 @@ P_LAST_HOUR = 4
 N_PARAMS = 5
 
 
-def validate(name: str, level: int, quantity: float, limit: float, first_hour: int, last_hour: int) -> None:
-    if not 0 <= level <= 19:
-        raise InputError(f"{name}: level must be in 0..19")
-    if quantity <= 0 or limit <= 0:
-        raise InputError(f"{name}: quantity and inventory_limit must be > 0")
-    if not 0 <= first_hour < last_hour <= 24:
-        raise InputError(f"{name}: need 0 <= first_hour < last_hour <= 24")
+@dataclass(frozen=True)
+class BaselineParams:
+    """Parameters both baselines take; each baseline's module says what ``inventory_limit`` does."""
+
+    NAME: ClassVar[str] = "baseline"
+    level: int = 0
+    """Book level whose prices are quoted (0 = the best bid / ask)."""
+    quantity: float = 0.0001
+    """Order size (BTC) on each side (when flat)."""
+    inventory_limit: float = 0.001
+    """Position (BTC) at which the side that would grow |position| stops quoting."""
+    first_hour: int = 7
+    """First UTC hour of quoting."""
+    last_hour: int = 19
+    """No quotes from this UTC hour on."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.level <= 19:
+            raise InputError(f"{self.NAME}: level must be in 0..19")
+        if self.quantity <= 0 or self.inventory_limit <= 0:
+            raise InputError(f"{self.NAME}: quantity and inventory_limit must be > 0")
+        if not 0 <= self.first_hour < self.last_hour <= 24:
+            raise InputError(f"{self.NAME}: need 0 <= first_hour < last_hour <= 24")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_array(self) -> np.ndarray:
+        p = np.zeros(N_PARAMS)
+        p[P_LEVEL], p[P_QTY], p[P_LIMIT] = self.level, self.quantity, self.inventory_limit
+        p[P_FIRST_HOUR], p[P_LAST_HOUR] = self.first_hour, self.last_hour
+        return p
 
 
 @njit(cache=True)

@@ -9,50 +9,21 @@ authors' default). Quotes only from first_hour to last_hour UTC.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
-import numpy as np
 from numba import njit
 
-from baselines.common import (
-    N_PARAMS,
-    P_FIRST_HOUR,
-    P_LAST_HOUR,
-    P_LEVEL,
-    P_LIMIT,
-    P_QTY,
-    inside_hours,
-    level_prices,
-    validate,
-)
+from baselines.common import P_LIMIT, P_QTY, BaselineParams, inside_hours, level_prices
 
 MIN_SIZE = 1e-12
 
 
 @dataclass(frozen=True)
-class LIICParams:
-    level: int = 0
-    """Book level whose prices are quoted (0 = the best bid / ask)."""
-    quantity: float = 0.0001
-    """Order size (BTC) when flat."""
-    inventory_limit: float = 0.001
-    """|position| (BTC) at which the side that would grow it reaches size 0."""
-    first_hour: int = 7
-    """First UTC hour of quoting."""
-    last_hour: int = 19
-    """No quotes from this UTC hour on."""
+class LIICParams(BaselineParams):
+    """LIIC: the side that would grow |position| shrinks linearly to size 0 at ``inventory_limit``."""
 
-    def __post_init__(self) -> None:
-        validate("LIIC", self.level, self.quantity, self.inventory_limit, self.first_hour, self.last_hour)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def to_array(self) -> np.ndarray:
-        p = np.zeros(N_PARAMS)
-        p[P_LEVEL], p[P_QTY], p[P_LIMIT] = self.level, self.quantity, self.inventory_limit
-        p[P_FIRST_HOUR], p[P_LAST_HOUR] = self.first_hour, self.last_hour
-        return p
+    NAME: ClassVar[str] = "LIIC"
 
 
 @njit(cache=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 from pathlib import Path
 
-from alpha_as.configs import from_dict
+from alpha_as.configs import from_dict, load_json_arg
 from alpha_as.data import store
 from alpha_as.engine.backtest import Backtest
 from alpha_as.engine.config import FILL_MODELS, LOT_MATCHING, EngineConfig
@@ -59,21 +58,12 @@ def parse_window(text: str) -> tuple[dt.time | None, dt.time | None]:
 
 
 def load_params(cls: type, text: str | None):
+    """Strategy parameters from --params: a JSON file or object; a {"params": {...}} wrapper (a GA best.json,
+    a metrics.json) is unwrapped."""
     if text is None:
         return cls()
-    path = Path(text)
-    try:
-        is_file = path.is_file()
-    except OSError:  # e.g. a long inline JSON object is not a valid file name
-        is_file = False
-    source = str(path) if is_file else "--params"
-    try:
-        raw = json.loads(path.read_text() if is_file else text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{source}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from e
-    if not isinstance(raw, dict):
-        raise InputError(f"{source}: expected a JSON object of parameters")
-    if "params" in raw and isinstance(raw["params"], dict):  # a metrics.json or a GA best.json
+    raw, source = load_json_arg(text, "--params")
+    if "params" in raw and isinstance(raw["params"], dict):
         raw = raw["params"]
     return from_dict(cls, raw, source=source)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from alpha_as.errors import InputError
+from alpha_as.configs import load_json_arg
 from alpha_as.tuning.genas import ALGORITHMS, INITS, GAConfig, tune
 
 
@@ -43,34 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> GAConfig:
-    d = load_json_arg(args.config, "--config", file_only=True) if args.config else {}
+    d = load_json_arg(args.config, "--config", file_only=True)[0] if args.config else {}
     for key in ("generations", "population", "seed", "workers", "algorithm", "init", "window"):
         if getattr(args, key) is not None:
             d[key] = getattr(args, key)
     if args.genes is not None:
-        d["genes"] = load_json_arg(args.genes, "--genes")
+        d["genes"] = load_json_arg(args.genes, "--genes")[0]
     if args.base_params is not None:
-        d["base_params"] = load_json_arg(args.base_params, "--base-params")
+        d["base_params"] = load_json_arg(args.base_params, "--base-params")[0]
     return GAConfig.from_dict(d, source=args.config or "tune")
-
-
-def load_json_arg(text: str, what: str, *, file_only: bool = False) -> dict:
-    """A JSON object given as a file path or (unless ``file_only``) inline."""
-    path = Path(text)
-    try:
-        is_file = path.is_file()
-    except OSError:  # e.g. inline JSON longer than a file name may be
-        is_file = False
-    if file_only and not is_file:
-        raise InputError(f"{what}: no such file {text!r}")
-    source = str(path) if is_file else what
-    try:
-        raw = json.loads(path.read_text() if is_file else text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"{source}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"{source}: expected a JSON object")
-    return raw
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
