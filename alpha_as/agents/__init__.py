@@ -1,0 +1,1 @@
+"""Alpha-AS agents: state features, feature selection and the DQN."""
