@@ -1,0 +1,553 @@
+"""Double-DQN core of Alpha-AS-1 (feed-forward) and Alpha-AS-2 (LSTM), independent of the market.
+
+One readable file in the CleanRL manner: the config first, then networks, replay memory, targets, fitting,
+ε-greedy selection and checkpoints. The agent takes state vectors; the market loop (later) calls
+``act`` → ``remember`` every step, ``fit`` when the protocol retrains and ``copy_target`` every 8 h of
+market time (spec §6.5–6.6).
+
+Two target rules (``q_target``):
+
+* ``"double"`` (default): textbook double DQN (van Hasselt et al.). For each stored transition (s, a, r, s'),
+  y = r + γd · Q_target(s', argmax_a' Q_online(s', a')); the targets are computed once from the networks as
+  they are when ``fit`` starts. Only the taken action is regressed: in each mini-batch the other actions'
+  targets are the online network's current (detached) predictions, so their error, and gradient, is 0.
+* ``"authors"`` (spec §6.5, §9 #3, CONFIRMED-CODE ``DeepQLearning.java``): a tabular blend on a per-state row.
+  The memory keeps one row per distinct state holding a 20-vector of Q-targets; ``remember`` updates it at once:
+  if Q(s,a) == 0 (never set) Q(s,a) = r, else Q(s,a) ← (1−α)Q(s,a) + α(r + γd · max_a' Q_target(s', a'))
+  (NaN → 0). Untried actions keep 0, and ``fit`` regresses the whole 20-vector (zeros included), as the
+  authors' network does.
+
+There are no terminal states inside a day (spec §6.4), so neither rule has a done flag.
+
+Bootstrapping before training: until the target network is a copy of a fitted network, Q_target(s', ·) is
+taken as 0 (the authors have no target model file before the first training), and until the online network is
+fitted ``act`` picks uniformly at random (the authors' "no prediction yet").
+
+Determinism: the agent owns a ``numpy.random.Generator`` (ε-greedy, shuffles, splits) and a
+``torch.Generator`` (weight init) and never touches torch's global RNG. With ``deterministic=True`` it calls
+``torch.use_deterministic_algorithms(True)``; CPU Linear/LSTM/MSE/SGD are then reproducible for a fixed thread
+count. ``torch.set_num_threads`` is the caller's business: a different thread count may change float sums.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from alpha_as.agents.actions import N_ACTIONS
+from alpha_as.configs import from_dict
+from alpha_as.errors import InputError
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """DQN hyper-parameters. Defaults: the authors' ``avellaneda_dqn.py`` DEFAULT (spec §6.5, §9 #22)."""
+
+    n_inputs: int = 32
+    """Features per state (22 market + 10 private in the authors' notebook, spec §6.2)."""
+    variant: str = "ff"
+    """"ff" = Alpha-AS-1 (Dense-ReLU, Dense-ReLU, out); "lstm" = Alpha-AS-2 (Dense-ReLU, LSTM, out)."""
+    seq_len: int = 5
+    """LSTM only: states per input sequence (the last L states, oldest first). INFERRED: the authors' isRNN
+    input length is not recoverable; 5 = their private-feature horizon. 1 = a single-step LSTM."""
+    hidden_multiplier: float = 2.0
+    """H = round(hidden_multiplier · (n_inputs + 20)); 2 → 104 for 32 inputs (authors)."""
+    output_activation: str = "tanh"
+    """"tanh" (authors, outputs in (−1, 1), spec §9 #4) or "linear"."""
+    q_target: str = "double"
+    """"double" (textbook double DQN) or "authors" (tabular blend on per-state rows), see the module doc."""
+    alpha: float = 0.85
+    """α of the authors' blend (their `learningRate`); unused by "double"."""
+    discount: float = 0.75
+    """γd, the discount factor (γ is the AS risk aversion)."""
+    memory_size: int = 10_000
+    """Replay capacity in rows (authors' maxBatchSize; paper: 10,000 rows of experiences)."""
+    optimizer: str = "nesterov"
+    """"nesterov" (SGD with Nesterov momentum, authors) or "adam"."""
+    lr: float = 0.01
+    """Network learning rate (authors' learningRateNN)."""
+    momentum: float = 0.5
+    """Nesterov momentum (authors' momentumNesterov); unused by Adam."""
+    epochs: int = 75
+    """Maximum epochs per fit."""
+    batch_size: int = 500
+    """Mini-batch size."""
+    val_fraction: float = 0.25
+    """Held-out share for early stopping (paper: "25% of the training sets")."""
+    eval_every: int = 5
+    """Evaluate the validation RMSE every this many epochs (and after the last); the best model is kept."""
+    early_stop_decimals: int | None = None
+    """Round the validation RMSE to this many decimals before comparing (authors: 2). INFERRED default None:
+    with rewards of 1e-3..1e-1 USD, rounding to 2 decimals would freeze the first evaluated model."""
+    max_fit_seconds: float | None = None
+    """Wall-clock cap per fit (authors: 300 s). None by default, since a wall-clock cap is not reproducible."""
+    min_rows: int = 100
+    """Fits are skipped below this many memory rows (authors)."""
+    normalize: bool = True
+    """z-score the inputs with mean/std of the training split, as the authors' NormalizerStandardize."""
+    ignore_zero_outputs: bool = False
+    """Greedy choice ignores outputs exactly 0 (the authors' EpsilonGreedyExploration does)."""
+    seed: int = 0
+    """Seed of the weight init (torch.Generator) and of ε-greedy, shuffles and splits (numpy Generator)."""
+    deterministic: bool = True
+    """Call torch.use_deterministic_algorithms(True) when an agent is built."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.n_inputs >= 1, "n_inputs must be >= 1"),
+            (self.variant in ("ff", "lstm"), "variant must be 'ff' or 'lstm'"),
+            (self.seq_len >= 1, "seq_len must be >= 1"),
+            (self.hidden_multiplier > 0, "hidden_multiplier must be > 0"),
+            (self.output_activation in ("tanh", "linear"), "output_activation must be 'tanh' or 'linear'"),
+            (self.q_target in ("double", "authors"), "q_target must be 'double' or 'authors'"),
+            (0 < self.alpha <= 1, "alpha must be in (0, 1]"),
+            (0 <= self.discount < 1, "discount must be in [0, 1)"),
+            (self.memory_size >= 1, "memory_size must be >= 1"),
+            (self.optimizer in ("nesterov", "adam"), "optimizer must be 'nesterov' or 'adam'"),
+            (self.lr > 0, "lr must be > 0"),
+            (0 < self.momentum < 1, "momentum must be in (0, 1)"),
+            (self.epochs >= 1 and self.batch_size >= 1 and self.eval_every >= 1, "epochs, batch_size, eval_every must be >= 1"),
+            (0 < self.val_fraction < 1, "val_fraction must be in (0, 1)"),
+            (self.min_rows >= 2, "min_rows must be >= 2"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise InputError(f"DQN config: {msg}")
+
+    @property
+    def hidden(self) -> int:
+        return max(1, round(self.hidden_multiplier * (self.n_inputs + N_ACTIONS)))
+
+    @property
+    def state_dim(self) -> int:
+        """Length of the state vectors the agent takes: n_inputs, or seq_len·n_inputs for the LSTM."""
+        return self.n_inputs * (self.seq_len if self.variant == "lstm" else 1)
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "DQN config") -> DQNConfig:
+        return from_dict(cls, d, source=source)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> DQNConfig:
+        """A named preset ("default" or "notebook", spec §6.5 table) with field overrides."""
+        if name not in PRESETS:
+            raise InputError(f"DQN preset {name!r} unknown; known: {', '.join(PRESETS)}")
+        return cls.from_dict({**PRESETS[name], **overrides}, source=f"DQN preset {name!r}")
+
+
+PRESETS: dict[str, dict] = {
+    "default": {},  # avellaneda_dqn.py DEFAULT: α 0.85, γd 0.75, batch 500, epochs 75
+    "notebook": {"alpha": 0.95, "discount": 0.95, "batch_size": 5000, "epochs": 300},  # memory-replay notebook
+}
+
+
+def use_determinism() -> None:
+    """torch.use_deterministic_algorithms(True); a process-wide switch (harmless on CPU)."""
+    torch.use_deterministic_algorithms(True)
+
+
+# ALGO LOGIC: networks ------------------------------------------------------------------------------------
+
+
+class QNetwork(nn.Module):
+    """Alpha-AS-1 ("ff") or Alpha-AS-2 ("lstm") Q-network with an input normaliser kept in its buffers.
+
+    The LSTM variant takes flat states of seq_len·n_inputs values (oldest state first), applies the dense
+    ReLU layer per time step, runs an LSTM(H) and maps its last hidden state to the 20 outputs. Deviation:
+    the authors' DL4J LSTM uses ReLU activations; torch's LSTM uses tanh.
+    """
+
+    def __init__(self, cfg: DQNConfig, generator: torch.Generator) -> None:
+        super().__init__()
+        self.cfg = cfg
+        h = cfg.hidden
+        self.register_buffer("mean", torch.zeros(cfg.state_dim))
+        self.register_buffer("std", torch.ones(cfg.state_dim))
+        self.inp = nn.Linear(cfg.n_inputs, h)
+        if cfg.variant == "ff":
+            self.mid = nn.Linear(h, h)
+        else:
+            self.lstm = nn.LSTM(h, h, batch_first=True)
+        self.out = nn.Linear(h, N_ACTIONS)
+        for p in self.parameters():  # Xavier (DL4J XAVIER is Gaussian), zero biases
+            if p.dim() > 1:
+                nn.init.xavier_normal_(p, generator=generator)
+            else:
+                nn.init.zeros_(p)
+        if cfg.variant == "lstm":  # DL4J forgetGateBiasInit = 1; torch gate order i, f, g, o
+            with torch.no_grad():
+                self.lstm.bias_ih_l0[h : 2 * h] = 1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean) / self.std
+        if self.cfg.variant == "ff":
+            z = torch.relu(self.mid(torch.relu(self.inp(x))))
+        else:
+            z = torch.relu(self.inp(x.view(x.shape[0], self.cfg.seq_len, self.cfg.n_inputs)))
+            z = self.lstm(z)[0][:, -1, :]
+        q = self.out(z)
+        return torch.tanh(q) if self.cfg.output_activation == "tanh" else q
+
+
+class StateWindow:
+    """The last L states as one flat vector (oldest first, zeros before the first L states): LSTM input."""
+
+    def __init__(self, n_inputs: int, seq_len: int) -> None:
+        self.buf = np.zeros((seq_len, n_inputs))
+
+    def push(self, state: np.ndarray) -> np.ndarray:
+        self.buf = np.roll(self.buf, -1, axis=0)
+        self.buf[-1] = state
+        return self.buf.reshape(-1).copy()
+
+
+# ALGO LOGIC: replay memory -------------------------------------------------------------------------------
+
+
+class ReplayMemory:
+    """Ring buffer of at most ``capacity`` rows (s, a, r, s', q): numpy arrays, float64 states.
+
+    With ``merge_states`` (the authors' rule) a transition whose state equals (bit for bit) a stored row's
+    updates that row (its a, r, s' become the latest) instead of adding one; ``q`` holds the row's 20
+    Q-targets. States should already be rounded, as the authors' features are (spec §6.2).
+    """
+
+    def __init__(self, capacity: int, state_dim: int, *, merge_states: bool = False) -> None:
+        self.capacity, self.state_dim, self.merge_states = capacity, state_dim, merge_states
+        self.states = np.zeros((capacity, state_dim))
+        self.actions = np.zeros(capacity, dtype=np.int64)
+        self.rewards = np.zeros(capacity)
+        self.next_states = np.zeros((capacity, state_dim))
+        self.q = np.zeros((capacity, N_ACTIONS))
+        self.size = 0
+        self.pos = 0  # next row to write (the oldest row once full)
+        self._index: dict[bytes, int] = {}
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, s: np.ndarray, a: int, r: float, s2: np.ndarray) -> int:
+        """Store a transition; returns its row (an existing row for a known state when merging)."""
+        s = np.asarray(s, dtype=np.float64).reshape(self.state_dim)
+        key = s.tobytes()
+        row = self._index.get(key) if self.merge_states else None
+        if row is None:
+            row = self.pos
+            if self.merge_states and self.size == self.capacity:
+                del self._index[self.states[row].tobytes()]
+            self.states[row] = s
+            self.q[row] = 0.0
+            if self.merge_states:
+                self._index[key] = row
+            self.pos = (self.pos + 1) % self.capacity
+            self.size = min(self.size + 1, self.capacity)
+        self.actions[row], self.rewards[row] = a, r
+        self.next_states[row] = np.asarray(s2, dtype=np.float64).reshape(self.state_dim)
+        return row
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        meta = np.array([self.capacity, self.state_dim, int(self.merge_states), self.size, self.pos])
+        return {"meta": meta, "states": self.states, "actions": self.actions, "rewards": self.rewards,
+                "next_states": self.next_states, "q": self.q}
+
+    @classmethod
+    def from_arrays(cls, d: dict[str, np.ndarray]) -> ReplayMemory:
+        capacity, state_dim, merge, size, pos = (int(v) for v in d["meta"])
+        m = cls(capacity, state_dim, merge_states=bool(merge))
+        for k in ("states", "actions", "rewards", "next_states", "q"):
+            getattr(m, k)[...] = d[k]
+        m.size, m.pos = size, pos
+        if m.merge_states:
+            m._index = {m.states[i].tobytes(): i for i in range(size)}
+        return m
+
+    def save(self, path: str | Path) -> None:
+        """Atomic .npz (temp file + rename)."""
+        buf = io.BytesIO()
+        np.savez(buf, **self.to_arrays())
+        _atomic_write(Path(path), buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> ReplayMemory:
+        with np.load(path) as z:
+            return cls.from_arrays({k: z[k] for k in z.files})
+
+
+def merge_memories(memories: list[ReplayMemory], rng: np.random.Generator, capacity: int = 10_000) -> ReplayMemory:
+    """Merge the memories of parallel backtests (spec §6.6, the authors' ``merge_q_matrix``).
+
+    Authors' rows (``merge_states``): Q-targets equal to 0 count as missing; rows are grouped by identical state
+    and every column takes its max over the group (missing ignored; all missing → 0); the next state is likewise
+    the column-wise max (the authors' groupby-max; a synthetic vector if the group's next states differ);
+    a and r (unused by the authors' rule) are those of the group's last row. Transition rows (no merging):
+    exact duplicates of (s, a, r, s') are dropped. Then, above ``capacity`` rows, a seeded random subsample
+    of ``capacity`` rows is kept (in group order, i.e. sorted by state).
+    """
+    if not memories:
+        raise ValueError("nothing to merge")
+    merge, dim = memories[0].merge_states, memories[0].state_dim
+    if any(m.merge_states != merge or m.state_dim != dim for m in memories):
+        raise ValueError("memories differ in state_dim or merge rule")
+    order = [np.r_[m.pos : m.size, 0 : m.pos] if m.size == m.capacity else np.arange(m.size) for m in memories]
+    cat = {k: np.concatenate([getattr(m, k)[o] for m, o in zip(memories, order, strict=True)])
+           for k in ("states", "actions", "rewards", "next_states", "q")}
+    key = cat["states"] if merge else np.column_stack([cat["states"], cat["actions"], cat["rewards"], cat["next_states"]])
+    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    g = len(first)
+    out = {"states": cat["states"][first]}
+    if merge:
+        q = np.full((g, N_ACTIONS), np.nan)
+        np.fmax.at(q, inv, np.where(cat["q"] == 0, np.nan, cat["q"]))
+        out["q"] = np.nan_to_num(q, nan=0.0)
+        nxt = np.full((g, dim), -np.inf)
+        np.maximum.at(nxt, inv, cat["next_states"])
+        out["next_states"] = nxt
+        last = np.zeros(g, dtype=np.int64)
+        last[inv] = np.arange(len(inv))  # later rows overwrite: the group's last row
+        out["actions"], out["rewards"] = cat["actions"][last], cat["rewards"][last]
+    else:
+        out.update({k: cat[k][first] for k in ("actions", "rewards", "next_states", "q")})
+    keep = np.sort(rng.choice(g, capacity, replace=False)) if g > capacity else np.arange(g)
+    n = len(keep)
+    m = ReplayMemory(capacity, dim, merge_states=merge)
+    for k, v in out.items():
+        getattr(m, k)[:n] = v[keep]
+    m.size, m.pos = n, n % capacity
+    if merge:
+        m._index = {m.states[i].tobytes(): i for i in range(n)}
+    return m
+
+
+# ALGO LOGIC: targets -------------------------------------------------------------------------------------
+
+
+def double_dqn_targets(rewards: np.ndarray, q_online_next: np.ndarray, q_target_next: np.ndarray,
+                       discount: float) -> np.ndarray:
+    """y = r + γd · Q_target(s', argmax_a' Q_online(s', a')) for a batch (first argmax on ties)."""
+    best = np.argmax(q_online_next, axis=1)
+    return rewards + discount * q_target_next[np.arange(len(rewards)), best]
+
+
+def authors_update(q_row: np.ndarray, action: int, reward: float, q_target_next: np.ndarray,
+                   alpha: float, discount: float) -> np.ndarray:
+    """The authors' tabular blend on one stored 20-vector (returns a new vector)."""
+    q = q_row.copy()
+    if q[action] == 0:
+        q[action] = reward
+    else:
+        boot = np.nan_to_num(np.asarray(q_target_next, dtype=np.float64), nan=0.0).max()
+        q[action] = (1 - alpha) * q[action] + alpha * (reward + discount * boot)
+    return q
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What one ``fit`` did."""
+
+    rows: int
+    skipped: bool
+    epochs: int = 0
+    best_epoch: int = 0
+    first_train_loss: float = float("nan")
+    last_train_loss: float = float("nan")
+    best_val_rmse: float = float("nan")
+    seconds: float = 0.0
+
+
+# ALGO LOGIC: agent ---------------------------------------------------------------------------------------
+
+
+class DQNAgent:
+    """Online + target Q-networks, replay memory, ε-greedy selection, fitting and checkpoints."""
+
+    def __init__(self, config: DQNConfig | None = None) -> None:
+        cfg = config or DQNConfig()
+        self.cfg = cfg
+        if cfg.deterministic:
+            use_determinism()
+        # TRY NOT TO MODIFY: seeding
+        self.torch_gen = torch.Generator().manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.online = QNetwork(cfg, self.torch_gen)
+        self.target = copy.deepcopy(self.online)
+        self.target.requires_grad_(False)
+        self.optim = self._make_optimizer()
+        self.memory = ReplayMemory(cfg.memory_size, cfg.state_dim, merge_states=cfg.q_target == "authors")
+        self.fitted = False  # online net trained at least once
+        self.target_fitted = False  # target net is a copy of a trained online net
+        self.n_fits = 0
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        if self.cfg.optimizer == "adam":
+            return torch.optim.Adam(self.online.parameters(), lr=self.cfg.lr)
+        return torch.optim.SGD(self.online.parameters(), lr=self.cfg.lr, momentum=self.cfg.momentum, nesterov=True)
+
+    # -- predictions
+    def _predict(self, net: QNetwork, x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return net(torch.as_tensor(np.asarray(x, dtype=np.float32).reshape(-1, self.cfg.state_dim))).double().numpy()
+
+    def q_values(self, state: np.ndarray) -> np.ndarray:
+        """Online-network Q-values of one state (20)."""
+        return self._predict(self.online, state)[0]
+
+    def _q_target_next(self, s2: np.ndarray) -> np.ndarray:
+        if not self.target_fitted:
+            return np.zeros((len(s2), N_ACTIONS))
+        return self._predict(self.target, s2)
+
+    # -- acting
+    def act(self, state: np.ndarray, epsilon: float) -> int:
+        """ε-greedy from the online network; random before the first fit (one uniform draw per call always)."""
+        explore = self.rng.random() < epsilon
+        if explore or not self.fitted:
+            return int(self.rng.integers(N_ACTIONS))
+        q = self.q_values(state)
+        if self.cfg.ignore_zero_outputs:
+            q = np.where(q == 0, -np.inf, q)
+            if np.all(np.isneginf(q)):
+                return int(self.rng.integers(N_ACTIONS))
+        return int(np.argmax(q))
+
+    def remember(self, s: np.ndarray, a: int, r: float, s2: np.ndarray) -> None:
+        """Store (s, a, r, s'); the authors' rule also updates the state's Q-target row now."""
+        if not 0 <= a < N_ACTIONS:
+            raise ValueError(f"action {a} outside 0..{N_ACTIONS - 1}")
+        row = self.memory.add(s, a, r, s2)
+        if self.cfg.q_target == "authors":
+            qn = self._q_target_next(self.memory.next_states[row : row + 1])[0]
+            self.memory.q[row] = authors_update(self.memory.q[row], a, r, qn, self.cfg.alpha, self.cfg.discount)
+
+    def copy_target(self) -> None:
+        """Target ← online (the protocol calls this every 8 h of market time)."""
+        self.target.load_state_dict(self.online.state_dict())
+        self.target_fitted = self.fitted
+
+    # -- fitting
+    def training_targets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X, Y, mask) for the memory rows: mask marks the regressed entries of Y (all for "authors")."""
+        m, n = self.memory, len(self.memory)
+        x = m.states[:n]
+        if self.cfg.q_target == "authors":
+            return x, m.q[:n].copy(), np.ones((n, N_ACTIONS), dtype=bool)
+        s2 = m.next_states[:n]
+        y = self._predict(self.online, x)
+        y_taken = double_dqn_targets(m.rewards[:n], self._predict(self.online, s2), self._q_target_next(s2), self.cfg.discount)
+        y[np.arange(n), m.actions[:n]] = y_taken
+        mask = np.zeros((n, N_ACTIONS), dtype=bool)
+        mask[np.arange(n), m.actions[:n]] = True
+        return x, y, mask
+
+    def fit(self) -> FitResult:
+        """Fit the online network on the memory (MSE, early stopping on a seeded 25 % split, best model kept)."""
+        cfg, n = self.cfg, len(self.memory)
+        if n < cfg.min_rows:
+            return FitResult(rows=n, skipped=True)
+        t0 = time.perf_counter()
+        x, y, mask = self.training_targets()
+        perm = self.rng.permutation(n)
+        n_val = max(1, int(round(n * cfg.val_fraction)))
+        iv, it = perm[:n_val], perm[n_val:]
+        xt = torch.as_tensor(x[it], dtype=torch.float32)
+        yt = torch.as_tensor(y[it], dtype=torch.float32)
+        mt = torch.as_tensor(mask[it])
+        xv = torch.as_tensor(x[iv], dtype=torch.float32)
+        yv = torch.as_tensor(y[iv], dtype=torch.float32)
+        mv = torch.as_tensor(mask[iv])
+        if cfg.normalize:
+            std = xt.std(dim=0, unbiased=False)
+            self.online.mean.copy_(xt.mean(dim=0))
+            self.online.std.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+        best = (float("inf"), 0, copy.deepcopy(self.online.state_dict()))
+        first_loss = last_loss = float("nan")
+        epoch = 0
+        for epoch in range(1, cfg.epochs + 1):
+            order = torch.as_tensor(self.rng.permutation(len(it)))
+            total = 0.0
+            for k in range(0, len(it), cfg.batch_size):
+                b = order[k : k + cfg.batch_size]
+                q = self.online(xt[b])
+                target = torch.where(mt[b], yt[b], q.detach())  # untaken actions: zero error ("double")
+                loss = nn.functional.mse_loss(q, target)
+                self.optim.zero_grad()
+                loss.backward()
+                self.optim.step()
+                total += loss.item() * len(b)
+            last_loss = total / len(it)
+            if epoch == 1:
+                first_loss = last_loss
+            out_of_time = cfg.max_fit_seconds is not None and time.perf_counter() - t0 > cfg.max_fit_seconds
+            if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or out_of_time:
+                with torch.no_grad():
+                    err = (self.online(xv) - yv)[mv]
+                    rmse = float(torch.sqrt(torch.mean(err.double() ** 2)))
+                if cfg.early_stop_decimals is not None:
+                    rmse = round(rmse, cfg.early_stop_decimals)
+                if rmse < best[0]:
+                    best = (rmse, epoch, copy.deepcopy(self.online.state_dict()))
+            if out_of_time:
+                break
+        self.online.load_state_dict(best[2])
+        self.fitted = True
+        self.n_fits += 1
+        return FitResult(rows=n, skipped=False, epochs=epoch, best_epoch=best[1], first_train_loss=first_loss,
+                         last_train_loss=last_loss, best_val_rmse=best[0], seconds=time.perf_counter() - t0)
+
+    # -- checkpoints
+    def set_memory(self, memory: ReplayMemory) -> None:
+        """Replace the memory (e.g. by a merged one); it must match state_dim and the merge rule."""
+        if memory.state_dim != self.cfg.state_dim or memory.merge_states != (self.cfg.q_target == "authors"):
+            raise ValueError("memory does not match the agent's state_dim or q_target rule")
+        self.memory = memory
+
+    def save(self, path: str | Path) -> None:
+        """One atomic torch file: networks, optimizer, memory, config, RNG states and counters."""
+        ckpt = {
+            "config": json.dumps(asdict(self.cfg)),
+            "online": self.online.state_dict(),
+            "target": self.target.state_dict(),
+            "optim": self.optim.state_dict(),
+            "memory": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.memory.to_arrays().items()},
+            "numpy_rng": json.dumps(self.rng.bit_generator.state),
+            "torch_rng": self.torch_gen.get_state(),
+            "flags": torch.tensor([int(self.fitted), int(self.target_fitted), self.n_fits]),
+        }
+        buf = io.BytesIO()
+        torch.save(ckpt, buf)
+        _atomic_write(Path(path), buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> DQNAgent:
+        try:
+            ckpt = torch.load(path, weights_only=True)
+        except (OSError, RuntimeError) as e:
+            raise InputError(f"cannot read DQN checkpoint: {e}", path=path) from None
+        agent = cls(DQNConfig.from_dict(json.loads(ckpt["config"]), source=f"{path}: config"))
+        agent.online.load_state_dict(ckpt["online"])
+        agent.target.load_state_dict(ckpt["target"])
+        agent.optim.load_state_dict(ckpt["optim"])
+        agent.memory = ReplayMemory.from_arrays({k: v.numpy() for k, v in ckpt["memory"].items()})
+        agent.rng.bit_generator.state = json.loads(ckpt["numpy_rng"])
+        agent.torch_gen.set_state(ckpt["torch_rng"])
+        fitted, target_fitted, n_fits = (int(v) for v in ckpt["flags"])
+        agent.fitted, agent.target_fitted, agent.n_fits = bool(fitted), bool(target_fitted), n_fits
+        return agent
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
