@@ -1,0 +1,68 @@
+"""The agents' state vector at a decision time: selected market features + the 10 private features.
+
+Market features are computed once per day for every decision time of the grid (vectorised, causal:
+only data stamped <= t); the private features come from the fill rows the engine has recorded so far.
+Both the Alpha-AS runtime and the gymnasium environment build their observations here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from alpha_as.agents.features import (
+    DEFAULT_FEATURES,
+    PRIVATE_FEATURES,
+    PRIVATE_HORIZON,
+    Normalizer,
+    market_features,
+    private_features,
+)
+from alpha_as.data.store import MarketDay
+from alpha_as.engine import state as S
+from alpha_as.engine.backtest import Backtest
+
+
+def decision_times(first_grid: int, last_event: int, grid_ns: int) -> np.ndarray:
+    """The decision grid of a day: ``first_grid``, + ``grid_ns``, ... up to the last event (ns)."""
+    if last_event < first_grid:
+        return np.array([first_grid], dtype=np.int64)
+    return np.arange(first_grid, last_event + 1, grid_ns, dtype=np.int64)
+
+
+class Observer:
+    """Builds state vectors for one day. ``names`` = market features (default: the paper's 22)."""
+
+    def __init__(self, day: MarketDay, times: np.ndarray, names: Sequence[str] = DEFAULT_FEATURES,
+                 normalizer: Normalizer | None = None) -> None:
+        self.day = day
+        self.market_names = list(names)
+        self.names = self.market_names + list(PRIVATE_FEATURES)
+        self.times = np.asarray(times, dtype=np.int64)
+        table = market_features(day, self.times, self.market_names)
+        self.market = np.ascontiguousarray(table.X, dtype=np.float64)
+        self.normalizer = normalizer
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.names)
+
+    def raw(self, bt: Backtest, t: int) -> np.ndarray:
+        """The un-normalised state at decision time ``t`` (must be one of ``times``); NaN = no history yet."""
+        i = int(np.searchsorted(self.times, t, side="right")) - 1
+        market = self.market[i] if i >= 0 else np.full(len(self.market_names), np.nan)
+        st = bt.state
+        n = int(st.si[S.N_FILLS])
+        lo = max(0, n - PRIVATE_HORIZON)
+        rows = st.fill_f[lo:n]
+        private = private_features(st.fill_t[lo:n], rows[:, S.F_POSITION], rows[:, S.F_REALIZED],
+                                   rows[:, S.F_UNREALIZED], np.array([t], dtype=np.int64))[0]
+        return np.concatenate([market, private])
+
+    def __call__(self, bt: Backtest, t: int) -> np.ndarray:
+        """The state at ``t``, z-scored with the normaliser when one is set (missing history → 0)."""
+        x = self.raw(bt, t)
+        if self.normalizer is None:
+            return np.nan_to_num(x, nan=0.0)
+        return self.normalizer.transform(x[None, :])[0]
