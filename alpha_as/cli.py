@@ -26,6 +26,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> ArgumentParser:
+    from alpha_as.agents import cli as agents_cli
     from alpha_as.agents import features_cli
     from alpha_as.data import cli as data_cli
     from alpha_as.engine import cli as engine_cli
@@ -44,6 +45,7 @@ def build_parser() -> ArgumentParser:
     experiments_cli.register(sub)
     tuning_cli.register(sub)
     features_cli.register(sub)
+    agents_cli.register(sub)
     return parser
 
 

@@ -1,0 +1,428 @@
+"""Alpha-AS runtime: a double-DQN agent sets AS's γ and skew every 5 s; training and test protocols (spec §6).
+
+* :func:`run_day` drives one day on :class:`SteppedBacktest`: at each decision time the state (22 market + 10
+  private features, z-scored) goes to ``DQNAgent.act``; the action's (γ, skew) is applied to AS from the next
+  snapshot on; the reward is the step's change of realized + min(unrealized, 0) (the engine's
+  "asymmetric_dampened" reward). The other AS parameters come from Gen-AS's best.json, with the authors'
+  override before the first action (γ = 0.9, window_tick = 25, ``actions.INITIAL_PARAMS``).
+* :class:`AlphaAS` holds the agent, the normaliser and the protocol position in a model folder and checkpoints
+  after every training iteration and every test day, so a killed run resumes and ends identical.
+
+Training (spec §6.6): iterations i = 0..I−1, each R runs of the training day with ε = 1 − i/I, each run with
+the current weights and its own seed (worker processes with ``workers > 1``), returning its replay memory;
+the agent's memory and the runs' memories are merged (``dqn.merge_memories``), the prediction network is fitted
+and copied to the target network. Test: ε = 0.2 and learning continues (transitions are remembered, the
+prediction network is refitted at the end of each day, the target copied every 8 h of market time).
+
+Normaliser (INFERRED): a z-score :class:`Normalizer` fitted on the raw states of the FIRST training iteration
+(its actions are uniformly random — ε = 1 and no fitted network — so no state is needed to act), applied to
+that iteration's memories before merging and to every later state; missing history (NaN) → 0. Saved with the
+model. Alpha-AS-1 = DQN variant "ff", Alpha-AS-2 = "lstm" (INFERRED, spec §6.5/§9 #15: the authors' later code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from alpha_as.agents.actions import INITIAL_PARAMS, action_to_params
+from alpha_as.agents.dqn import DQNAgent, DQNConfig, ReplayMemory, merge_memories
+from alpha_as.agents.features import DEFAULT_FEATURES, PRIVATE_FEATURES, Normalizer
+from alpha_as.agents.observation import Observer, decision_times
+from alpha_as.configs import from_dict
+from alpha_as.data import store
+from alpha_as.data.store import MarketDay
+from alpha_as.engine.backtest import BacktestResult, SteppedBacktest, write_json_atomic
+from alpha_as.engine.config import EngineConfig
+from alpha_as.errors import InputError
+from alpha_as.strategies.avellaneda_stoikov import ASParams
+
+AGENTS = {"alpha-as-1": "ff", "alpha-as-2": "lstm"}
+STATE_FILE = "alpha_as.json"
+HOUR_NS = 3_600_000_000_000
+
+
+@dataclass(frozen=True)
+class AlphaASConfig:
+    """How an Alpha-AS agent is built, trained and tested. Saved in the model folder's alpha_as.json."""
+
+    agent: str = "alpha-as-1"
+    """"alpha-as-1" (feed-forward DQN) or "alpha-as-2" (LSTM DQN). INFERRED mapping, spec §6.5."""
+    preset: str = "default"
+    """DQN preset: "default" (75 epochs, batch 500, α 0.85, γd 0.75) or "notebook" (300, 5000, 0.95, 0.95)."""
+    epochs: int | None = None
+    """Override of the preset's maximum epochs per fit (None = the preset's)."""
+    batch_size: int | None = None
+    """Override of the preset's mini-batch size (None = the preset's)."""
+    iterations: int = 10
+    """Training iterations; iteration i uses ε = 1 − i/iterations (paper: 10)."""
+    runs: int = 5
+    """Backtests of the training day per iteration, merged (paper: 5)."""
+    workers: int = 1
+    """Worker processes for an iteration's runs (spawn); 1 = in-process. Results do not depend on it."""
+    seed: int = 0
+    """Master seed: agent weights, per-run seeds (SeedSequence(seed, iteration, run)) and memory merges."""
+    decision_seconds: float = 5.0
+    """Decision period on the fixed clock grid (paper: 5 s)."""
+    timing: str = "grid"
+    """"grid": decide every ``decision_seconds`` on a fixed clock grid (default). The authors' timing ("≥ 6 s
+    elapsed, then act at the next snapshot", spec §6.4) is NOT YET IMPLEMENTED: "authors" is refused."""
+    test_epsilon: float = 0.2
+    """ε during the test days (authors' default)."""
+    target_copy_hours: float = 8.0
+    """Test: the target network is copied from the prediction network every this many hours of market time
+    (counted across days). Training copies it after each iteration's fit."""
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    """Market features of the state (the 10 private features are always appended)."""
+    window: str = "07:00-19:00"
+    """UTC window of each day replayed ("all" = whole day)."""
+    torch_threads: int = 1
+    """torch threads for fits in the main process (workers use 1); fixed so that floats sums are reproducible."""
+
+    def __post_init__(self) -> None:
+        if self.agent not in AGENTS:
+            raise InputError(f"Alpha-AS config: agent must be one of {', '.join(AGENTS)}, got {self.agent!r}")
+        if self.timing == "authors":
+            raise InputError("Alpha-AS config: timing 'authors' (>= 6 s then the next snapshot) is not implemented "
+                             "yet; use 'grid'")
+        checks = [
+            (self.timing == "grid", "timing must be 'grid'"),
+            (self.iterations >= 1 and self.runs >= 1 and self.workers >= 1, "iterations, runs, workers must be >= 1"),
+            (self.decision_seconds > 0, "decision_seconds must be > 0"),
+            (0 <= self.test_epsilon <= 1, "test_epsilon must be in [0, 1]"),
+            (self.target_copy_hours > 0, "target_copy_hours must be > 0"),
+            (len(self.features) >= 1, "features must not be empty"),
+            (self.torch_threads >= 1, "torch_threads must be >= 1"),
+            (self.epochs is None or self.epochs >= 1, "epochs must be >= 1"),
+            (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise InputError(f"Alpha-AS config: {msg}")
+        object.__setattr__(self, "features", tuple(self.features))
+        self.dqn_config()  # validates the preset
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.features) + len(PRIVATE_FEATURES)
+
+    def dqn_config(self, seed: int | None = None) -> DQNConfig:
+        over = {k: v for k, v in (("epochs", self.epochs), ("batch_size", self.batch_size)) if v is not None}
+        return DQNConfig.preset(self.preset, variant=AGENTS[self.agent], n_inputs=self.n_inputs,
+                                seed=self.seed if seed is None else seed, **over)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["features"] = list(self.features)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "Alpha-AS config") -> AlphaASConfig:
+        d = dict(d)
+        if "features" in d and isinstance(d["features"], list):
+            d["features"] = tuple(d["features"])
+        return from_dict(cls, d, source=source)
+
+
+def initial_params(genas: ASParams) -> ASParams:
+    """Gen-AS's parameters with the authors' override before the first action (γ 0.9, window 25, skew 0)."""
+    return replace(genas, skew=0.0, **INITIAL_PARAMS)
+
+
+def parse_window(text: str) -> tuple[dt.time | None, dt.time | None]:
+    from alpha_as.engine.cli import parse_window as pw
+    return pw(text)
+
+
+def load_market_day(data: str | Path, instrument: str, date: dt.date | str, window: str) -> MarketDay:
+    date = store.parse_date(date) if isinstance(date, str) else date
+    start, end = parse_window(window)
+    day = store.load_day(data, instrument, date, start=start, end=end)
+    if day.n_depth == 0:
+        raise InputError(f"no depth snapshots for {instrument} on {date} in the window {window}")
+    return day
+
+
+# ---- one day ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DayRun:
+    """What :func:`run_day` did: the engine's result and one row per step (decision time, action, reward)."""
+
+    result: BacktestResult
+    t: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    target_copies: int = 0
+    info: dict = field(default_factory=dict)
+
+
+def _to_state(x: np.ndarray, normalizer: Normalizer | None) -> np.ndarray:
+    """z-score one raw state (NaN → 0), or keep it raw (NaN kept) when no normaliser is fitted yet."""
+    return x if normalizer is None else normalizer.transform(x[None, :])[0]
+
+
+def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normalizer: Normalizer | None,
+            epsilon: float, *, learn: bool, decision_seconds: float = 5.0, engine: EngineConfig | None = None,
+            copy_every_ns: int | None = None, since_copy_ns: int = 0) -> tuple[DayRun, int]:
+    """Play one day; with ``learn`` every transition is remembered and, when ``copy_every_ns`` is set, the
+    target is copied every that much market time (``since_copy_ns`` carried in and returned)."""
+    sb = SteppedBacktest(day, initial_params(genas), engine, decision_seconds=decision_seconds)
+    obs = sb.reset()
+    bt = sb.bt
+    times = decision_times(bt.first_grid, bt.last_event, bt.grid_ns)
+    observer = Observer(sb.bt.day, times, features)
+    cfg = agent.cfg
+    seq = cfg.seq_len if cfg.variant == "lstm" else 1
+    window = np.full((seq, cfg.n_inputs), 0.0 if normalizer is not None else np.nan)
+
+    def state(t: int) -> np.ndarray:
+        nonlocal window
+        window = np.roll(window, -1, axis=0)
+        window[-1] = _to_state(observer.raw(sb.bt, t), normalizer)
+        return window.reshape(-1).copy()
+
+    t = obs["t"]
+    s = state(t)
+    ts, acts, rews, copies = [], [], [], 0
+    done = False
+    while not done:
+        a = agent.act(np.nan_to_num(s, nan=0.0), epsilon)
+        _, r, done, info = sb.step(action_to_params(a))
+        t2 = info["t"]
+        s2 = state(t2)
+        if learn:
+            agent.remember(s, a, r, s2)
+            if copy_every_ns is not None:
+                since_copy_ns += t2 - t
+                if since_copy_ns >= copy_every_ns:
+                    agent.copy_target()
+                    copies += 1
+                    since_copy_ns = 0
+        ts.append(t)
+        acts.append(a)
+        rews.append(r)
+        s, t = s2, t2
+    return DayRun(sb.result(), np.array(ts, np.int64), np.array(acts, np.int64), np.array(rews), copies), since_copy_ns
+
+
+def normalize_memory(mem: ReplayMemory, normalizer: Normalizer, n_inputs: int) -> ReplayMemory:
+    """z-score the raw (NaN-holding) states of a memory block by block (LSTM windows hold several states)."""
+    d = mem.to_arrays()
+    for k in ("states", "next_states"):
+        x = d[k].reshape(-1, n_inputs)
+        d[k] = normalizer.transform(x).reshape(d[k].shape)
+    return ReplayMemory.from_arrays(d)
+
+
+def raw_states(mem: ReplayMemory, n_inputs: int) -> np.ndarray:
+    """The newest state of each stored row (the last block of an LSTM window)."""
+    return mem.states[: len(mem), -n_inputs:]
+
+
+# ---- training runs (in-process or in spawned workers) --------------------------------------------------
+
+
+def run_seed(seed: int, iteration: int, run: int) -> int:
+    return int(np.random.SeedSequence([seed, iteration, run]).generate_state(1)[0])
+
+
+_DAY_CACHE: dict[tuple, MarketDay] = {}
+
+
+def _cached_day(data: str, instrument: str, date: str, window: str) -> MarketDay:
+    key = (data, instrument, date, window)
+    if key not in _DAY_CACHE:
+        _DAY_CACHE.clear()
+        _DAY_CACHE[key] = load_market_day(data, instrument, date, window)
+    return _DAY_CACHE[key]
+
+
+def training_run(job: dict) -> dict:
+    """One training backtest: fresh agent with the job's weights and seed, empty memory; returns its memory."""
+    if job["in_worker"]:
+        torch.set_num_threads(1)
+    cfg = AlphaASConfig.from_dict(job["config"])
+    agent = DQNAgent(cfg.dqn_config(seed=job["seed"]))
+    agent.online.load_state_dict(job["online"])
+    agent.target.load_state_dict(job["target"])
+    agent.fitted, agent.target_fitted = job["fitted"], job["target_fitted"]
+    day = _cached_day(job["data"], job["instrument"], job["date"], cfg.window)
+    norm = Normalizer.from_dict(job["normalizer"]) if job["normalizer"] else None
+    run, _ = run_day(agent, day, ASParams.from_dict(job["genas"]), cfg.features, norm, job["epsilon"],
+                     learn=True, decision_seconds=cfg.decision_seconds)
+    return {"memory": agent.memory.to_arrays(), "final_pnl": run.result.metrics.final_total_pnl,
+            "steps": len(run.actions)}
+
+
+# ---- the model folder and protocols --------------------------------------------------------------------
+
+
+class AlphaAS:
+    """An Alpha-AS model in a folder: config, Gen-AS parameters, normaliser, agent and protocol position."""
+
+    def __init__(self, folder: str | Path, config: AlphaASConfig, genas: ASParams) -> None:
+        self.folder = Path(folder)
+        self.config = config
+        self.genas = genas
+        self.agent = DQNAgent(config.dqn_config())
+        self.normalizer: Normalizer | None = None
+        self.rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
+        self.iterations_done = 0
+        self.test_days: list[str] = []
+        self.since_copy_ns = 0
+        self.history: list[dict] = []
+        self.training: dict = {}
+        self._ckpt = 0
+
+    # -- checkpoints
+    def save(self) -> None:
+        """agent-N.pt first, then alpha_as.json naming it (atomic), then the older agent file is removed."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._ckpt += 1
+        name = f"agent-{self._ckpt:04d}.pt"
+        self.agent.save(self.folder / name)
+        doc = {"config": self.config.to_dict(), "genas": self.genas.to_dict(), "agent_file": name,
+               "checkpoint": self._ckpt,
+               "normalizer": self.normalizer.to_dict() if self.normalizer else None,
+               "iterations_done": self.iterations_done, "test_days": self.test_days,
+               "since_copy_ns": self.since_copy_ns, "rng": self.rng.bit_generator.state,
+               "training": self.training, "history": self.history}
+        write_json_atomic(doc, self.folder / STATE_FILE)
+        for p in self.folder.glob("agent-*.pt"):
+            if p.name != name:
+                p.unlink()
+
+    @classmethod
+    def exists(cls, folder: str | Path) -> bool:
+        return (Path(folder) / STATE_FILE).is_file()
+
+    @classmethod
+    def load(cls, folder: str | Path) -> AlphaAS:
+        folder = Path(folder)
+        path = folder / STATE_FILE
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot read the Alpha-AS model: {e}", path=path) from None
+        try:
+            m = cls(folder, AlphaASConfig.from_dict(doc["config"], source=f"{path}: config"),
+                    ASParams.from_dict(doc["genas"], source=f"{path}: genas"))
+            m.agent = DQNAgent.load(folder / doc["agent_file"])
+            m.normalizer = Normalizer.from_dict(doc["normalizer"]) if doc["normalizer"] else None
+            m.rng.bit_generator.state = doc["rng"]
+            m.iterations_done, m.test_days = int(doc["iterations_done"]), list(doc["test_days"])
+            m.since_copy_ns, m.training, m.history = int(doc["since_copy_ns"]), doc["training"], doc["history"]
+            m._ckpt = int(doc["checkpoint"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"bad Alpha-AS model file: {e!r}", path=path) from None
+        return m
+
+    # -- training
+    def train(self, data: str | Path, instrument: str, date: str, *, stop_after: int | None = None,
+              log=None) -> None:
+        """Training iterations from the saved position on; ``stop_after`` = stop after that many iterations in
+        this call (simulates a kill). Checkpoints after every iteration."""
+        cfg = self.config
+        date = str(store.parse_date(date))
+        if self.training and self.training != {"data": str(data), "instrument": instrument, "date": date}:
+            raise InputError(f"{self.folder}: the model was trained on {self.training}, not on {instrument} {date}")
+        self.training = {"data": str(data), "instrument": instrument, "date": date}
+        load_market_day(data, instrument, date, cfg.window)  # fail early on bad input
+        torch.set_num_threads(cfg.torch_threads)
+        done_now = 0
+        pool = None
+        try:
+            if cfg.workers > 1:
+                pool = ProcessPoolExecutor(max_workers=cfg.workers, mp_context=get_context("spawn"))
+            while self.iterations_done < cfg.iterations and (stop_after is None or done_now < stop_after):
+                self._iteration(str(data), instrument, date, pool, log)
+                done_now += 1
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def _iteration(self, data: str, instrument: str, date: str, pool, log) -> None:
+        cfg, i, a = self.config, self.iterations_done, self.agent
+        eps = 1.0 - i / cfg.iterations
+        base = {"config": cfg.to_dict(), "genas": self.genas.to_dict(), "data": data, "instrument": instrument,
+                "date": date, "epsilon": eps, "online": a.online.state_dict(), "target": a.target.state_dict(),
+                "fitted": a.fitted, "target_fitted": a.target_fitted,
+                "normalizer": self.normalizer.to_dict() if self.normalizer else None, "in_worker": pool is not None}
+        jobs = [{**base, "seed": run_seed(cfg.seed, i, r)} for r in range(cfg.runs)]
+        outs = list(pool.map(training_run, jobs)) if pool is not None else [training_run(j) for j in jobs]
+        mems = [ReplayMemory.from_arrays(o["memory"]) for o in outs]
+        if self.normalizer is None:  # first iteration: fit the z-score on its raw states
+            raw = np.concatenate([raw_states(m, cfg.n_inputs) for m in mems])
+            self.normalizer = Normalizer.fit(raw, list(cfg.features) + list(PRIVATE_FEATURES))
+            mems = [normalize_memory(m, self.normalizer, cfg.n_inputs) for m in mems]
+        merged = merge_memories([a.memory, *mems], self.rng, a.cfg.memory_size)
+        a.set_memory(merged)
+        fit = a.fit()
+        a.copy_target()
+        self.iterations_done += 1
+        rec = {"phase": "train", "iteration": i, "epsilon": eps, "rows": len(merged),
+               "run_pnl": [o["final_pnl"] for o in outs], "fit_epochs": fit.epochs,
+               "fit_val_rmse": fit.best_val_rmse, "fit_seconds": fit.seconds}
+        self.history.append(rec)
+        self.save()
+        if log:
+            log(f"iteration {i + 1}/{cfg.iterations}: ε {eps:.1f}, memory {len(merged)} rows, fit "
+                f"{fit.epochs} epochs val RMSE {fit.best_val_rmse:.5f} ({fit.seconds:.1f} s)")
+
+    # -- test
+    def test_day(self, day: MarketDay, *, learn: bool = True, seed: int | None = None) -> DayRun:
+        """One test day with ε = test_epsilon; with ``learn`` the memory grows, the prediction network is
+        refitted at the end of the day, the target copied every ``target_copy_hours`` and the model saved."""
+        cfg = self.config
+        if self.normalizer is None:
+            raise InputError(f"{self.folder}: the model is not trained (no normaliser); run alpha-as train first")
+        if seed is not None:
+            self.agent.rng = np.random.default_rng(seed)
+        torch.set_num_threads(cfg.torch_threads)
+        copy_ns = int(round(cfg.target_copy_hours * HOUR_NS)) if learn else None
+        run, since = run_day(self.agent, day, self.genas, cfg.features, self.normalizer, cfg.test_epsilon,
+                             learn=learn, decision_seconds=cfg.decision_seconds, copy_every_ns=copy_ns,
+                             since_copy_ns=self.since_copy_ns)
+        if learn:
+            fit = self.agent.fit()
+            self.since_copy_ns = since
+            self.test_days.append(str(day.date))
+            self.history.append({"phase": "test", "date": str(day.date), "rows": len(self.agent.memory),
+                                 "target_copies": run.target_copies, "fit_epochs": fit.epochs,
+                                 "final_pnl": run.result.metrics.final_total_pnl})
+            self.save()
+            run.info["fit_seconds"] = fit.seconds
+        return run
+
+
+def write_day(run: DayRun, out: str | Path, extra: dict | None = None) -> Path:
+    """BacktestResult.write, then grid.parquet rewritten with the step's action, risk_aversion and skew
+    (aligned by timestamp: the action chosen at t applies on (t, t + step]; rows before the first action get
+    action −1 and the initial γ 0.9, skew 0)."""
+    import pyarrow as pa
+
+    from alpha_as.data.store import write_table_atomic
+
+    out = run.result.write(out, extra)
+    res = run.result
+    idx = np.searchsorted(run.t, res.grid_ts, side="left") - 1  # last decision strictly before the row
+    action = np.where(idx >= 0, run.actions[np.clip(idx, 0, None)], -1) if len(run.t) else np.full(len(idx), -1)
+    params = [action_to_params(a) if a >= 0 else {"risk_aversion": INITIAL_PARAMS["risk_aversion"], "skew": 0.0}
+              for a in action]
+    cols = {"timestamp": pa.array(res.grid_ts, pa.int64())}
+    cols.update({k: pa.array(v) for k, v in res.grid.items()})
+    cols["action"] = pa.array(action.astype(np.int16))
+    cols["risk_aversion"] = pa.array(np.array([p["risk_aversion"] for p in params], dtype=np.float64))
+    cols["skew"] = pa.array(np.array([p["skew"] for p in params], dtype=np.float64))
+    write_table_atomic(pa.table(cols), out / "grid.parquet")
+    return out
+

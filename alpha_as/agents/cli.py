@@ -1,0 +1,125 @@
+"""``alpha-as train alpha-as-1|alpha-as-2`` and ``alpha-as run-agent alpha-as-1|alpha-as-2`` (spec §6.6)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from alpha_as.agents.alpha_as import AGENTS, AlphaAS, AlphaASConfig, load_market_day, write_day
+from alpha_as.configs import from_dict
+from alpha_as.data import store
+from alpha_as.errors import InputError
+from alpha_as.strategies.avellaneda_stoikov import ASParams
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    tr = sub.add_parser(
+        "train", help="train an Alpha-AS agent on the training day (10 iterations x 5 runs, resumable)",
+        description="Alpha-AS training protocol: iterations x runs of the training day with eps = 1 - i/iterations, "
+        "memories merged and the network fitted after each iteration; checkpoints in --out after every "
+        "iteration (rerunning the same command resumes).",
+    )
+    tr.add_argument("agent", choices=sorted(AGENTS), help="alpha-as-1: feed-forward DQN; alpha-as-2: LSTM DQN")
+    tr.add_argument("--data", required=True, type=Path, help="store root")
+    tr.add_argument("--instrument", required=True)
+    tr.add_argument("--day", required=True, help="training day, YYYY-MM-DD")
+    tr.add_argument("--genas", required=True, type=Path, help="Gen-AS output folder holding best.json")
+    tr.add_argument("--out", required=True, type=Path, help="model folder (created; resumed if it holds a model)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--iterations", type=_positive, default=10)
+    tr.add_argument("--runs", type=_positive, default=5)
+    tr.add_argument("--workers", type=_positive, default=1, help="worker processes per iteration (default 1)")
+    tr.add_argument("--preset", choices=("default", "notebook"), default="default", help="DQN hyper-parameters")
+    tr.add_argument("--epochs", type=_positive, help="override the preset's max epochs per fit")
+    tr.add_argument("--features", type=Path, help="JSON from `alpha-as features` ({\"features\": [...]}); "
+                    "default: the paper's 22 market features")
+    tr.add_argument("--window", default="07:00-19:00", help="UTC window of the day (default 07:00-19:00)")
+    tr.set_defaults(func=_cmd_train)
+
+    ra = sub.add_parser(
+        "run-agent", help="run a trained Alpha-AS agent on one day (test protocol, learning by default)",
+        description="Replay one day with a trained Alpha-AS model (eps = 0.2); write fills.parquet, grid.parquet "
+        "(with action, risk_aversion, skew) and metrics.json to --out. With --learn (default) the model in "
+        "--model is updated and checkpointed.",
+    )
+    ra.add_argument("agent", choices=sorted(AGENTS))
+    ra.add_argument("--model", required=True, type=Path, help="model folder written by alpha-as train")
+    ra.add_argument("--data", required=True, type=Path)
+    ra.add_argument("--instrument", required=True)
+    ra.add_argument("--day", required=True, help="YYYY-MM-DD")
+    ra.add_argument("--out", required=True, type=Path)
+    ra.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
+                    help="keep learning and update the model (default) or only act")
+    ra.add_argument("--seed", type=int, help="reseed the agent's exploration RNG (default: continue the model's)")
+    ra.set_defaults(func=_cmd_run_agent)
+
+
+def read_features(path: Path) -> tuple[str, ...]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read features file: {e}", path=path) from None
+    feats = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(feats, list) or not feats or not all(isinstance(f, str) for f in feats):
+        raise InputError('expected {"features": [names...]}', path=path)
+    return tuple(feats)
+
+
+def read_genas(folder: Path) -> ASParams:
+    path = folder / "best.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read Gen-AS best.json: {e}", path=path) from None
+    raw = doc.get("params") if isinstance(doc, dict) else None
+    if not isinstance(raw, dict):
+        raise InputError('expected {"params": {...}}', path=path)
+    return from_dict(ASParams, raw, source=str(path))
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    store.parse_date(args.day)
+    genas = read_genas(args.genas)
+    kw = {"features": read_features(args.features)} if args.features else {}
+    cfg = AlphaASConfig(agent=args.agent, preset=args.preset, epochs=args.epochs, iterations=args.iterations,
+                        runs=args.runs, workers=args.workers, seed=args.seed, window=args.window, **kw)
+    if AlphaAS.exists(args.out):
+        model = AlphaAS.load(args.out)
+        if model.config.to_dict() != {**cfg.to_dict(), "workers": model.config.workers}:
+            raise InputError(f"{args.out} holds a model with another config; use a new --out")
+        model.config = cfg  # only the worker count may differ
+        print(f"resuming {args.out} after {model.iterations_done} of {cfg.iterations} iterations")
+    else:
+        model = AlphaAS(args.out, cfg, genas)
+    model.train(args.data, args.instrument, args.day, log=print)
+    print(f"{args.agent} trained on {args.instrument} {args.day}: {model.iterations_done} iterations, "
+          f"memory {len(model.agent.memory)} rows -> {args.out}")
+    return 0
+
+
+def _cmd_run_agent(args: argparse.Namespace) -> int:
+    date = store.parse_date(args.day)
+    if not AlphaAS.exists(args.model):
+        raise InputError(f"no Alpha-AS model in {args.model} (expected alpha_as.json)")
+    model = AlphaAS.load(args.model)
+    if model.config.agent != args.agent:
+        raise InputError(f"{args.model} holds a {model.config.agent} model, not {args.agent}")
+    day = load_market_day(args.data, args.instrument, date, model.config.window)
+    run = model.test_day(day, learn=args.learn, seed=args.seed)
+    extra = {"seed": args.seed, "window": model.config.window, "data": str(args.data), "agent": args.agent,
+             "model": str(args.model), "learn": args.learn, "target_copies": run.target_copies,
+             "memory_rows": len(model.agent.memory)}
+    write_day(run, args.out, extra)
+    print(f"{args.agent} {args.instrument} {date}: {run.result.summary()}")
+    return 0
