@@ -43,6 +43,7 @@ bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_genas.py
+	$(PY) benchmarks/bench_alpha_as.py
 	$(PY) benchmarks/bench_engine.py
 
 clean:

@@ -138,6 +138,11 @@ def test_run_agent_end_to_end_learns_and_writes_actions(env, tmp_path):
     for a, g, s in acted[["action", "risk_aversion", "skew"]].itertuples(index=False):
         assert action_to_params(a) == {"risk_aversion": g, "skew": s}
     assert json.loads((out / "metrics.json").read_text())["learn"] is True
+    # the form of the same command: alpha-as run alpha-as-1 --model DIR ...
+    out2 = tmp_path / "r2"
+    assert main(["run", "alpha-as-1", "--model", str(model), "--data", str(env["store"]), "--instrument", INSTR,
+                 "--day", "2020-12-09", "--out", str(out2), "--no-learn"]) == 0
+    assert "action" in pq.read_table(out2 / "grid.parquet").column_names
 
 
 @pytest.mark.parametrize("argv", [
@@ -149,9 +154,15 @@ def test_run_agent_end_to_end_learns_and_writes_actions(env, tmp_path):
      "--workers", "0"],
     ["run-agent", "alpha-as-1", "--model", "nowhere", "--data", "S", "--instrument", INSTR, "--day", DAY,
      "--out", "O"],
+    ["run", "alpha-as-1", "--data", "S", "--instrument", INSTR, "--day", DAY, "--out", "O"],
+    ["run", "as", "--model", "G", "--data", "S", "--instrument", INSTR, "--day", DAY, "--out", "O"],
+    ["train", "alpha-as-1", "--data", "S", "--instrument", INSTR, "--day", DAY, "--genas", "G", "--out", "O",
+     "--features", "F"],
 ])
 def test_bad_cli_input_exits_2(env, tmp_path, argv, capsys):
-    sub = {"S": str(env["store"]), "G": str(env["ga"]), "O": str(tmp_path / "o")}
+    bad_features = tmp_path / "f.json"
+    bad_features.write_text('{"features": ["bid_price_0", "no_such_feature_3"]}')
+    sub = {"S": str(env["store"]), "G": str(env["ga"]), "O": str(tmp_path / "o"), "F": str(bad_features)}
     argv = [sub.get(a, a) for a in argv]
     try:
         rc = main(argv)

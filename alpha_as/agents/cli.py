@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from alpha_as.agents.alpha_as import AGENTS, AlphaAS, AlphaASConfig, load_market_day, write_day
+from alpha_as.agents.features import parse_feature
 from alpha_as.configs import from_dict
 from alpha_as.data import store
 from alpha_as.errors import InputError
@@ -62,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ra.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
                     help="keep learning and update the model (default) or only act")
     ra.add_argument("--seed", type=int, help="reseed the agent's exploration RNG (default: continue the model's)")
-    ra.set_defaults(func=_cmd_run_agent)
+    ra.set_defaults(func=run_agent)
 
 
 def read_features(path: Path) -> tuple[str, ...]:
@@ -73,6 +74,11 @@ def read_features(path: Path) -> tuple[str, ...]:
     feats = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(feats, list) or not feats or not all(isinstance(f, str) for f in feats):
         raise InputError('expected {"features": [names...]}', path=path)
+    for name in feats:
+        try:
+            parse_feature(name)
+        except InputError as e:
+            raise InputError(str(e), path=path) from None
     return tuple(feats)
 
 
@@ -108,7 +114,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_run_agent(args: argparse.Namespace) -> int:
+def run_agent(args: argparse.Namespace) -> int:
+    """Run a trained agent on one day (``alpha-as run-agent`` and ``alpha-as run alpha-as-1|2``)."""
     date = store.parse_date(args.day)
     if not AlphaAS.exists(args.model):
         raise InputError(f"no Alpha-AS model in {args.model} (expected alpha_as.json)")

@@ -16,6 +16,7 @@ from alpha_as.strategies.fixed_quoter import FixedQuoterParams
 from baselines import FOICParams, LIICParams
 
 STRATEGIES = {"as": ASParams, "fixed": FixedQuoterParams, "foic": FOICParams, "liic": LIICParams}
+AGENTS = ("alpha-as-1", "alpha-as-2")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Replay one day of a store with one strategy; write fills.parquet, grid.parquet and "
         "metrics.json to --out and print one summary line.",
     )
-    run.add_argument("strategy", choices=sorted(STRATEGIES), help="as: Avellaneda-Stoikov; foic / liic: the non-AS baselines; fixed: two-sided quoter")
+    run.add_argument("strategy", choices=sorted(STRATEGIES) + list(AGENTS),
+                     help="as: Avellaneda-Stoikov; foic / liic: the non-AS baselines; fixed: two-sided quoter; "
+                     "alpha-as-1 / alpha-as-2: a trained agent (--model; the engine settings come from the model)")
     run.add_argument("--data", required=True, type=Path, help="store root (authors' layout)")
     run.add_argument("--instrument", required=True, help="instrument in the store")
     run.add_argument("--day", required=True, help="day, YYYY-MM-DD")
@@ -40,8 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="UTC time window of the day to replay, HH:MM-HH:MM, or 'all' (default 07:00-19:00)")
     run.add_argument("--map-over", choices=("fills", "grid"), default="fills",
                      help="mean |position| of P&L-to-MAP over fill rows (default, the authors') or the 5-s grid")
-    run.add_argument("--seed", type=int, default=0,
-                     help="recorded in metrics.json; the paper and queue fill models are deterministic")
+    run.add_argument("--seed", type=int, default=None,
+                     help="recorded in metrics.json (the fill models are deterministic); for an agent, reseeds its "
+                     "exploration (default: continue the model's RNG)")
+    run.add_argument("--model", type=Path, help="Alpha-AS model folder written by `alpha-as train` (agents only)")
+    run.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
+                     help="agents: keep learning and update the model (default, the paper's test protocol)")
     run.set_defaults(func=_cmd_run)
 
 
@@ -69,6 +76,17 @@ def load_params(cls: type, text: str | None):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.strategy in AGENTS:
+        if args.model is None:
+            raise InputError(f"{args.strategy} needs --model DIR (a folder written by `alpha-as train`)")
+        if args.params is not None:
+            raise InputError(f"--params does not apply to {args.strategy}: its AS parameters come from the model")
+        from alpha_as.agents.cli import run_agent
+
+        args.agent = args.strategy
+        return run_agent(args)
+    if args.model is not None:
+        raise InputError(f"--model applies to alpha-as-1 / alpha-as-2 only, not {args.strategy}")
     day_date = store.parse_date(args.day)
     params = load_params(STRATEGIES[args.strategy], args.params)
     config = EngineConfig(fill_model=args.fill, latency_ms=args.latency_ms, maker_fee=args.maker_fee,
@@ -78,6 +96,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if day.n_depth == 0:
         raise InputError(f"no depth snapshots for {args.instrument} on {day_date} in the window {args.window}")
     result = Backtest(day, params, config).run(map_over=args.map_over)
-    result.write(args.out, extra={"seed": args.seed, "window": args.window, "data": str(args.data)})
+    result.write(args.out, extra={"seed": args.seed if args.seed is not None else 0, "window": args.window, "data": str(args.data)})
     print(f"{args.strategy} {args.instrument} {day_date}: {result.summary()}")
     return 0
