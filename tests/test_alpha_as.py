@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from alpha_as.agents.actions import action_to_params
-from alpha_as.agents.alpha_as import AlphaAS, AlphaASConfig, load_market_day, run_day
+from alpha_as.agents.alpha_as import AlphaAS, AlphaASConfig, authors_schedule, load_market_day, run_day
 from alpha_as.agents.dqn import DQNAgent
 from alpha_as.cli import main
 from alpha_as.errors import InputError
@@ -173,10 +173,34 @@ def test_bad_cli_input_exits_2(env, tmp_path, argv, capsys):
     assert len(err.splitlines()) == 1 and "Traceback" not in err
 
 
-def test_config_refuses_authors_timing_and_bad_values():
-    with pytest.raises(InputError, match="not implemented"):
-        AlphaASConfig(timing="authors")
+def test_config_accepts_both_timings_and_refuses_bad_values():
+    assert AlphaASConfig(timing="authors").timing == "authors"
+    with pytest.raises(InputError, match="timing"):
+        AlphaASConfig(timing="sometimes")
     with pytest.raises(InputError):
         AlphaASConfig(agent="alpha-as-9")
     assert AlphaASConfig(agent="alpha-as-2").dqn_config().variant == "lstm"
+    assert AlphaASConfig(q_target="authors").dqn_config().q_target == "authors"
+    with pytest.raises(InputError):
+        AlphaASConfig(q_target="triple")
     assert AlphaASConfig.from_dict(AlphaASConfig().to_dict()) == AlphaASConfig()
+
+
+def test_authors_schedule_waits_6_s_then_acts_at_the_next_snapshot():
+    s = 1_000_000_000
+    depth_ts = np.array([0, 1, 2, 5, 6, 7, 8, 13, 14, 20, 21], dtype=np.int64) * s
+    acts, rews = authors_schedule(depth_ts, 0)
+    # act 0 -> reward at the first snapshot >= 6 s (6) -> act at the next (7) -> reward >= 13 (13) -> act 14 -> 20
+    assert list(acts // s) == [0, 7, 14] and list(rews // s) == [6, 13, 20]
+
+
+def test_authors_timing_rewards_span_action_to_reward_snapshot(env):
+    day = load_market_day(env["store"], INSTR, DAY, "07:00-19:00")
+    cfg = small_config()
+    agent = DQNAgent(cfg.dqn_config())
+    run, _ = run_day(agent, day, GENAS, cfg.features, None, 1.0, learn=True, timing="authors")
+    acts, rews = authors_schedule(day.depth_ts, int(run.t[0]))
+    assert np.array_equal(run.t, acts) and len(run.actions) == len(acts) > 10
+    gaps = np.diff(acts) / 1e9
+    assert gaps.min() >= 6.0 and np.median(gaps) >= 6.5  # the authors' ~7-s cycle
+    assert len(agent.memory) == len(acts)

@@ -47,6 +47,9 @@ from alpha_as.strategies.avellaneda_stoikov import ASParams
 AGENTS = {"alpha-as-1": "ff", "alpha-as-2": "lstm"}
 STATE_FILE = "alpha_as.json"
 HOUR_NS = 3_600_000_000_000
+TIMINGS = ("grid", "authors")
+AUTHORS_WAIT_NS = 6_000_000_000
+"""The authors compute the reward once (int)((t − t0)/1000) > 5, i.e. >= 6 s after the action (spec §6.4)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class AlphaASConfig:
     """"alpha-as-1" (feed-forward DQN) or "alpha-as-2" (LSTM DQN). INFERRED mapping, spec §6.5."""
     preset: str = "default"
     """DQN preset: "default" (75 epochs, batch 500, α 0.85, γd 0.75) or "notebook" (300, 5000, 0.95, 0.95)."""
+    q_target: str = "double"
+    """Q targets: "double" (textbook double DQN, default) or "authors" (the authors' blended tabular rule)."""
     epochs: int | None = None
     """Override of the preset's maximum epochs per fit (None = the preset's)."""
     batch_size: int | None = None
@@ -72,8 +77,10 @@ class AlphaASConfig:
     decision_seconds: float = 5.0
     """Decision period on the fixed clock grid (paper: 5 s)."""
     timing: str = "grid"
-    """"grid": decide every ``decision_seconds`` on a fixed clock grid (default). The authors' timing ("≥ 6 s
-    elapsed, then act at the next snapshot", spec §6.4) is NOT YET IMPLEMENTED: "authors" is refused."""
+    """"grid": decide every ``decision_seconds`` on a fixed clock grid (default). "authors": the authors' code
+    (spec §6.4, §9 #2): act at a snapshot, take the reward at the first snapshot >= 6 s later (the next
+    state s' is the state there), act again at the snapshot after that (an ≈ 7-s cycle; the P&L between
+    the reward snapshot and the next action belongs to no reward)."""
     test_epsilon: float = 0.2
     """ε during the test days (authors' default)."""
     target_copy_hours: float = 8.0
@@ -89,11 +96,8 @@ class AlphaASConfig:
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
             raise InputError(f"Alpha-AS config: agent must be one of {', '.join(AGENTS)}, got {self.agent!r}")
-        if self.timing == "authors":
-            raise InputError("Alpha-AS config: timing 'authors' (>= 6 s then the next snapshot) is not implemented "
-                             "yet; use 'grid'")
         checks = [
-            (self.timing == "grid", "timing must be 'grid'"),
+            (self.timing in TIMINGS, f"timing must be one of {TIMINGS}"),
             (self.iterations >= 1 and self.runs >= 1 and self.workers >= 1, "iterations, runs, workers must be >= 1"),
             (self.decision_seconds > 0, "decision_seconds must be > 0"),
             (0 <= self.test_epsilon <= 1, "test_epsilon must be in [0, 1]"),
@@ -116,7 +120,7 @@ class AlphaASConfig:
     def dqn_config(self, seed: int | None = None) -> DQNConfig:
         over = {k: v for k, v in (("epochs", self.epochs), ("batch_size", self.batch_size)) if v is not None}
         return DQNConfig.preset(self.preset, variant=AGENTS[self.agent], n_inputs=self.n_inputs,
-                                seed=self.seed if seed is None else seed, **over)
+                                q_target=self.q_target, seed=self.seed if seed is None else seed, **over)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -170,15 +174,38 @@ def _to_state(x: np.ndarray, normalizer: Normalizer | None) -> np.ndarray:
     return x if normalizer is None else normalizer.transform(x[None, :])[0]
 
 
+def authors_schedule(depth_ts: np.ndarray, start: int, wait_ns: int = AUTHORS_WAIT_NS) -> tuple[np.ndarray, np.ndarray]:
+    """The authors' decision timing (spec §6.4): (action times, reward times), both snapshot times.
+
+    An action at snapshot t_k; its reward at the first snapshot r_k with r_k − t_k >= 6 s; the next action at
+    the snapshot after r_k. Computed from the day's snapshot times alone (it does not depend on the agent).
+    """
+    acts, rews = [], []
+    i = int(np.searchsorted(depth_ts, start, side="left"))
+    n = len(depth_ts)
+    while i < n:
+        j = int(np.searchsorted(depth_ts, depth_ts[i] + wait_ns, side="left"))
+        if j >= n:
+            break
+        acts.append(depth_ts[i])
+        rews.append(depth_ts[j])
+        i = j + 1
+    return np.array(acts, dtype=np.int64), np.array(rews, dtype=np.int64)
+
+
 def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normalizer: Normalizer | None,
             epsilon: float, *, learn: bool, decision_seconds: float = 5.0, engine: EngineConfig | None = None,
-            copy_every_ns: int | None = None, since_copy_ns: int = 0) -> tuple[DayRun, int]:
+            copy_every_ns: int | None = None, since_copy_ns: int = 0, timing: str = "grid") -> tuple[DayRun, int]:
     """Play one day; with ``learn`` every transition is remembered and, when ``copy_every_ns`` is set, the
     target is copied every that much market time (``since_copy_ns`` carried in and returned)."""
     sb = SteppedBacktest(day, initial_params(genas), engine, decision_seconds=decision_seconds)
     obs = sb.reset()
     bt = sb.bt
-    times = decision_times(bt.first_grid, bt.last_event, bt.grid_ns)
+    if timing == "authors":
+        act_t, rew_t = authors_schedule(bt.day.depth_ts, obs["t"])
+        times = np.union1d(act_t, rew_t) if len(act_t) else np.array([obs["t"]], dtype=np.int64)
+    else:
+        times = decision_times(bt.first_grid, bt.last_event, bt.grid_ns)
     observer = Observer(sb.bt.day, times, features)
     cfg = agent.cfg
     seq = cfg.seq_len if cfg.variant == "lstm" else 1
@@ -190,15 +217,10 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
         window[-1] = _to_state(observer.raw(sb.bt, t), normalizer)
         return window.reshape(-1).copy()
 
-    t = obs["t"]
-    s = state(t)
     ts, acts, rews, copies = [], [], [], 0
-    done = False
-    while not done:
-        a = agent.act(np.nan_to_num(s, nan=0.0), epsilon)
-        _, r, done, info = sb.step(action_to_params(a))
-        t2 = info["t"]
-        s2 = state(t2)
+
+    def record(t: int, t2: int, s, a: int, r: float, s2) -> None:
+        nonlocal since_copy_ns, copies
         if learn:
             agent.remember(s, a, r, s2)
             if copy_every_ns is not None:
@@ -210,7 +232,27 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
         ts.append(t)
         acts.append(a)
         rews.append(r)
-        s, t = s2, t2
+
+    if timing == "authors":
+        for k in range(len(act_t)):
+            t = int(act_t[k])
+            sb.step_to(t)  # no reward: the gap after the previous reward snapshot
+            s = state(t)
+            a = agent.act(np.nan_to_num(s, nan=0.0), epsilon)
+            _, r, _, info = sb.step_to(int(rew_t[k]), action_to_params(a))
+            record(t, info["t"], s, a, r, state(info["t"]))
+        sb.step_to(bt.last_event)
+    else:
+        t = obs["t"]
+        s = state(t)
+        done = False
+        while not done:
+            a = agent.act(np.nan_to_num(s, nan=0.0), epsilon)
+            _, r, done, info = sb.step(action_to_params(a))
+            t2 = info["t"]
+            s2 = state(t2)
+            record(t, t2, s, a, r, s2)
+            s, t = s2, t2
     return DayRun(sb.result(), np.array(ts, np.int64), np.array(acts, np.int64), np.array(rews), copies), since_copy_ns
 
 
@@ -258,7 +300,7 @@ def training_run(job: dict) -> dict:
     day = _cached_day(job["data"], job["instrument"], job["date"], cfg.window)
     norm = Normalizer.from_dict(job["normalizer"]) if job["normalizer"] else None
     run, _ = run_day(agent, day, ASParams.from_dict(job["genas"]), cfg.features, norm, job["epsilon"],
-                     learn=True, decision_seconds=cfg.decision_seconds)
+                     learn=True, decision_seconds=cfg.decision_seconds, timing=cfg.timing)
     return {"memory": agent.memory.to_arrays(), "final_pnl": run.result.metrics.final_total_pnl,
             "steps": len(run.actions)}
 
@@ -391,6 +433,7 @@ class AlphaAS:
         copy_ns = int(round(cfg.target_copy_hours * HOUR_NS)) if learn else None
         run, since = run_day(self.agent, day, self.genas, cfg.features, self.normalizer, cfg.test_epsilon,
                              learn=learn, decision_seconds=cfg.decision_seconds, copy_every_ns=copy_ns,
+                             timing=cfg.timing,
                              since_copy_ns=self.since_copy_ns)
         if learn:
             fit = self.agent.fit()

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from alpha_as.agents.alpha_as import AGENTS, AlphaAS, AlphaASConfig, load_market_day, write_day
+from alpha_as.agents.alpha_as import AGENTS, TIMINGS, AlphaAS, AlphaASConfig, load_market_day, write_day
 from alpha_as.agents.features import parse_feature
 from alpha_as.configs import from_dict
 from alpha_as.data import store
@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--features", type=Path, help="JSON from `alpha-as features` ({\"features\": [...]}); "
                     "default: the paper's 22 market features")
     tr.add_argument("--window", default="07:00-19:00", help="UTC window of the day (default 07:00-19:00)")
+    tr.add_argument("--q-target", choices=("double", "authors"), default="double",
+                    help="textbook double-DQN targets (default) or the authors' blended tabular rule")
+    tr.add_argument("--timing", choices=TIMINGS, default="grid",
+                    help="decisions every 5 s on a clock grid (default) or the authors' (>= 6 s, then the next snapshot)")
     tr.set_defaults(func=_cmd_train)
 
     ra = sub.add_parser(
@@ -99,7 +103,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     genas = read_genas(args.genas)
     kw = {"features": read_features(args.features)} if args.features else {}
     cfg = AlphaASConfig(agent=args.agent, preset=args.preset, epochs=args.epochs, iterations=args.iterations,
-                        runs=args.runs, workers=args.workers, seed=args.seed, window=args.window, **kw)
+                        runs=args.runs, workers=args.workers, seed=args.seed, window=args.window,
+                        timing=args.timing, q_target=args.q_target, **kw)
     if AlphaAS.exists(args.out):
         model = AlphaAS.load(args.out)
         if model.config.to_dict() != {**cfg.to_dict(), "workers": model.config.workers}:

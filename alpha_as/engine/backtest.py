@@ -265,13 +265,21 @@ class SteppedBacktest:
         return self.observation()
 
     def step(self, update: dict | None = None) -> tuple[dict, float, bool, dict]:
+        """Apply ``update`` and replay to the next decision time of the grid."""
+        if self.bt is None:
+            raise RuntimeError("call reset() first")
+        return self.step_to(self.next_t + self.bt.grid_ns, update)
+
+    def step_to(self, t_ns: int, update: dict | None = None) -> tuple[dict, float, bool, dict]:
+        """Apply ``update`` and replay every event stamped <= ``t_ns`` (for decision times off the grid,
+        e.g. the authors' timing); the reward is the measure's change since the previous step."""
         if self.bt is None:
             raise RuntimeError("call reset() first")
         if update:
             p = ASParams.from_dict({**self.bt.strategy.to_dict(), **update}, source="step update")
             self.bt.strategy = p
             self.bt.params[:] = p.to_array()
-        self.next_t += self.bt.grid_ns
+        self.next_t = max(int(t_ns), self.next_t)
         done = self.bt.run_until(self.next_t) or self.next_t > self.bt.last_event
         m = self._measure()
         reward = m - self.last_measure
