@@ -140,18 +140,9 @@ def initial_params(genas: ASParams) -> ASParams:
     return replace(genas, skew=0.0, **INITIAL_PARAMS)
 
 
-def parse_window(text: str) -> tuple[dt.time | None, dt.time | None]:
-    from alpha_as.engine.cli import parse_window as pw
-    return pw(text)
-
-
 def load_market_day(data: str | Path, instrument: str, date: dt.date | str, window: str) -> MarketDay:
     date = store.parse_date(date) if isinstance(date, str) else date
-    start, end = parse_window(window)
-    day = store.load_day(data, instrument, date, start=start, end=end)
-    if day.n_depth == 0:
-        raise InputError(f"no depth snapshots for {instrument} on {date} in the window {window}")
-    return day
+    return store.load_window_day(data, instrument, date, window)
 
 
 # ---- one day ------------------------------------------------------------------------------------------

@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from alpha_as.agents.features import fi_candidates, market_features
-from alpha_as.data.store import load_day, parse_date, window_ns
+from alpha_as.data.store import load_day, parse_date, parse_window, window_ns
 from alpha_as.engine.backtest import write_json_atomic
-from alpha_as.engine.cli import parse_window
 from alpha_as.errors import InputError
 
 COLUMNS_TO_TAKE_PCT = 0.35

@@ -302,6 +302,28 @@ def window_ns(date: dt.date, start: dt.time | None, end: dt.time | None) -> tupl
     return lo, hi
 
 
+def parse_window(text: str, what: str = "--window") -> tuple[dt.time | None, dt.time | None]:
+    """A UTC window "HH:MM-HH:MM" (the end may be 24:00) or "all" as (start, end); None = open end."""
+    if text == "all":
+        return None, None
+    try:
+        a, b = text.split("-")
+        start = dt.time.fromisoformat(a)
+        end = None if b in ("24:00", "00:00") else dt.time.fromisoformat(b)
+    except ValueError:
+        raise InputError(f"bad {what} {text!r}: expected HH:MM-HH:MM or 'all'") from None
+    return start, end
+
+
+def load_window_day(root: str | Path, instrument: str, date: dt.date, window: str) -> MarketDay:
+    """:func:`load_day` cut to a window given as text ("07:00-19:00" or "all"); no snapshot in it is an error."""
+    start, end = parse_window(window)
+    day = load_day(root, instrument, date, start=start, end=end)
+    if day.n_depth == 0:
+        raise InputError(f"no depth snapshots for {instrument} on {date} in the window {window}")
+    return day
+
+
 def _time_ns(t: dt.time) -> int:
     return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000_000 + t.microsecond * 1000
 

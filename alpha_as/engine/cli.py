@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
 from alpha_as.configs import from_dict, load_json_arg
@@ -52,18 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_cmd_run)
 
 
-def parse_window(text: str) -> tuple[dt.time | None, dt.time | None]:
-    if text == "all":
-        return None, None
-    try:
-        a, b = text.split("-")
-        start = dt.time.fromisoformat(a)
-        end = dt.time.fromisoformat(b) if b not in ("24:00", "00:00") else None
-    except ValueError as e:
-        raise InputError(f"bad --window {text!r}: expected HH:MM-HH:MM or 'all'") from e
-    return start, end
-
-
 def load_params(cls: type, text: str | None):
     """Strategy parameters from --params: a JSON file or object; a {"params": {...}} wrapper (a GA best.json,
     a metrics.json) is unwrapped."""
@@ -91,10 +78,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     params = load_params(STRATEGIES[args.strategy], args.params)
     config = EngineConfig(fill_model=args.fill, latency_ms=args.latency_ms, maker_fee=args.maker_fee,
                           taker_fee=args.taker_fee, lot_matching=args.lot_matching)
-    start, end = parse_window(args.window)
-    day = store.load_day(args.data, args.instrument, day_date, start=start, end=end)
-    if day.n_depth == 0:
-        raise InputError(f"no depth snapshots for {args.instrument} on {day_date} in the window {args.window}")
+    day = store.load_window_day(args.data, args.instrument, day_date, args.window)
     result = Backtest(day, params, config).run(map_over=args.map_over)
     result.write(args.out, extra={"seed": args.seed if args.seed is not None else 0, "window": args.window, "data": str(args.data)})
     print(f"{args.strategy} {args.instrument} {day_date}: {result.summary()}")

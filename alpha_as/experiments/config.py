@@ -191,14 +191,11 @@ def _date(text: str, key: str, source: str) -> dt.date:
 
 
 def parse_window(text: str, source: str) -> tuple[dt.time | None, dt.time | None]:
-    """A window "HH:MM-HH:MM" (the end may be 24:00) or "all" as (start, end) UTC times; None = open end."""
-    if text == "all":
-        return None, None
+    """:func:`alpha_as.data.store.parse_window`, with the error naming the experiment file and key."""
     try:
-        a, b = text.split("-")
-        return dt.time.fromisoformat(a), None if b in ("24:00", "00:00") else dt.time.fromisoformat(b)
-    except ValueError:
-        raise InputError(f"{source}: key 'window': bad window {text!r}, expected HH:MM-HH:MM or 'all'") from None
+        return store.parse_window(text, "window")
+    except InputError as e:
+        raise InputError(f"{source}: key 'window': {e}") from None
 
 
 def select_dates(t: ExperimentTable, data: Path, source: str) -> tuple[dt.date, ...]:

@@ -60,7 +60,7 @@ from pathlib import Path
 from alpha_as import __version__
 from alpha_as.data import store
 from alpha_as.errors import InputError
-from alpha_as.experiments.config import KINDS, Experiment, canonical, parse_window
+from alpha_as.experiments.config import KINDS, Experiment, canonical
 
 FORMAT = 1
 """Version of the job definition hashed into config_hash; bump it when a job's meaning changes."""
@@ -163,8 +163,7 @@ def job_state(job: Job) -> tuple[str, str, dict | None]:
 @functools.lru_cache(maxsize=2)
 def _load_day(data: str, instrument: str, date: str, window: str, hashes: tuple):
     """The day, kept for the worker's next job (keyed on the files' hashes, so changed data is reloaded)."""
-    start, end = parse_window(window, "window")
-    return store.load_day(data, instrument, dt.date.fromisoformat(date), start=start, end=end)
+    return store.load_window_day(data, instrument, dt.date.fromisoformat(date), window)
 
 
 def _commit(tmp: Path, final: Path) -> None:

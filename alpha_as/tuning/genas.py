@@ -59,7 +59,6 @@ from alpha_as.configs import from_dict
 from alpha_as.data import store
 from alpha_as.engine import EngineConfig  # before the strategies: importing those first is circular
 from alpha_as.engine.backtest import Backtest, engine_day, write_json_atomic
-from alpha_as.engine.cli import parse_window
 from alpha_as.errors import InputError
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 
@@ -137,7 +136,7 @@ class GAConfig:
             if not ok:
                 raise InputError(f"GA config: {msg}")
         check_gene_table(self.genes, self.base_params)
-        parse_window(self.window)
+        store.parse_window(self.window)
         from_dict(EngineConfig, self.engine, source="GA config engine")
 
     @classmethod
@@ -280,12 +279,8 @@ def _init_worker(spec: dict, worker_process: bool = False) -> None:
     if worker_process:  # Ctrl-C is the main process's to handle: it cancels the pool cleanly
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        start, end = parse_window(spec["window"])
-        day = store.load_day(spec["data"], spec["instrument"], store.parse_date(spec["day"]), start=start, end=end)
-        if day.n_depth == 0:
-            raise InputError(f"no depth snapshots for {spec['instrument']} on {spec['day']} in the window "
-                             f"{spec['window']}")
-        day = engine_day(day)
+        day = engine_day(store.load_window_day(spec["data"], spec["instrument"], store.parse_date(spec["day"]),
+                                               spec["window"]))
         engine = EngineConfig(**spec["engine"])
         Backtest(day, base_as_params(spec["base_params"]), engine).run_until(np.iinfo(np.int64).min)  # warm
         _WORKER.update(spec, day=day, engine_config=engine, lo=np.array(spec["lo"]), hi=np.array(spec["hi"]))
