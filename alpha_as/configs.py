@@ -7,6 +7,7 @@ wrong type (naming the key), then lets the dataclass validate its values in ``__
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import typing
 from pathlib import Path
@@ -36,12 +37,16 @@ def _type_ok(value: Any, expected: Any) -> bool:
     return True
 
 
-def from_dict(cls: type[T], d: dict, *, source: str) -> T:
-    """Build the frozen dataclass ``cls`` from ``d``; InputError names the source and the key at fault."""
+@functools.cache
+def _fields(cls: type) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """(type hints, field names) of a dataclass, resolved once per class (get_type_hints is slow)."""
+    return typing.get_type_hints(cls), tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _check_keys(cls: type, d: dict, source: str) -> None:
     if not isinstance(d, dict):
         raise InputError(f"{source}: expected a table of keys, got {type(d).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
+    hints, names = _fields(cls)
     unknown = sorted(set(d) - set(names))
     if unknown:
         raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
@@ -49,7 +54,18 @@ def from_dict(cls: type[T], d: dict, *, source: str) -> T:
         if not _type_ok(value, hints[key]):
             want = getattr(hints[key], "__name__", str(hints[key]))
             raise InputError(f"{source}: key {key!r} must be {want}, got {value!r}")
+
+
+def from_dict(cls: type[T], d: dict, *, source: str) -> T:
+    """Build the frozen dataclass ``cls`` from ``d``; InputError names the source and the key at fault."""
+    _check_keys(cls, d, source)
     return cls(**d)
+
+
+def replace_checked(obj: T, update: dict, *, source: str) -> T:
+    """``dataclasses.replace(obj, **update)`` with the keys and types of ``update`` checked as in from_dict."""
+    _check_keys(type(obj), update, source)
+    return dataclasses.replace(obj, **update)
 
 
 def load_json_arg(text: str, what: str, *, file_only: bool = False) -> tuple[dict, str]:

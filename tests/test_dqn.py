@@ -266,3 +266,20 @@ def test_lstm_shapes_backward_and_fit():
     res = agent.fit()
     assert res.last_train_loss < res.first_train_loss
     assert 0 <= agent.act(np.zeros(12), 0.0) < N_ACTIONS
+
+
+def test_single_step_lstm_path_equals_torch_lstm():
+    """seq_len 1 (default) uses a hand-written step from zero state: same values and gradients as nn.LSTM."""
+    cfg = DQNConfig(**{**SMALL, "variant": "lstm"})
+    assert cfg.seq_len == 1 and cfg.state_dim == 4
+    net = QNetwork(cfg, torch.Generator().manual_seed(3))
+    with torch.no_grad():  # non-zero biases so that b_hh and the forget gate are exercised
+        net.lstm.bias_hh_l0.uniform_(-0.5, 0.5, generator=torch.Generator().manual_seed(4))
+    x = torch.randn(9, 4, generator=torch.Generator().manual_seed(5))
+    fast = net(x)
+    z = torch.relu(net.inp(x)).unsqueeze(1)
+    ref = torch.tanh(net.out(net.lstm(z)[0][:, -1, :]))
+    torch.testing.assert_close(fast, ref, rtol=1e-6, atol=1e-6)
+    g_fast = torch.autograd.grad(fast.sum(), net.lstm.weight_ih_l0)[0]
+    g_ref = torch.autograd.grad(ref.sum(), net.lstm.weight_ih_l0)[0]
+    torch.testing.assert_close(g_fast, g_ref, rtol=1e-5, atol=1e-6)

@@ -92,6 +92,10 @@ class AlphaASConfig:
     """UTC window of each day replayed ("all" = whole day)."""
     torch_threads: int = 1
     """torch threads for fits in the main process (workers use 1); fixed so that floats sums are reproducible."""
+    engine: dict = field(default_factory=dict)
+    """EngineConfig overrides (fill model, latency, fees, ...) for training and test; default: the authors' engine."""
+    map_over: str = "fills"
+    """P&L-to-MAP denominator of the day metrics: mean |position| over "fills" (authors') or the 5-s "grid"."""
 
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
@@ -106,12 +110,14 @@ class AlphaASConfig:
             (self.torch_threads >= 1, "torch_threads must be >= 1"),
             (self.epochs is None or self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.map_over in ("fills", "grid"), "map_over must be 'fills' or 'grid'"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise InputError(f"Alpha-AS config: {msg}")
         object.__setattr__(self, "features", tuple(self.features))
         self.dqn_config()  # validates the preset
+        self.engine_config()  # validates the engine overrides
 
     @property
     def n_inputs(self) -> int:
@@ -121,6 +127,9 @@ class AlphaASConfig:
         over = {k: v for k, v in (("epochs", self.epochs), ("batch_size", self.batch_size)) if v is not None}
         return DQNConfig.preset(self.preset, variant=AGENTS[self.agent], n_inputs=self.n_inputs,
                                 q_target=self.q_target, seed=self.seed if seed is None else seed, **over)
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig.from_dict(self.engine, source="Alpha-AS config: engine")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -186,7 +195,8 @@ def authors_schedule(depth_ts: np.ndarray, start: int, wait_ns: int = AUTHORS_WA
 
 def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normalizer: Normalizer | None,
             epsilon: float, *, learn: bool, decision_seconds: float = 5.0, engine: EngineConfig | None = None,
-            copy_every_ns: int | None = None, since_copy_ns: int = 0, timing: str = "grid") -> tuple[DayRun, int]:
+            copy_every_ns: int | None = None, since_copy_ns: int = 0, timing: str = "grid",
+            map_over: str = "fills") -> tuple[DayRun, int]:
     """Play one day; with ``learn`` every transition is remembered and, when ``copy_every_ns`` is set, the
     target is copied every that much market time (``since_copy_ns`` carried in and returned)."""
     sb = SteppedBacktest(day, initial_params(genas), engine, decision_seconds=decision_seconds)
@@ -244,7 +254,7 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
             s2 = state(t2)
             record(t, t2, s, a, r, s2)
             s, t = s2, t2
-    return DayRun(sb.result(), np.array(ts, np.int64), np.array(acts, np.int64), np.array(rews), copies), since_copy_ns
+    return DayRun(sb.result(map_over), np.array(ts, np.int64), np.array(acts, np.int64), np.array(rews), copies), since_copy_ns
 
 
 def normalize_memory(mem: ReplayMemory, normalizer: Normalizer, n_inputs: int) -> ReplayMemory:
@@ -291,7 +301,8 @@ def training_run(job: dict) -> dict:
     day = _cached_day(job["data"], job["instrument"], job["date"], cfg.window)
     norm = Normalizer.from_dict(job["normalizer"]) if job["normalizer"] else None
     run, _ = run_day(agent, day, ASParams.from_dict(job["genas"]), cfg.features, norm, job["epsilon"],
-                     learn=True, decision_seconds=cfg.decision_seconds, timing=cfg.timing)
+                     learn=True, decision_seconds=cfg.decision_seconds, timing=cfg.timing,
+                     engine=cfg.engine_config())
     return {"memory": agent.memory.to_arrays(), "final_pnl": run.result.metrics.final_total_pnl,
             "steps": len(run.actions)}
 
@@ -412,9 +423,11 @@ class AlphaAS:
                 f"{fit.epochs} epochs val RMSE {fit.best_val_rmse:.5f} ({fit.seconds:.1f} s)")
 
     # -- test
-    def test_day(self, day: MarketDay, *, learn: bool = True, seed: int | None = None) -> DayRun:
+    def test_day(self, day: MarketDay, *, learn: bool = True, seed: int | None = None, save: bool = True) -> DayRun:
         """One test day with ε = test_epsilon; with ``learn`` the memory grows, the prediction network is
-        refitted at the end of the day, the target copied every ``target_copy_hours`` and the model saved."""
+        refitted at the end of the day, the target copied every ``target_copy_hours`` and (with ``save``) the
+        model saved. ``save=False`` leaves the checkpoint to the caller (``save()``), e.g. after it has written
+        the day's outputs, so that a kill in between replays the day from the previous checkpoint."""
         cfg = self.config
         if self.normalizer is None:
             raise InputError(f"{self.folder}: the model is not trained (no normaliser); run alpha-as train first")
@@ -424,8 +437,8 @@ class AlphaAS:
         copy_ns = int(round(cfg.target_copy_hours * HOUR_NS)) if learn else None
         run, since = run_day(self.agent, day, self.genas, cfg.features, self.normalizer, cfg.test_epsilon,
                              learn=learn, decision_seconds=cfg.decision_seconds, copy_every_ns=copy_ns,
-                             timing=cfg.timing,
-                             since_copy_ns=self.since_copy_ns)
+                             timing=cfg.timing, since_copy_ns=self.since_copy_ns,
+                             engine=cfg.engine_config(), map_over=cfg.map_over)
         if learn:
             fit = self.agent.fit()
             self.since_copy_ns = since
@@ -433,7 +446,8 @@ class AlphaAS:
             self.history.append({"phase": "test", "date": str(day.date), "rows": len(self.agent.memory),
                                  "target_copies": run.target_copies, "fit_epochs": fit.epochs,
                                  "final_pnl": run.result.metrics.final_total_pnl})
-            self.save()
+            if save:
+                self.save()
             run.info["fit_seconds"] = fit.seconds
         return run
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from alpha_as.configs import replace_checked
 from alpha_as.data.store import MarketDay, write_table_atomic
 from alpha_as.engine import accounting, kernel
 from alpha_as.engine import state as S
@@ -276,7 +277,7 @@ class SteppedBacktest:
         if self.bt is None:
             raise RuntimeError("call reset() first")
         if update:
-            p = ASParams.from_dict({**self.bt.strategy.to_dict(), **update}, source="step update")
+            p = replace_checked(self.bt.strategy, update, source="step update")
             self.bt.strategy = p
             self.bt.params[:] = p.to_array()
         self.next_t = max(int(t_ns), self.next_t)
@@ -286,5 +287,5 @@ class SteppedBacktest:
         self.last_measure = m
         return self.observation(), reward, done, {"t": self.next_t}
 
-    def result(self) -> BacktestResult:
-        return self.bt.result()
+    def result(self, map_over: str = "fills") -> BacktestResult:
+        return self.bt.result(map_over)
