@@ -283,3 +283,18 @@ def test_single_step_lstm_path_equals_torch_lstm():
     g_fast = torch.autograd.grad(fast.sum(), net.lstm.weight_ih_l0)[0]
     g_ref = torch.autograd.grad(ref.sum(), net.lstm.weight_ih_l0)[0]
     torch.testing.assert_close(g_fast, g_ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant, seq_len", [("ff", 1), ("lstm", 1), ("lstm", 3)])
+def test_numpy_forward_matches_torch_and_follows_weight_changes(variant, seq_len):
+    cfg = DQNConfig(**{**SMALL, "variant": variant, "seq_len": seq_len})
+    agent = DQNAgent(cfg)
+    x = np.random.default_rng(1).normal(size=cfg.state_dim)
+    torch_q = agent._predict(agent.online, x)[0]
+    np.testing.assert_allclose(agent.q_values(x), torch_q, rtol=1e-5, atol=1e-6)
+    fill(agent, 200)
+    agent.fit()  # in-place optimizer steps and load_state_dict: the numpy copy must be refreshed
+    np.testing.assert_allclose(agent.q_values(x), agent._predict(agent.online, x)[0], rtol=1e-5, atol=1e-6)
+    other = DQNAgent(DQNConfig(**{**SMALL, "variant": variant, "seq_len": seq_len, "seed": 7}))
+    agent.online.load_state_dict(other.online.state_dict())
+    np.testing.assert_allclose(agent.q_values(x), other.q_values(x), rtol=1e-6, atol=1e-7)

@@ -291,3 +291,23 @@ def test_bad_arguments(day):
     for bad in (N_ACTIONS, -1, 2.5, [1, 2]):
         with pytest.raises(ValueError):
             env.step(bad)
+
+
+def test_private_now_equals_private_features_at_every_step(day):
+    from alpha_as.agents.features import private_features
+    from alpha_as.agents.observation import private_now
+    from alpha_as.engine import state as S
+
+    env = AlphaASEnv(day, base_params=ASParams(k_default=0.5))
+    _, info = env.reset()
+    done, checked = False, 0
+    while not done:
+        st = env.backtest.state
+        n = int(st.si[S.N_FILLS])
+        rows = st.fill_f[:n]
+        ref = private_features(st.fill_t[:n], rows[:, S.F_POSITION], rows[:, S.F_REALIZED], rows[:, S.F_UNREALIZED],
+                               np.array([info["t"]], dtype=np.int64))[0]
+        np.testing.assert_array_equal(private_now(env.backtest), ref)
+        checked += n > 0
+        _, _, done, _, info = env.step(checked % 20)
+    assert checked > 5

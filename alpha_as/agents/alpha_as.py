@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from alpha_as.agents.actions import INITIAL_PARAMS, action_to_params
+from alpha_as.agents.actions import INITIAL_PARAMS, N_ACTIONS, action_to_params
 from alpha_as.agents.dqn import DQNAgent, DQNConfig, ReplayMemory, merge_memories
 from alpha_as.agents.features import DEFAULT_FEATURES, PRIVATE_FEATURES, Normalizer
 from alpha_as.agents.observation import Observer, decision_times
@@ -174,6 +174,11 @@ def _to_state(x: np.ndarray, normalizer: Normalizer | None) -> np.ndarray:
     return x if normalizer is None else normalizer.transform(x[None, :])[0]
 
 
+def _finite(x: np.ndarray) -> np.ndarray:
+    """np.nan_to_num(x, nan=0.0), skipped (it is slow) when x is all finite."""
+    return x if np.isfinite(x).all() else np.nan_to_num(x, nan=0.0)
+
+
 def authors_schedule(depth_ts: np.ndarray, start: int, wait_ns: int = AUTHORS_WAIT_NS) -> tuple[np.ndarray, np.ndarray]:
     """The authors' decision timing (spec §6.4): (action times, reward times), both snapshot times.
 
@@ -218,6 +223,8 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
         window[-1] = _to_state(observer.raw(sb.bt, t), normalizer)
         return window.reshape(-1).copy()
 
+    start = initial_params(genas)
+    per_action = [replace(start, **action_to_params(a)) for a in range(N_ACTIONS)]  # built once, not per step
     ts, acts, rews, copies = [], [], [], 0
 
     def record(t: int, t2: int, s, a: int, r: float, s2) -> None:
@@ -239,8 +246,8 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
             t = int(act_t[k])
             sb.step_to(t)  # no reward: the gap after the previous reward snapshot
             s = state(t)
-            a = agent.act(np.nan_to_num(s, nan=0.0), epsilon)
-            _, r, _, info = sb.step_to(int(rew_t[k]), action_to_params(a))
+            a = agent.act(_finite(s), epsilon)
+            _, r, _, info = sb.step_to(int(rew_t[k]), per_action[a])
             record(t, info["t"], s, a, r, state(info["t"]))
         sb.step_to(bt.last_event)
     else:
@@ -248,8 +255,8 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
         s = state(t)
         done = False
         while not done:
-            a = agent.act(np.nan_to_num(s, nan=0.0), epsilon)
-            _, r, done, info = sb.step(action_to_params(a))
+            a = agent.act(_finite(s), epsilon)
+            _, r, done, info = sb.step(per_action[a])
             t2 = info["t"]
             s2 = state(t2)
             record(t, t2, s, a, r, s2)

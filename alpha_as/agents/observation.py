@@ -15,9 +15,10 @@ from alpha_as.agents.features import (
     DEFAULT_FEATURES,
     PRIVATE_FEATURES,
     PRIVATE_HORIZON,
+    PRIVATE_SCALE,
     Normalizer,
+    asymmetric_dampened,
     market_features,
-    private_features,
 )
 from alpha_as.data.store import MarketDay
 from alpha_as.engine import state as S
@@ -29,6 +30,20 @@ def decision_times(first_grid: int, last_event: int, grid_ns: int) -> np.ndarray
     if last_event < first_grid:
         return np.array([first_grid], dtype=np.int64)
     return np.arange(first_grid, last_event + 1, grid_ns, dtype=np.int64)
+
+
+def private_now(bt: Backtest) -> np.ndarray:
+    """The 10 private features after the fills the engine has recorded so far (all stamped <= now): the
+    per-step fast path of :func:`~alpha_as.agents.features.private_features` (same values, tested)."""
+    st = bt.state
+    n = int(st.si[S.N_FILLS])
+    k = min(n, PRIVATE_HORIZON)
+    out = np.zeros(2 * PRIVATE_HORIZON)
+    if k:
+        rows = st.fill_f[n - k : n]
+        out[PRIVATE_HORIZON - k : PRIVATE_HORIZON] = rows[:, S.F_POSITION] / PRIVATE_SCALE
+        out[2 * PRIVATE_HORIZON - k :] = asymmetric_dampened(rows[:, S.F_REALIZED], rows[:, S.F_UNREALIZED]) / PRIVATE_SCALE
+    return out
 
 
 class Observer:
@@ -52,13 +67,7 @@ class Observer:
         """The un-normalised state at decision time ``t`` (must be one of ``times``); NaN = no history yet."""
         i = int(np.searchsorted(self.times, t, side="right")) - 1
         market = self.market[i] if i >= 0 else np.full(len(self.market_names), np.nan)
-        st = bt.state
-        n = int(st.si[S.N_FILLS])
-        lo = max(0, n - PRIVATE_HORIZON)
-        rows = st.fill_f[lo:n]
-        private = private_features(st.fill_t[lo:n], rows[:, S.F_POSITION], rows[:, S.F_REALIZED],
-                                   rows[:, S.F_UNREALIZED], np.array([t], dtype=np.int64))[0]
-        return np.concatenate([market, private])
+        return np.concatenate([market, private_now(bt)])
 
     def __call__(self, bt: Backtest, t: int) -> np.ndarray:
         """The state at ``t``, z-scored with the normaliser when one is set (missing history → 0)."""

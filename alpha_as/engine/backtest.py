@@ -265,18 +265,22 @@ class SteppedBacktest:
         self.last_measure = self._measure()
         return self.observation()
 
-    def step(self, update: dict | None = None) -> tuple[dict, float, bool, dict]:
+    def step(self, update: dict | ASParams | None = None) -> tuple[dict, float, bool, dict]:
         """Apply ``update`` and replay to the next decision time of the grid."""
         if self.bt is None:
             raise RuntimeError("call reset() first")
         return self.step_to(self.next_t + self.bt.grid_ns, update)
 
-    def step_to(self, t_ns: int, update: dict | None = None) -> tuple[dict, float, bool, dict]:
-        """Apply ``update`` and replay every event stamped <= ``t_ns`` (for decision times off the grid,
-        e.g. the authors' timing); the reward is the measure's change since the previous step."""
+    def step_to(self, t_ns: int, update: dict | ASParams | None = None) -> tuple[dict, float, bool, dict]:
+        """Apply ``update`` (a dict of parameters to change, or a whole ASParams) and replay every event stamped
+        <= ``t_ns`` (for decision times off the grid, e.g. the authors' timing); the reward is the measure's
+        change since the previous step."""
         if self.bt is None:
             raise RuntimeError("call reset() first")
-        if update:
+        if isinstance(update, ASParams):  # a whole parameter set (already validated)
+            self.bt.strategy = update
+            self.bt.params[:] = update.to_array()
+        elif update:
             p = replace_checked(self.bt.strategy, update, source="step update")
             self.bt.strategy = p
             self.bt.params[:] = p.to_array()
