@@ -1,0 +1,210 @@
+"""Assemble the paper-style report of a results folder: ``report.md``, ``claims.json``, ``tables/`` and
+``plots/`` (all written atomically; the text outputs are byte-identical for the same inputs).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alpha_as.report import claims as cl
+from alpha_as.report import plots, stats, tables
+from alpha_as.report.claims import fmt_p
+from alpha_as.report.load import INDICATOR_LABELS, INDICATORS, Results, load_results
+from alpha_as.report.tables import fmt_float, fmt_num, md_escape
+
+Progress = Callable[[str], None]
+ROLE_TEXT = {"baseline": "non-AS baseline", "reference": "Gen-AS reference", "agent": "Alpha-AS agent",
+             "other": "other"}
+
+
+@dataclass
+class ReportResult:
+    """What :func:`build` wrote."""
+
+    report: Path
+    claims_json: Path
+    files: list[Path] = field(default_factory=list)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+
+
+def write_text_atomic(text: str, path: Path) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _progress_fn(progress: bool | Progress) -> Progress:
+    if callable(progress):
+        return progress
+    if progress:
+        return lambda msg: print(f"report: {msg}", file=sys.stderr, flush=True)
+    return lambda msg: None
+
+
+def _setup_md(res: Results) -> list[str]:
+    exp = res.experiment
+    title = f"# Alpha-AS replication report: {exp.name}" if exp.name else "# Alpha-AS replication report"
+    out = [title, ""]
+    if exp.data_note:
+        out += [exp.data_note, ""]
+    elif not exp.from_file:
+        out += ["_No experiment.json: models, roles and labels are inferred from the folder names._", ""]
+    out += ["## Setup", ""]
+    inst = exp.instrument or ", ".join(res.instruments)
+    if inst:
+        out.append(f"- Instrument: {inst}")
+    if exp.data:
+        out.append(f"- Data: {exp.data}")
+    out.append(f"- Days: {len(res.dates)} ({res.dates[0]} to {res.dates[-1]})")
+    out.append(f"- Seeds: {len(res.seeds)} ({', '.join(str(s) for s in res.seeds)}); per-day values are the mean "
+               "over the seeds of that model and day")
+    out += ["- Max DD is in USD, lower is better; the paper prints it negative.", ""]
+    out += ["| Model | Folder | Role | Days | Seeds |", "|---|---|---|---:|---:|"]
+    for i, m in enumerate(res.models):
+        n_days = int((~np.isnan(res.day_values["sharpe"][i])).sum())
+        out.append(f"| {md_escape(m.label)} | `{m.name}` | {ROLE_TEXT[m.role]} | {n_days} | {res.n_seeds(m.name)} |")
+    out.append("")
+    if res.missing_models:
+        out += ["Named in experiment.json but without runs (absent from the tables): "
+                + ", ".join(f"{m.label} (`{m.name}`)" for m in res.missing_models) + ".", ""]
+    if res.missing_dates:
+        out += ["Days named in experiment.json without any run: " + ", ".join(res.missing_dates) + ".", ""]
+    if res.reference is None:
+        out += ["No Gen-AS reference model (role `reference`): no ⁺ markers, Table 8 and claims C1-C3 not "
+                "tested.", ""]
+    return out
+
+
+def _tables_md(res: Results) -> list[str]:
+    out = ["## Per-day indicators (Tables 2-5)", ""]
+    for ind in INDICATORS:
+        out += [f"### {tables.table_title(ind)}", "", tables.markdown_indicator_table(res, ind).rstrip("\n"), "",
+                tables.legend(res, ind), "",
+                f"Files: [tables/{ind}.csv](tables/{ind}.csv), [tables/{ind}.tex](tables/{ind}.tex).", ""]
+    return out
+
+
+def _table6_md(res: Results, cells: list[tables.Table6Cell]) -> list[str]:
+    out = ["## Table 6: share of days the Alpha-AS models beat the baselines and Gen-AS", ""]
+    group = tables.group_models(res)
+    if not cells:
+        missing = "agent models" if not res.agents else "baseline or Gen-AS models"
+        return out + [f"Not computed: no {missing}.", ""]
+    names = ", ".join(res.label(n) for n in group)
+    out += [f"Percentage of days on which a model is strictly better than every one of {names} (over the days on "
+            "which it and all of them have runs). Combined: days on which at least one Alpha-AS model is "
+            "(paper: the Alpha-AS models against the group of baselines and Gen-AS). Models with role 'other' "
+            "are not in the group.", "", tables.table6_markdown(res, cells).rstrip("\n"), "",
+            "File: [tables/table6.csv](tables/table6.csv).", ""]
+    return out
+
+
+def _table8_md(res: Results, entries: list[tables.Table8Agent]) -> list[str]:
+    out = ["## Table 8: Max DD against P&L-to-MAP, Alpha-AS vs Gen-AS", ""]
+    if not entries:
+        return out + ["Not computed: needs an agent and the Gen-AS reference.", ""]
+    out += ["Days on which the agent has a worse (larger) Max DD than Gen-AS, and of those the days on which it "
+            "has a better P&L-to-MAP; reversed: better Max DD but worse P&L-to-MAP. The paper's figures are "
+            "for Alpha-AS-1 (the first agent).", "", tables.table8_markdown(res, entries).rstrip("\n"), "",
+            "File: [tables/table8.csv](tables/table8.csv).", ""]
+    return out
+
+
+def _stats_md(kw: list[stats.KruskalRow], mw: list[stats.MannWhitneyRow], res: Results) -> list[str]:
+    out = ["## Significance tests", "", "### Kruskal-Wallis", "",
+           "H test across all models per indicator (`scipy.stats.kruskal`), each model on all its per-day values.",
+           "", "| Indicator | Models | Values | H | p |", "|---|---:|---:|---:|---:|"]
+    for r in kw:
+        out.append(f"| {INDICATOR_LABELS[r.indicator]} | {r.n_models} | {r.n_values} | {fmt_num(r.h)} | {fmt_p(r.p)} |")
+    n_pairs = len(res.models) * (len(res.models) - 1) // 2
+    out += ["", "### Post-hoc Mann-Whitney U", "",
+            "Two-sided Mann-Whitney U tests (`scipy.stats.mannwhitneyu`) for every pair of models, on the days "
+            f"both have; p-values corrected with the Holm-Bonferroni method across the {n_pairs} pairs of each "
+            "indicator (* = adjusted p < 0.05).", "",
+            "| Indicator | Model A | Model B | Days | U | p | p (Holm) |", "|---|---|---|---:|---:|---:|---:|"]
+    if not mw:
+        out[-2:] = ["No pairs: fewer than two models."]
+    for r in mw:
+        sig = " *" if r.p_holm == r.p_holm and r.p_holm < cl.ALPHA else ""
+        out.append(f"| {INDICATOR_LABELS[r.indicator]} | {md_escape(res.label(r.model_a))} | "
+                   f"{md_escape(res.label(r.model_b))} | {r.n_days} | {r.u:g} | {fmt_p(r.p)} | {fmt_p(r.p_holm)}{sig} |")
+    out += ["", "Files: [tables/kruskal_wallis.csv](tables/kruskal_wallis.csv), "
+            "[tables/mann_whitney.csv](tables/mann_whitney.csv).", ""]
+    return out
+
+
+def _write_tables(res: Results, out: Path, cells: list[tables.Table6Cell], entries: list[tables.Table8Agent],
+                  kw: list[stats.KruskalRow], mw: list[stats.MannWhitneyRow]) -> list[Path]:
+    tdir = out / "tables"
+    files = []
+    for ind in INDICATORS:
+        files.append(write_text_atomic(tables.indicator_csv(res, ind), tdir / f"{ind}.csv"))
+        files.append(write_text_atomic(tables.latex_indicator_table(res, ind), tdir / f"{ind}.tex"))
+    files.append(write_text_atomic(tables.table6_csv(cells), tdir / "table6.csv"))
+    files.append(write_text_atomic(tables.table8_csv(entries), tdir / "table8.csv"))
+    files.append(write_text_atomic(tables.csv_text(
+        ["indicator", "n_models", "n_values", "H", "p"],
+        [[r.indicator, r.n_models, r.n_values, fmt_float(r.h), fmt_float(r.p)] for r in kw]), tdir / "kruskal_wallis.csv"))
+    files.append(write_text_atomic(tables.csv_text(
+        ["indicator", "model_a", "model_b", "n_days", "U", "p", "p_holm"],
+        [[r.indicator, r.model_a, r.model_b, r.n_days, fmt_float(r.u), fmt_float(r.p), fmt_float(r.p_holm)]
+         for r in mw]), tdir / "mann_whitney.csv"))
+    return files
+
+
+def build(results_dir: str | Path, out: str | Path | None = None, *,
+          progress: bool | Progress = False) -> ReportResult:
+    """Read ``results_dir`` and write the report into ``out`` (default: ``results_dir``).
+
+    ``progress``: a callable receiving one-line messages, True for messages on stderr, False for silence.
+    Raises InputError on bad input.
+    """
+    say = _progress_fn(progress)
+    say(f"reading {results_dir}")
+    res = load_results(results_dir)
+    dest = Path(out) if out is not None else res.root
+    dest.mkdir(parents=True, exist_ok=True)
+    say(f"{len(res.models)} models, {len(res.dates)} days, {len(res.seeds)} seed(s); tables and tests")
+    cells, entries = tables.table6(res), tables.table8(res)
+    kw, mw = stats.kruskal_table(res), stats.mann_whitney_table(res)
+    files = _write_tables(res, dest, cells, entries, kw, mw)
+    say("claims (bootstrap)")
+    claims = cl.all_claims(res)
+    extra = {"kruskal_wallis": [vars(r) for r in kw], "mann_whitney": [vars(r) for r in mw]}
+    claims_path = write_text_atomic(cl.claims_json(res, claims, extra), dest / "claims.json")
+    say("plots")
+    figs, notes = plots.make_plots(res, dest)
+    files += [dest / p for _, p in figs]
+
+    md = _setup_md(res) + _tables_md(res) + _table6_md(res, cells) + _table8_md(res, entries) + _stats_md(kw, mw, res)
+    md += ["## Claims", "", cl.claims_markdown(res, claims).rstrip("\n"), "",
+           "File: [claims.json](claims.json).", "", "## Plots", ""]
+    for caption, rel in figs:
+        md += [f"**{caption}**", "", f"![{caption}]({rel})", ""]
+    if any(c.role == "agent" for c in res.models):
+        md += ["Action shares count the 5-s grid rows (time share), from the first action of each day.", ""]
+    md += [n + "\n" for n in notes]
+    report = write_text_atomic("\n".join(md).rstrip("\n") + "\n", dest / "report.md")
+    say(f"wrote {report}")
+    return ReportResult(report=report, claims_json=claims_path, files=[report, claims_path] + files, claims=claims)
+
+
+def build_report(results_dir: str | Path, out: str | Path | None = None, *,
+                 progress: bool | Progress = False) -> Path:
+    """Build the report of ``results_dir`` (into ``out``, default ``results_dir``); returns report.md's path."""
+    return build(results_dir, out, progress=progress).report

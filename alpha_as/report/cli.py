@@ -1,0 +1,31 @@
+"""``alpha-as report``: the paper-style report of a results folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from alpha_as.report.build import build
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="paper-style report (tables, tests, claims, plots) of a results folder",
+        description="Read the runs of RESULTS_DIR (runs/<model>/<date>/seed=<n>/ or <model>/<date>/seed=<n>/, "
+        "with an optional experiment.json) and write report.md, claims.json, tables/ (CSV and LaTeX of "
+        "Tables 2-6 and an 8-like table, Kruskal-Wallis and Holm-corrected Mann-Whitney tests) and plots/ "
+        "into RESULTS_DIR or --out. The outputs are deterministic: the same runs give byte-identical files.",
+    )
+    p.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="the results folder")
+    p.add_argument("--out", type=Path, help="output folder (default: RESULTS_DIR)")
+    p.add_argument("--progress", action="store_true", help="progress messages on stderr")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    result = build(args.results_dir, args.out, progress=args.progress)
+    print(f"wrote {result.report}")
+    print(f"wrote {result.claims_json}")
+    for c in result.claims:
+        print(f"{c['id']}: {c['verdict']} - {c['statement']}")
+    return 0
