@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= data
 SEED   ?= 0
 
-.PHONY: install test test-all data replicate bench lint clean
+.PHONY: install test test-all data data-bitstamp replicate replicate-bitstamp bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -33,18 +33,31 @@ test-all: install
 data: install
 	$(BIN)/alpha-as data synth --out $(DATA) --seed $(SEED)
 
-replicate: data
-	# The replication pipeline lands stage by stage (see README): today the market data, its check against
-	# the paper's statistics, and AS with the authors' default parameters on the first test day.
-	$(BIN)/alpha-as data check $(DATA) --instrument btcusdt_synth --compare-paper
-	$(BIN)/alpha-as run as --data $(DATA) --instrument btcusdt_synth --day 2020-12-09 --out results/as-default-20201209
+replicate: install
+	# The paper's whole protocol on the built-in synthetic market (generated into $(DATA)/ if absent), then the
+	# report: results/paper/report.md, claims.json, tables/, plots/, timings.json. A rerun resumes.
+	$(BIN)/alpha-as replicate --config experiments/paper.toml
+
+BITSTAMP_CAPTURE ?= ../shared/data/bitstamp_btcusd_20150501_obanalytics/2015-05-01.log.bz2
+
+BITSTAMP_DAY := $(DATA)/type=depth/instrument=btcusd_bitstamp/date=20150501/data.parquet
+
+data-bitstamp: $(BITSTAMP_DAY)
+
+$(BITSTAMP_DAY): | $(STAMP)
+	$(BIN)/alpha-as data import bitstamp $(BITSTAMP_CAPTURE) --out $(DATA) --instrument btcusd_bitstamp
+
+replicate-bitstamp: data-bitstamp
+	$(BIN)/alpha-as replicate --config experiments/bitstamp_2015.toml
 
 bench: install
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_genas.py
-	$(PY) benchmarks/bench_alpha_as.py
+	$(PY) benchmarks/bench_alpha_as.py --agent alpha-as-1
+	$(PY) benchmarks/bench_alpha_as.py --agent alpha-as-2
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_replicate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -31,6 +31,8 @@ def build_parser() -> ArgumentParser:
     from alpha_as.data import cli as data_cli
     from alpha_as.engine import cli as engine_cli
     from alpha_as.experiments import cli as experiments_cli
+    from alpha_as.experiments import replicate_cli
+    from alpha_as.report import cli as report_cli
     from alpha_as.tuning import cli as tuning_cli
 
     parser = ArgumentParser(
@@ -46,6 +48,8 @@ def build_parser() -> ArgumentParser:
     tuning_cli.register(sub)
     features_cli.register(sub)
     agents_cli.register(sub)
+    replicate_cli.register(sub)
+    report_cli.register(sub)
     return parser
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -33,10 +33,10 @@ import numpy as np
 import torch
 
 from alpha_as.agents.actions import INITIAL_PARAMS, N_ACTIONS, action_to_params
-from alpha_as.agents.dqn import DQNAgent, DQNConfig, ReplayMemory, merge_memories
-from alpha_as.agents.features import DEFAULT_FEATURES, PRIVATE_FEATURES, Normalizer
+from alpha_as.agents.config import AlphaASConfig
+from alpha_as.agents.dqn import DQNAgent, ReplayMemory, merge_memories
+from alpha_as.agents.features import PRIVATE_FEATURES, Normalizer
 from alpha_as.agents.observation import Observer, decision_times
-from alpha_as.configs import from_dict
 from alpha_as.data import store
 from alpha_as.data.store import MarketDay
 from alpha_as.engine.backtest import BacktestResult, SteppedBacktest, write_json_atomic
@@ -44,104 +44,10 @@ from alpha_as.engine.config import EngineConfig
 from alpha_as.errors import InputError
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 
-AGENTS = {"alpha-as-1": "ff", "alpha-as-2": "lstm"}
 STATE_FILE = "alpha_as.json"
 HOUR_NS = 3_600_000_000_000
-TIMINGS = ("grid", "authors")
 AUTHORS_WAIT_NS = 6_000_000_000
 """The authors compute the reward once (int)((t − t0)/1000) > 5, i.e. >= 6 s after the action (spec §6.4)."""
-
-
-@dataclass(frozen=True)
-class AlphaASConfig:
-    """How an Alpha-AS agent is built, trained and tested. Saved in the model folder's alpha_as.json."""
-
-    agent: str = "alpha-as-1"
-    """"alpha-as-1" (feed-forward DQN) or "alpha-as-2" (LSTM DQN). INFERRED mapping, spec §6.5."""
-    preset: str = "default"
-    """DQN preset: "default" (75 epochs, batch 500, α 0.85, γd 0.75) or "notebook" (300, 5000, 0.95, 0.95)."""
-    q_target: str = "double"
-    """Q targets: "double" (textbook double DQN, default) or "authors" (the authors' blended tabular rule)."""
-    epochs: int | None = None
-    """Override of the preset's maximum epochs per fit (None = the preset's)."""
-    batch_size: int | None = None
-    """Override of the preset's mini-batch size (None = the preset's)."""
-    iterations: int = 10
-    """Training iterations; iteration i uses ε = 1 − i/iterations (paper: 10)."""
-    runs: int = 5
-    """Backtests of the training day per iteration, merged (paper: 5)."""
-    workers: int = 1
-    """Worker processes for an iteration's runs (spawn); 1 = in-process. Results do not depend on it."""
-    seed: int = 0
-    """Master seed: agent weights, per-run seeds (SeedSequence(seed, iteration, run)) and memory merges."""
-    decision_seconds: float = 5.0
-    """Decision period on the fixed clock grid (paper: 5 s)."""
-    timing: str = "grid"
-    """"grid": decide every ``decision_seconds`` on a fixed clock grid (default). "authors": the authors' code
-    (spec §6.4, §9 #2): act at a snapshot, take the reward at the first snapshot >= 6 s later (the next
-    state s' is the state there), act again at the snapshot after that (an ≈ 7-s cycle; the P&L between
-    the reward snapshot and the next action belongs to no reward)."""
-    test_epsilon: float = 0.2
-    """ε during the test days (authors' default)."""
-    target_copy_hours: float = 8.0
-    """Test: the target network is copied from the prediction network every this many hours of market time
-    (counted across days). Training copies it after each iteration's fit."""
-    features: tuple[str, ...] = DEFAULT_FEATURES
-    """Market features of the state (the 10 private features are always appended)."""
-    window: str = "07:00-19:00"
-    """UTC window of each day replayed ("all" = whole day)."""
-    torch_threads: int = 1
-    """torch threads for fits in the main process (workers use 1); fixed so that floats sums are reproducible."""
-    engine: dict = field(default_factory=dict)
-    """EngineConfig overrides (fill model, latency, fees, ...) for training and test; default: the authors' engine."""
-    map_over: str = "fills"
-    """P&L-to-MAP denominator of the day metrics: mean |position| over "fills" (authors') or the 5-s "grid"."""
-
-    def __post_init__(self) -> None:
-        if self.agent not in AGENTS:
-            raise InputError(f"Alpha-AS config: agent must be one of {', '.join(AGENTS)}, got {self.agent!r}")
-        checks = [
-            (self.timing in TIMINGS, f"timing must be one of {TIMINGS}"),
-            (self.iterations >= 1 and self.runs >= 1 and self.workers >= 1, "iterations, runs, workers must be >= 1"),
-            (self.decision_seconds > 0, "decision_seconds must be > 0"),
-            (0 <= self.test_epsilon <= 1, "test_epsilon must be in [0, 1]"),
-            (self.target_copy_hours > 0, "target_copy_hours must be > 0"),
-            (len(self.features) >= 1, "features must not be empty"),
-            (self.torch_threads >= 1, "torch_threads must be >= 1"),
-            (self.epochs is None or self.epochs >= 1, "epochs must be >= 1"),
-            (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.map_over in ("fills", "grid"), "map_over must be 'fills' or 'grid'"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise InputError(f"Alpha-AS config: {msg}")
-        object.__setattr__(self, "features", tuple(self.features))
-        self.dqn_config()  # validates the preset
-        self.engine_config()  # validates the engine overrides
-
-    @property
-    def n_inputs(self) -> int:
-        return len(self.features) + len(PRIVATE_FEATURES)
-
-    def dqn_config(self, seed: int | None = None) -> DQNConfig:
-        over = {k: v for k, v in (("epochs", self.epochs), ("batch_size", self.batch_size)) if v is not None}
-        return DQNConfig.preset(self.preset, variant=AGENTS[self.agent], n_inputs=self.n_inputs,
-                                q_target=self.q_target, seed=self.seed if seed is None else seed, **over)
-
-    def engine_config(self) -> EngineConfig:
-        return EngineConfig.from_dict(self.engine, source="Alpha-AS config: engine")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["features"] = list(self.features)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict, *, source: str = "Alpha-AS config") -> AlphaASConfig:
-        d = dict(d)
-        if "features" in d and isinstance(d["features"], list):
-            d["features"] = tuple(d["features"])
-        return from_dict(cls, d, source=source)
 
 
 def initial_params(genas: ASParams) -> ASParams:

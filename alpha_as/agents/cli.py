@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from alpha_as.agents.alpha_as import AGENTS, TIMINGS, AlphaAS, AlphaASConfig, load_market_day, write_day
+from alpha_as.agents.alpha_as import AlphaAS, load_market_day, write_day
+from alpha_as.agents.config import AGENTS, TIMINGS, AlphaASConfig
 from alpha_as.agents.features import parse_feature
 from alpha_as.configs import from_dict
 from alpha_as.data import store

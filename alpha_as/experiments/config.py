@@ -273,21 +273,28 @@ def build_model(name: str, raw: object, file: str) -> ModelSpec:
     return ModelSpec(name, m.kind, build(cls, params, where), path)
 
 
-def load_config(path: str | Path, *, check_data: bool = True) -> Experiment:
-    """Read, validate and resolve an experiment file. Raises InputError (one line) for any problem."""
-    path = Path(path)
+def read_toml(path: Path, tables: tuple[str, ...], what: str = "config file") -> dict:
+    """A TOML file's top-level tables, refusing a missing file, bad TOML and unknown tables (one error line)."""
     file = str(path)
     if not path.is_file():
-        raise InputError(f"config file {file} not found")
+        raise InputError(f"{what} {file} not found")
     try:
         doc = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{file}: not valid TOML ({e})") from None
     except UnicodeDecodeError:
         raise InputError(f"{file}: not a UTF-8 text file") from None
-    unknown = sorted(set(doc) - set(TABLES))
+    unknown = sorted(set(doc) - set(tables))
     if unknown:
-        raise InputError(f"{file}: unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}")
+        raise InputError(f"{file}: unknown table(s) {', '.join(unknown)}; known: {', '.join(tables)}")
+    return doc
+
+
+def load_config(path: str | Path, *, check_data: bool = True) -> Experiment:
+    """Read, validate and resolve an experiment file. Raises InputError (one line) for any problem."""
+    path = Path(path)
+    file = str(path)
+    doc = read_toml(path, TABLES)
     for key in TABLES:
         if key in doc and not isinstance(doc[key], dict):
             raise InputError(f"{file}: '{key}' must be a table [{key}]")

@@ -1,0 +1,213 @@
+"""The agents' configurations, without torch: ``DQNConfig`` (the Q-learning core) and ``AlphaASConfig`` (how
+an Alpha-AS agent is built, trained and tested). Kept apart from the torch code so that validating a config
+(e.g. a protocol file in ``alpha-as replicate``) does not load torch into the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from alpha_as.agents.actions import N_ACTIONS
+from alpha_as.agents.features import DEFAULT_FEATURES, PRIVATE_FEATURES
+from alpha_as.configs import from_dict
+from alpha_as.engine.config import EngineConfig
+from alpha_as.errors import InputError
+
+AGENTS = {"alpha-as-1": "ff", "alpha-as-2": "lstm"}
+TIMINGS = ("grid", "authors")
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """DQN hyper-parameters. Defaults: the authors' ``avellaneda_dqn.py`` DEFAULT (spec §6.5, §9 #22)."""
+
+    n_inputs: int = 32
+    """Features per state (22 market + 10 private in the authors' notebook, spec §6.2)."""
+    variant: str = "ff"
+    """"ff" = Alpha-AS-1 (Dense-ReLU, Dense-ReLU, out); "lstm" = Alpha-AS-2 (Dense-ReLU, LSTM, out)."""
+    seq_len: int = 1
+    """LSTM only: states per input sequence (the last L states, oldest first). INFERRED default 1: the authors
+    feed the LSTM the 2-D matrix of replay rows, one state per row (rows are merged by state, so no sequence
+    survives in their memory), and DL4J's FeedForwardToRnnPreProcessor turns [rows, n] into sequences of
+    length 1. L > 1 (e.g. 5, their private-feature horizon) gives the LSTM a real history, at ~L× the cost."""
+    hidden_multiplier: float = 2.0
+    """H = round(hidden_multiplier · (n_inputs + 20)); 2 → 104 for 32 inputs (authors)."""
+    output_activation: str = "tanh"
+    """"tanh" (authors, outputs in (−1, 1), spec §9 #4) or "linear"."""
+    q_target: str = "double"
+    """"double" (textbook double DQN) or "authors" (tabular blend on per-state rows), see the module doc."""
+    alpha: float = 0.85
+    """α of the authors' blend (their `learningRate`); unused by "double"."""
+    discount: float = 0.75
+    """γd, the discount factor (γ is the AS risk aversion)."""
+    memory_size: int = 10_000
+    """Replay capacity in rows (authors' maxBatchSize; paper: 10,000 rows of experiences)."""
+    optimizer: str = "nesterov"
+    """"nesterov" (SGD with Nesterov momentum, authors) or "adam"."""
+    lr: float = 0.01
+    """Network learning rate (authors' learningRateNN)."""
+    momentum: float = 0.5
+    """Nesterov momentum (authors' momentumNesterov); unused by Adam."""
+    epochs: int = 75
+    """Maximum epochs per fit."""
+    batch_size: int = 500
+    """Mini-batch size."""
+    val_fraction: float = 0.25
+    """Held-out share for early stopping (paper: "25% of the training sets")."""
+    eval_every: int = 5
+    """Evaluate the validation RMSE every this many epochs (and after the last); the best model is kept."""
+    early_stop_decimals: int | None = None
+    """Round the validation RMSE to this many decimals before comparing (authors: 2). INFERRED default None:
+    with rewards of 1e-3..1e-1 USD, rounding to 2 decimals would freeze the first evaluated model."""
+    max_fit_seconds: float | None = None
+    """Wall-clock cap per fit (authors: 300 s). None by default, since a wall-clock cap is not reproducible."""
+    min_rows: int = 100
+    """Fits are skipped below this many memory rows (authors)."""
+    normalize: bool = True
+    """z-score the inputs with mean/std of the training split, as the authors' NormalizerStandardize."""
+    ignore_zero_outputs: bool = False
+    """Greedy choice ignores outputs exactly 0 (the authors' EpsilonGreedyExploration does)."""
+    seed: int = 0
+    """Seed of the weight init (torch.Generator) and of ε-greedy, shuffles and splits (numpy Generator)."""
+    deterministic: bool = True
+    """Call torch.use_deterministic_algorithms(True) when an agent is built."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.n_inputs >= 1, "n_inputs must be >= 1"),
+            (self.variant in ("ff", "lstm"), "variant must be 'ff' or 'lstm'"),
+            (self.seq_len >= 1, "seq_len must be >= 1"),
+            (self.hidden_multiplier > 0, "hidden_multiplier must be > 0"),
+            (self.output_activation in ("tanh", "linear"), "output_activation must be 'tanh' or 'linear'"),
+            (self.q_target in ("double", "authors"), "q_target must be 'double' or 'authors'"),
+            (0 < self.alpha <= 1, "alpha must be in (0, 1]"),
+            (0 <= self.discount < 1, "discount must be in [0, 1)"),
+            (self.memory_size >= 1, "memory_size must be >= 1"),
+            (self.optimizer in ("nesterov", "adam"), "optimizer must be 'nesterov' or 'adam'"),
+            (self.lr > 0, "lr must be > 0"),
+            (0 < self.momentum < 1, "momentum must be in (0, 1)"),
+            (self.epochs >= 1 and self.batch_size >= 1 and self.eval_every >= 1, "epochs, batch_size, eval_every must be >= 1"),
+            (0 < self.val_fraction < 1, "val_fraction must be in (0, 1)"),
+            (self.min_rows >= 2, "min_rows must be >= 2"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise InputError(f"DQN config: {msg}")
+
+    @property
+    def hidden(self) -> int:
+        return max(1, round(self.hidden_multiplier * (self.n_inputs + N_ACTIONS)))
+
+    @property
+    def state_dim(self) -> int:
+        """Length of the state vectors the agent takes: n_inputs, or seq_len·n_inputs for the LSTM."""
+        return self.n_inputs * (self.seq_len if self.variant == "lstm" else 1)
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "DQN config") -> DQNConfig:
+        return from_dict(cls, d, source=source)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> DQNConfig:
+        """A named preset ("default" or "notebook", spec §6.5 table) with field overrides."""
+        if name not in PRESETS:
+            raise InputError(f"DQN preset {name!r} unknown; known: {', '.join(PRESETS)}")
+        return cls.from_dict({**PRESETS[name], **overrides}, source=f"DQN preset {name!r}")
+
+
+PRESETS: dict[str, dict] = {
+    "default": {},  # avellaneda_dqn.py DEFAULT: α 0.85, γd 0.75, batch 500, epochs 75
+    "notebook": {"alpha": 0.95, "discount": 0.95, "batch_size": 5000, "epochs": 300},  # memory-replay notebook
+}
+
+
+@dataclass(frozen=True)
+class AlphaASConfig:
+    """How an Alpha-AS agent is built, trained and tested. Saved in the model folder's alpha_as.json."""
+
+    agent: str = "alpha-as-1"
+    """"alpha-as-1" (feed-forward DQN) or "alpha-as-2" (LSTM DQN). INFERRED mapping, spec §6.5."""
+    preset: str = "default"
+    """DQN preset: "default" (75 epochs, batch 500, α 0.85, γd 0.75) or "notebook" (300, 5000, 0.95, 0.95)."""
+    q_target: str = "double"
+    """Q targets: "double" (textbook double DQN, default) or "authors" (the authors' blended tabular rule)."""
+    epochs: int | None = None
+    """Override of the preset's maximum epochs per fit (None = the preset's)."""
+    batch_size: int | None = None
+    """Override of the preset's mini-batch size (None = the preset's)."""
+    iterations: int = 10
+    """Training iterations; iteration i uses ε = 1 − i/iterations (paper: 10)."""
+    runs: int = 5
+    """Backtests of the training day per iteration, merged (paper: 5)."""
+    workers: int = 1
+    """Worker processes for an iteration's runs (spawn); 1 = in-process. Results do not depend on it."""
+    seed: int = 0
+    """Master seed: agent weights, per-run seeds (SeedSequence(seed, iteration, run)) and memory merges."""
+    decision_seconds: float = 5.0
+    """Decision period on the fixed clock grid (paper: 5 s)."""
+    timing: str = "grid"
+    """"grid": decide every ``decision_seconds`` on a fixed clock grid (default). "authors": the authors' code
+    (spec §6.4, §9 #2): act at a snapshot, take the reward at the first snapshot >= 6 s later (the next
+    state s' is the state there), act again at the snapshot after that (an ≈ 7-s cycle; the P&L between
+    the reward snapshot and the next action belongs to no reward)."""
+    test_epsilon: float = 0.2
+    """ε during the test days (authors' default)."""
+    target_copy_hours: float = 8.0
+    """Test: the target network is copied from the prediction network every this many hours of market time
+    (counted across days). Training copies it after each iteration's fit."""
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    """Market features of the state (the 10 private features are always appended)."""
+    window: str = "07:00-19:00"
+    """UTC window of each day replayed ("all" = whole day)."""
+    torch_threads: int = 1
+    """torch threads for fits in the main process (workers use 1); fixed so that floats sums are reproducible."""
+    engine: dict = field(default_factory=dict)
+    """EngineConfig overrides (fill model, latency, fees, ...) for training and test; default: the authors' engine."""
+    map_over: str = "fills"
+    """P&L-to-MAP denominator of the day metrics: mean |position| over "fills" (authors') or the 5-s "grid"."""
+
+    def __post_init__(self) -> None:
+        if self.agent not in AGENTS:
+            raise InputError(f"Alpha-AS config: agent must be one of {', '.join(AGENTS)}, got {self.agent!r}")
+        checks = [
+            (self.timing in TIMINGS, f"timing must be one of {TIMINGS}"),
+            (self.iterations >= 1 and self.runs >= 1 and self.workers >= 1, "iterations, runs, workers must be >= 1"),
+            (self.decision_seconds > 0, "decision_seconds must be > 0"),
+            (0 <= self.test_epsilon <= 1, "test_epsilon must be in [0, 1]"),
+            (self.target_copy_hours > 0, "target_copy_hours must be > 0"),
+            (len(self.features) >= 1, "features must not be empty"),
+            (self.torch_threads >= 1, "torch_threads must be >= 1"),
+            (self.epochs is None or self.epochs >= 1, "epochs must be >= 1"),
+            (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.map_over in ("fills", "grid"), "map_over must be 'fills' or 'grid'"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise InputError(f"Alpha-AS config: {msg}")
+        object.__setattr__(self, "features", tuple(self.features))
+        self.dqn_config()  # validates the preset
+        self.engine_config()  # validates the engine overrides
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.features) + len(PRIVATE_FEATURES)
+
+    def dqn_config(self, seed: int | None = None) -> DQNConfig:
+        over = {k: v for k, v in (("epochs", self.epochs), ("batch_size", self.batch_size)) if v is not None}
+        return DQNConfig.preset(self.preset, variant=AGENTS[self.agent], n_inputs=self.n_inputs,
+                                q_target=self.q_target, seed=self.seed if seed is None else seed, **over)
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig.from_dict(self.engine, source="Alpha-AS config: engine")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["features"] = list(self.features)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "Alpha-AS config") -> AlphaASConfig:
+        d = dict(d)
+        if "features" in d and isinstance(d["features"], list):
+            d["features"] = tuple(d["features"])
+        return from_dict(cls, d, source=source)

@@ -1,0 +1,295 @@
+"""The replication protocol file (``experiments/paper.toml``): which data, sessions, seeds and settings.
+
+A *session* is a day of the store replayed in a UTC window: ``"2020-12-09"`` (the protocol's default
+window) or ``"2015-05-01 04:00-06:00"`` (its own window). The protocol runs feature selection on the FI
+session, the Gen-AS GA and the Alpha-AS training on the training session, then every model on each test
+session. Schema (every key checked; one error line naming the file, table and key)::
+
+    [protocol]
+    name = "paper"                    # default: the file's stem
+    data = "data"                     # store root (authors' layout)
+    instrument = "btcusdt_synth"
+    synthetic = true                  # generate the built-in synthetic market for missing days
+    out = "results/paper"             # default results/<name>
+    window = "07:00-19:00"            # default window of the sessions
+    fi = "2020-12-07"                 # feature-importance session
+    train = "2020-12-08"              # GA and training session
+    test = "paper"                    # "paper" (its 30 test days) or a list of sessions
+    models = ["foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2"]
+    seeds = [0]                       # the stochastic stages (features, GA, agents) are repeated per seed
+    workers = 0                       # processes (0 = number of cores)
+    map_over = "fills"                # P&L-to-MAP denominator (see ``alpha-as runs``)
+    data_note = "..."                 # what the data is, printed at the top of the report
+
+    [engine]    # EngineConfig fields          [features]  # feature-selection settings
+    [genas]     # GAConfig fields (not seed, workers, window)
+    [agents]    # AlphaASConfig fields (not agent, seed, workers, window, features)
+    [baselines.foic]  [baselines.liic]   # FOICParams / LIICParams fields
+
+Relative paths resolve against the current directory (run from the project root), as everywhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alpha_as.agents.config import AlphaASConfig
+from alpha_as.data import paper, store
+from alpha_as.engine.config import EngineConfig
+from alpha_as.errors import InputError
+from alpha_as.experiments.config import NAME_RE, build, read_toml
+from alpha_as.tuning.genas import GAConfig
+from baselines import FOICParams, LIICParams
+
+MODELS = ("foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2")
+"""The paper's five models, in the report's column order."""
+LABELS = {"foic": "FOIC", "liic": "LIIC", "gen-as": "Gen-AS", "alpha-as-1": "Alpha-AS-1", "alpha-as-2": "Alpha-AS-2"}
+ROLES = {"foic": "baseline", "liic": "baseline", "gen-as": "reference", "alpha-as-1": "agent", "alpha-as-2": "agent"}
+TABLES = ("protocol", "engine", "features", "genas", "agents", "baselines")
+AGENT_FIXED = ("agent", "seed", "workers", "window", "features")
+GA_FIXED = ("seed", "workers", "window")
+SYNTH_NOTE = ("The built-in synthetic BTCUSDT-like market (`alpha-as data synth`): a simulated limit order book "
+              "calibrated to the per-day volumes, trade counts and tick rates the paper's authors report for "
+              "their Binance data (spec §12). It is not the paper's data, which cannot be obtained; results on "
+              "it test the method, not the paper's numbers.")
+
+
+@dataclass(frozen=True)
+class ProtocolTable:
+    """The ``[protocol]`` table as written."""
+
+    data: str
+    """Store root (authors' layout)."""
+    instrument: str
+    """Instrument in the store."""
+    name: str = ""
+    """[A-Za-z0-9_-]+; default: the file's stem."""
+    synthetic: bool = False
+    """Generate the built-in synthetic market for the sessions' days missing from the store."""
+    out: str = ""
+    """Output folder; default results/<name>."""
+    window: str = "07:00-19:00"
+    """Default UTC window of a session."""
+    fi: str = paper.FI_DAY.isoformat()
+    """Feature-importance session."""
+    train: str = paper.TRAIN_DAY.isoformat()
+    """Gen-AS GA and Alpha-AS training session."""
+    test: str | list = "paper"
+    """"paper" (the paper's 30 test days) or a list of sessions."""
+    models: list[str] = field(default_factory=lambda: list(MODELS))
+    """Models run on the test sessions (a subset of the paper's five)."""
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """Seeds of the stochastic stages."""
+    workers: int = 0
+    """Processes; 0 = number of cores."""
+    map_over: str = "fills"
+    """P&L-to-MAP denominator: "fills" (authors') or "grid"."""
+    data_note: str = ""
+    """What the data is; default: a note on the synthetic market, or on the user's store."""
+
+
+@dataclass(frozen=True)
+class FeaturesTable:
+    """``[features]``: the random-forest feature selection on the FI session (``alpha-as features``)."""
+
+    enabled: bool = True
+    """False: the agents use the paper's 22 default features."""
+    horizon_s: float = 5.0
+    """Label: mid up after this many seconds."""
+    max_rows: int = 200_000
+    """Rows used at most (evenly thinned)."""
+    n_estimators: int = 1
+    """Trees per forest (the authors: 1)."""
+    max_depth: int = 12
+    """Tree depth."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """A day of the store in a UTC window; ``label`` names its folders (``2020-12-09`` or
+    ``2015-05-01_0400-0600``)."""
+
+    date: dt.date
+    window: str
+    label: str
+
+    def to_dict(self) -> dict:
+        return {"date": self.date.isoformat(), "window": self.window, "label": self.label}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A protocol file, resolved and validated."""
+
+    path: Path
+    name: str
+    data: Path
+    instrument: str
+    synthetic: bool
+    out: Path
+    fi: Session
+    train: Session
+    test: tuple[Session, ...]
+    models: tuple[str, ...]
+    seeds: tuple[int, ...]
+    workers: int
+    map_over: str
+    data_note: str
+    engine: EngineConfig
+    features: FeaturesTable
+    genas: dict
+    """GAConfig fields (validated) without seed/workers/window."""
+    agents: dict
+    """AlphaASConfig fields (validated) without agent/seed/workers/window/features."""
+    baselines: dict[str, object]
+    """{"foic": FOICParams, "liic": LIICParams}."""
+    quick: bool = False
+
+    @property
+    def agents_run(self) -> tuple[str, ...]:
+        return tuple(m for m in self.models if ROLES[m] == "agent")
+
+    def sessions(self) -> list[Session]:
+        return [self.fi, self.train, *self.test]
+
+    def ga_config(self, seed: int) -> GAConfig:
+        return GAConfig.from_dict({**self.genas, "seed": seed, "workers": self.workers, "window": self.train.window},
+                                  source=f"{self.path} [genas]")
+
+    def agent_config(self, agent: str, seed: int, features: list[str]) -> AlphaASConfig:
+        return AlphaASConfig.from_dict({**self.agents, "agent": agent, "seed": seed, "workers": 1,
+                                        "window": self.train.window, "features": features},
+                                       source=f"{self.path} [agents]")
+
+    def identity(self) -> dict:
+        """What the results depend on (not out, workers or the note): stored in protocol.json and compared on
+        a rerun so that a changed protocol never mixes with old results."""
+        return {"data": str(self.data), "instrument": self.instrument, "fi": self.fi.to_dict(),
+                "train": self.train.to_dict(), "test": [s.to_dict() for s in self.test], "models": list(self.models),
+                "seeds": list(self.seeds), "map_over": self.map_over, "engine": self.engine.to_dict(),
+                "features": dataclasses.asdict(self.features), "genas": self.genas, "agents": self.agents,
+                "baselines": {k: v.to_dict() for k, v in self.baselines.items()}, "quick": self.quick}
+
+    def identity_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
+
+
+def parse_session(text: object, default_window: str, source: str) -> Session:
+    """``"YYYY-MM-DD"`` or ``"YYYY-MM-DD HH:MM-HH:MM"`` → Session."""
+    if not isinstance(text, str):
+        raise InputError(f"{source}: a session must be a string 'YYYY-MM-DD [HH:MM-HH:MM]', got {text!r}")
+    parts = text.split()
+    if len(parts) not in (1, 2):
+        raise InputError(f"{source}: bad session {text!r}: expected 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM-HH:MM'")
+    try:
+        date = dt.date.fromisoformat(parts[0])
+    except ValueError:
+        raise InputError(f"{source}: bad session {text!r}: bad date {parts[0]!r}, expected YYYY-MM-DD") from None
+    window = parts[1] if len(parts) == 2 else default_window
+    try:
+        store.parse_window(window, "window")
+    except InputError as e:
+        raise InputError(f"{source}: session {text!r}: {e}") from None
+    label = date.isoformat() if len(parts) == 1 else f"{date.isoformat()}_{window.replace(':', '')}"
+    return Session(date, window, label)
+
+
+def _table(doc: dict, key: str, file: str) -> dict:
+    t = doc.get(key, {})
+    if not isinstance(t, dict):
+        raise InputError(f"{file}: '{key}' must be a table [{key}]")
+    return t
+
+
+def _no_keys(d: dict, keys: tuple[str, ...], source: str) -> None:
+    bad = sorted(set(d) & set(keys))
+    if bad:
+        raise InputError(f"{source}: key(s) {', '.join(bad)} are set by the protocol, not in this table")
+
+
+def load_protocol(path: str | Path) -> Protocol:
+    """Read and validate a protocol file; every problem is one InputError line naming the file and key."""
+    path = Path(path)
+    file = str(path)
+    doc = read_toml(path, TABLES, "protocol file")
+    if "protocol" not in doc:
+        raise InputError(f"{file}: missing table [protocol]")
+    src = f"{file} [protocol]"
+    t = build(ProtocolTable, _table(doc, "protocol", file), src)
+    name = t.name or path.stem
+    if not NAME_RE.match(name):
+        raise InputError(f"{src}: bad name {name!r}: use letters, digits, '_' and '-' only")
+    store.parse_window(t.window, f"{src}: key 'window'")
+    fi = parse_session(t.fi, t.window, f"{src}: key 'fi'")
+    train = parse_session(t.train, t.window, f"{src}: key 'train'")
+    if t.test == "paper":
+        test = tuple(parse_session(d.date.isoformat(), t.window, f"{src}: key 'test'") for d in paper.PAPER_DAYS
+                     if d.role == "test")
+    elif isinstance(t.test, list) and t.test:
+        test = tuple(parse_session(s, t.window, f"{src}: key 'test'") for s in t.test)
+    else:
+        raise InputError(f"{src}: key 'test' must be \"paper\" or a non-empty list of sessions")
+    labels = [s.label for s in test]
+    if len(set(labels)) != len(labels):
+        raise InputError(f"{src}: key 'test' lists a session twice")
+    if not t.models or any(m not in MODELS for m in t.models) or len(set(t.models)) != len(t.models):
+        raise InputError(f"{src}: key 'models' must list some of {', '.join(MODELS)}, each once; got {t.models!r}")
+    if any(ROLES[m] == "agent" for m in t.models) and "gen-as" not in t.models:
+        raise InputError(f"{src}: key 'models': the Alpha-AS agents build on Gen-AS; add \"gen-as\"")
+    if not t.seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in t.seeds) \
+            or len(set(t.seeds)) != len(t.seeds):
+        raise InputError(f"{src}: key 'seeds' must list distinct integers >= 0")
+    if t.workers < 0:
+        raise InputError(f"{src}: key 'workers' must be >= 0 (0 = number of cores)")
+    if t.map_over not in ("fills", "grid"):
+        raise InputError(f"{src}: key 'map_over' must be \"fills\" or \"grid\"")
+    engine = build(EngineConfig, _table(doc, "engine", file), f"{file} [engine]")
+    features = build(FeaturesTable, _table(doc, "features", file), f"{file} [features]")
+    genas = _table(doc, "genas", file)
+    _no_keys(genas, GA_FIXED, f"{file} [genas]")
+    GAConfig.from_dict({**genas}, source=f"{file} [genas]")
+    agents = _table(doc, "agents", file)
+    _no_keys(agents, AGENT_FIXED, f"{file} [agents]")
+    AlphaASConfig.from_dict({**agents}, source=f"{file} [agents]")
+    bt = _table(doc, "baselines", file)
+    bad = sorted(set(bt) - {"foic", "liic"})
+    if bad:
+        raise InputError(f"{file} [baselines]: unknown model(s) {', '.join(bad)}; known: foic, liic")
+    baselines = {"foic": build(FOICParams, _table(bt, "foic", file), f"{file} [baselines.foic]"),
+                 "liic": build(LIICParams, _table(bt, "liic", file), f"{file} [baselines.liic]")}
+    note = t.data_note or (SYNTH_NOTE if t.synthetic else f"Market data: instrument {t.instrument} from the store "
+                           f"{t.data} (authors' parquet layout).")
+    return Protocol(path=path, name=name, data=Path(t.data).absolute(), instrument=t.instrument,
+                    synthetic=t.synthetic, out=Path(t.out or f"results/{name}").absolute(), fi=fi, train=train,
+                    test=test, models=tuple(t.models), seeds=tuple(t.seeds),
+                    workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note,
+                    engine=engine, features=features, genas=genas, agents=agents, baselines=baselines)
+
+
+QUICK_WINDOW_HOURS = 1
+"""``--quick``: each session is cut to its first hour."""
+
+
+def quick(p: Protocol) -> Protocol:
+    """The CI variant: sessions cut to their first hour, 3 test sessions, a small GA, 2 training iterations of
+    2 runs, short fits. Written to ``<out>-quick`` unless ``--out`` is given."""
+
+    def cut(s: Session) -> Session:
+        start, _ = store.parse_window(s.window, "window")
+        h, m = (start.hour, start.minute) if start else (0, 0)
+        end_h = min(24, h + QUICK_WINDOW_HOURS)
+        window = f"{h:02d}:{m:02d}-{end_h:02d}:{m if end_h < 24 else 0:02d}"
+        return Session(s.date, window, s.label)
+
+    genas = {**p.genas, "generations": 2, "population": 6}
+    agents = {**p.agents, "iterations": 2, "runs": 2, "epochs": 10}
+    features = dataclasses.replace(p.features, max_rows=20_000)
+    return dataclasses.replace(p, fi=cut(p.fi), train=cut(p.train), test=tuple(cut(s) for s in p.test[:3]),
+                               genas=genas, agents=agents, features=features, quick=True,
+                               out=p.out.with_name(p.out.name + "-quick"))

@@ -1,0 +1,401 @@
+"""``alpha-as replicate``: the paper's whole protocol, stage by stage, resumable, then the report.
+
+Stages and where each writes (under the protocol's ``out``)::
+
+    data       the store (synthetic days generated when missing and allowed)
+    features   features/seed=<s>/features.json         random-forest selection on the FI session
+    genas      genas/seed=<s>/best.json, history.parquet   the GA on the training session
+    baselines  runs/<foic|liic|gen-as>/<session>/seed=<s>/ the non-agent models on the test sessions
+    agents     models/<agent>/seed=<s>/ (checkpoints)      Alpha-AS training, then the test sessions in order,
+               runs/<agent>/<session>/seed=<s>/            with learning carried from session to session
+    report     report.md, claims.json, tables/, plots/
+
+Every stage skips what a previous run finished: a stage's output files are written atomically, the runs'
+folders are committed by rename, the agents resume from their checkpoints (a session's folder is committed
+before the checkpoint that counts it, so a kill in between replays that session from the previous
+checkpoint, deterministically). ``protocol.json`` records what the results depend on; rerunning with a
+changed protocol is refused (``--force`` starts over). ``timings.json`` holds each stage's wall time and the
+peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from alpha_as.data import paper, store
+from alpha_as.engine.backtest import write_json_atomic
+from alpha_as.errors import InputError
+from alpha_as.experiments import runner
+from alpha_as.experiments.config import canonical
+from alpha_as.experiments.protocol import LABELS, ROLES, Protocol
+from alpha_as.experiments.resources import PeakRSS
+
+STAGES = ("data", "features", "genas", "baselines", "agents", "report")
+SYNTH_INSTRUMENT = "btcusdt_synth"
+
+
+@dataclass
+class Replication:
+    """What a run did: stage timings (s), their status, and the peak memory."""
+
+    out: Path
+    seconds: dict[str, float] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+    peak_process_rss_mb: float = 0.0
+    total_seconds: float = 0.0
+    earlier: dict[str, float] = field(default_factory=dict)
+    """Stage times of earlier runs (from the previous timings.json), for the stages this run skips."""
+
+    def table(self) -> str:
+        rows = [f"{'stage':<10} {'status':<9} {'seconds':>8}  {'when it ran':>11}"]
+        for s in self.seconds:
+            ran = self.seconds[s] if self.status[s] == "ran" else self.earlier.get(s)
+            rows.append(f"{s:<10} {self.status[s]:<9} {self.seconds[s]:>8.1f}  {'' if ran is None else f'{ran:.1f}':>11}")
+        rows.append(f"{'total':<10} {'':<9} {self.total_seconds:>8.1f}")
+        rows.append(f"peak RSS: {self.peak_rss_mb:.0f} MB (all processes), {self.peak_process_rss_mb:.0f} MB (largest)")
+        return "\n".join(rows)
+
+    def to_dict(self) -> dict:
+        """timings.json; ``last_ran_seconds`` keeps the time of the run that did a stage that this run skipped."""
+        stages = {}
+        for s in self.seconds:
+            ran = self.seconds[s] if self.status[s] == "ran" else self.earlier.get(s)
+            stages[s] = {"seconds": round(self.seconds[s], 3), "status": self.status[s],
+                         "last_ran_seconds": None if ran is None else round(ran, 3)}
+        return {"stages": stages,
+                "total_seconds": round(self.total_seconds, 3), "peak_rss_mb": round(self.peak_rss_mb, 1),
+                "peak_process_rss_mb": round(self.peak_process_rss_mb, 1)}
+
+
+# ---------------------------------------------------------------------------------------------- stages
+
+
+def stage_data(p: Protocol, echo: Callable[[str], None]) -> str:
+    """Make sure the store holds every session's day; generate missing synthetic days when allowed."""
+    days = sorted({s.date for s in p.sessions()})
+    missing = [d for d in days if not all(store.partition_path(p.data, k, p.instrument, d).is_file()
+                                          for k in (store.DEPTH, store.TRADE))]
+    if not missing:
+        return "skipped"
+    if not p.synthetic:
+        d = missing[0]
+        kind = store.DEPTH if not store.partition_path(p.data, store.DEPTH, p.instrument, d).is_file() else store.TRADE
+        raise InputError(f"day {d} is not in the store: {store.partition_path(p.data, kind, p.instrument, d)} is "
+                         f"missing (import your data with `alpha-as data import`, or set synthetic = true)")
+    off = [d for d in missing if d not in {pd.date for pd in paper.PAPER_DAYS}]
+    if off:
+        raise InputError(f"{p.path}: the synthetic market only has the paper's days; {off[0]} is not one")
+    from alpha_as.data.synthetic import generate_market
+
+    rep = generate_market(p.data, instrument=p.instrument, start=missing[0], end=missing[-1], workers=p.workers,
+                          progress=True)
+    echo(rep.summary())
+    return "ran"
+
+
+def features_file(p: Protocol, seed: int) -> Path:
+    return p.out / "features" / f"seed={seed}" / "features.json"
+
+
+def stage_features(p: Protocol, echo: Callable[[str], None]) -> str:
+    from alpha_as.agents.features_cli import run_selection
+
+    if not p.features.enabled or not p.agents_run:
+        return "skipped"
+    status = "skipped"
+    for seed in p.seeds:
+        path = features_file(p, seed)
+        if path.is_file():
+            continue
+        f = p.features
+        # in a child process: the forest's memory (and scikit-learn's) is returned when it ends
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=runner._worker_init,
+                                 initargs=(os.getpid(),)) as pool:
+            doc = pool.submit(run_selection, p.data, p.instrument, p.fi.date.isoformat(), horizon_s=f.horizon_s,
+                              seed=seed, window=p.fi.window, max_rows=f.max_rows, n_estimators=f.n_estimators,
+                              max_depth=f.max_depth).result()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(json.loads(json.dumps(doc)), path)
+        echo(f"seed {seed}: {len(doc['features'])} features selected on {p.fi.label}: {', '.join(doc['features'])}")
+        status = "ran"
+    return status
+
+
+def selected_features(p: Protocol, seed: int) -> list[str]:
+    from alpha_as.agents.features import DEFAULT_FEATURES
+
+    if not p.features.enabled:
+        return list(DEFAULT_FEATURES)
+    return list(json.loads(features_file(p, seed).read_text())["features"])
+
+
+def genas_dir(p: Protocol, seed: int) -> Path:
+    return p.out / "genas" / f"seed={seed}"
+
+
+def stage_genas(p: Protocol, echo: Callable[[str], None]) -> str:
+    from alpha_as.tuning.genas import tune
+
+    if "gen-as" not in p.models:
+        return "skipped"
+    status = "skipped"
+    for seed in p.seeds:
+        out = genas_dir(p, seed)
+        if (out / "best.json").is_file():
+            continue
+        res = tune(p.data, p.instrument, p.train.date.isoformat(), out, p.ga_config(seed), force=True)
+        echo(f"seed {seed}: {res.summary()}")
+        status = "ran"
+    return status
+
+
+def genas_params(p: Protocol, seed: int) -> dict:
+    return json.loads((genas_dir(p, seed) / "best.json").read_text())["params"]
+
+
+def runs_root(p: Protocol) -> Path:
+    return p.out / "runs"
+
+
+def baseline_jobs(p: Protocol) -> list[runner.Job]:
+    """One runner job per (non-agent model, test session, seed); Gen-AS takes the seed's GA parameters."""
+    engine = canonical(p.engine)
+    jobs = []
+    for s in p.test:
+        files = {k: store.partition_path(p.data, k, p.instrument, s.date) for k in (store.DEPTH, store.TRADE)}
+        hashes = {k: runner.sha256_file(f) for k, f in files.items()}
+        for model in p.models:
+            if ROLES[model] == "agent":
+                continue
+            for seed in p.seeds:
+                params = genas_params(p, seed) if model == "gen-as" else canonical(p.baselines[model])
+                config = {"format": runner.FORMAT, "kind": model, "params": params, "engine": engine,
+                          "instrument": p.instrument, "window": s.window, "map_over": p.map_over,
+                          "date": s.date.isoformat(), "seed": seed}
+                folder = runs_root(p) / model / s.label / f"seed={seed}"
+                jobs.append(runner.Job(model, config, runner.hash_config(config), str(p.data),
+                                       {k: str(f) for k, f in files.items()}, hashes, str(folder)))
+    return jobs
+
+
+def stage_baselines(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
+    from tqdm import tqdm
+
+    jobs = baseline_jobs(p)
+    for d in {Path(j.folder).parent for j in jobs}:
+        for leftover in d.glob(f"seed=*{runner.TMP_MARK}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    todo = [j for j in jobs if runner.job_state(j)[0] != "done"]
+    if not todo:
+        return "skipped"
+    failed: list[str] = []
+    with tqdm(total=len(todo), unit="run", desc="baselines + Gen-AS", file=sys.stderr, disable=not progress) as bar:
+
+        def done(job: runner.Job, ok: bool, res: dict | str) -> None:
+            if not ok:
+                failed.append(f"{job.model} {job.folder}: {res}")
+            bar.update(1)
+
+        runner.execute_local(todo, p.workers, done)
+    if failed:
+        raise RuntimeError(f"{len(failed)} run(s) failed, first: {failed[0]}")
+    return "ran"
+
+
+def model_dir(p: Protocol, agent: str, seed: int) -> Path:
+    return p.out / "models" / agent / f"seed={seed}"
+
+
+def agent_spec(p: Protocol, agent: str, seed: int) -> dict:
+    cfg = p.agent_config(agent, seed, selected_features(p, seed))
+    cfg_d = {**cfg.to_dict(), "engine": p.engine.to_dict(), "map_over": p.map_over}
+    return {"agent": agent, "seed": seed, "config": cfg_d, "genas": genas_params(p, seed), "data": str(p.data),
+            "instrument": p.instrument, "train": p.train.date.isoformat(),
+            "test": [s.to_dict() for s in p.test], "model": str(model_dir(p, agent, seed)),
+            "runs": str(runs_root(p) / agent)}
+
+
+def agent_progress(spec: dict) -> int:
+    """Steps done (training iterations + test sessions) according to the model's checkpoint."""
+    path = Path(spec["model"]) / "alpha_as.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return 0
+    return int(doc.get("iterations_done", 0)) + len(doc.get("test_days", []))
+
+
+def agent_job(spec: dict) -> dict:
+    """Train one agent (resuming) and play the test sessions in order (resuming); runs in a worker process."""
+    import gc
+
+    import pyarrow as pa
+    import torch
+
+    from alpha_as.agents import alpha_as as agents
+    from alpha_as.agents.alpha_as import AlphaAS, AlphaASConfig, load_market_day, write_day
+    from alpha_as.strategies.avellaneda_stoikov import ASParams
+
+    torch.set_num_threads(1)
+    pa.set_memory_pool(pa.system_memory_pool())  # hands freed buffers back to the OS: two of these run at once
+    folder = Path(spec["model"])
+    if AlphaAS.exists(folder):
+        model = AlphaAS.load(folder)
+    else:
+        model = AlphaAS(folder, AlphaASConfig.from_dict(spec["config"]), ASParams.from_dict(spec["genas"]))
+    model.train(spec["data"], spec["instrument"], spec["train"])
+    agents._DAY_CACHE.clear()  # the training day is not needed any more
+    runs = Path(spec["runs"])
+    for k, s in enumerate(spec["test"]):
+        key = f"{s['date']} {s['window']}"
+        if k < len(model.test_days):
+            if model.test_days[k] != key:
+                raise InputError(f"{folder}: checkpoint has test session {model.test_days[k]!r} where the protocol "
+                                 f"has {key!r}; rerun with --force")
+            continue
+        day = load_market_day(spec["data"], spec["instrument"], s["date"], s["window"])
+        run = model.test_day(day, learn=True, save=False)
+        model.test_days[-1] = key  # sessions of one date differ by their window
+        final = runs / s["label"] / f"seed={spec['seed']}"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f"{final.name}{runner.TMP_MARK}{spec['agent']}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_day(run, tmp, extra={"model": spec["agent"], "kind": spec["agent"], "seed": spec["seed"],
+                                   "window": s["window"], "session": s["label"]})
+        runner._commit(tmp, final)
+        model.save()  # after the session's folder: a kill in between replays the session identically
+        del day, run
+        gc.collect()
+    return {"agent": spec["agent"], "seed": spec["seed"], "sessions": len(spec["test"])}
+
+
+def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
+    from tqdm import tqdm
+
+    specs = [agent_spec(p, a, s) for a in p.agents_run for s in p.seeds]
+    if not specs:
+        return "skipped"
+    iters = int(specs[0]["config"]["iterations"])
+    per = iters + len(p.test)
+    before = sum(agent_progress(s) for s in specs)
+    if before == per * len(specs):
+        return "skipped"
+    workers = max(1, min(p.workers, len(specs)))
+    echo(f"training and testing {len(specs)} agent model(s) ({', '.join(p.agents_run)} x {len(p.seeds)} seed(s)) "
+         f"with {workers} process(es): {iters} training iterations + {len(p.test)} test sessions each")
+    with tqdm(total=per * len(specs), initial=before, unit="step", desc="Alpha-AS train + test", file=sys.stderr,
+              disable=not progress) as bar, \
+            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=runner._worker_init,
+                                initargs=(os.getpid(),)) as pool:  # workers exit if we are killed
+        futures = {pool.submit(agent_job, s): s for s in specs}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            n = sum(agent_progress(s) for s in specs)
+            if n != bar.n:
+                bar.update(n - bar.n)
+            for f in finished:
+                f.result()  # re-raises a worker's error
+    return "ran"
+
+
+def experiment_doc(p: Protocol) -> dict:
+    """experiment.json: what the report needs to know."""
+    return {"name": p.name, "instrument": p.instrument, "data": str(p.data), "data_note": p.data_note,
+            "models": {m: {"label": LABELS[m], "role": ROLES[m]} for m in p.models},
+            "dates": [s.label for s in p.test], "seeds": list(p.seeds),
+            "sessions": {"fi": p.fi.to_dict(), "train": p.train.to_dict(), "test": [s.to_dict() for s in p.test]},
+            "quick": p.quick, "bootstrap": {"samples": 2000, "seed": p.seeds[0]}}
+
+
+def stage_report(p: Protocol, echo: Callable[[str], None]) -> str:
+    from alpha_as.report.build import build_report
+
+    write_json_atomic(experiment_doc(p), p.out / "experiment.json")
+    path = build_report(p.out)
+    echo(f"wrote {path}")
+    return "ran"
+
+
+# ---------------------------------------------------------------------------------------------- driver
+
+
+def earlier_timings(path: Path) -> dict[str, float]:
+    try:
+        stages = json.loads(path.read_text())["stages"]
+        return {k: float(v["last_ran_seconds"]) for k, v in stages.items() if v.get("last_ran_seconds") is not None}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def check_identity(p: Protocol, force: bool) -> None:
+    """Refuse to mix results of a different protocol; ``force`` removes the earlier outputs."""
+    path = p.out / "protocol.json"
+    ours = {"identity": p.identity(), "hash": p.identity_hash()}
+    if path.is_file():
+        try:
+            theirs = json.loads(path.read_text()).get("hash")
+        except ValueError:
+            theirs = None
+        if theirs != ours["hash"]:
+            if not force:
+                raise InputError(f"{p.out} holds results of a different protocol ({path}); use another --out, or "
+                                 f"--force to delete them and start over")
+        elif not force:
+            return
+    if force and p.out.exists():
+        for name in ("features", "genas", "runs", "models", "tables", "plots", "report.md", "claims.json",
+                     "experiment.json", "timings.json", "protocol.json"):
+            q = p.out / name
+            if q.is_dir():
+                shutil.rmtree(q)
+            elif q.exists():
+                q.unlink()
+    p.out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(ours, path)
+
+
+def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
+              echo: Callable[[str], None] = print, until: str | None = None) -> Replication:
+    """Run (or resume) every stage; ``until`` stops after that stage."""
+    if until is not None and until not in STAGES:
+        raise InputError(f"unknown stage {until!r}; stages: {', '.join(STAGES)}")
+    t_start = time.perf_counter()
+    check_identity(p, force)
+    rep = Replication(p.out, earlier=earlier_timings(p.out / "timings.json"))
+    with runner.locked(p.out), PeakRSS() as mem:
+        echo(f"{p.name}{' (quick)' if p.quick else ''}: {p.instrument} from {p.data}; FI {p.fi.label}, "
+             f"train {p.train.label}, {len(p.test)} test session(s), models {', '.join(p.models)}, "
+             f"seeds {', '.join(map(str, p.seeds))} -> {p.out}")
+        for stage in STAGES:
+            t0 = time.perf_counter()
+            echo(f"== {stage}")
+            if stage == "data":
+                status = stage_data(p, echo)
+            elif stage == "features":
+                status = stage_features(p, echo)
+            elif stage == "genas":
+                status = stage_genas(p, echo)
+            elif stage == "baselines":
+                status = stage_baselines(p, echo, progress)
+            elif stage == "agents":
+                status = stage_agents(p, echo, progress)
+            else:
+                status = stage_report(p, echo)
+            rep.seconds[stage], rep.status[stage] = time.perf_counter() - t0, status
+            rep.total_seconds = time.perf_counter() - t_start
+            rep.peak_rss_mb, rep.peak_process_rss_mb = mem.peak_total_mb, mem.peak_process_mb
+            write_json_atomic(rep.to_dict(), p.out / "timings.json")
+            if stage == until:
+                break
+    return rep

@@ -1,0 +1,82 @@
+"""``alpha-as replicate --config experiments/paper.toml``: the paper's protocol in one command.
+
+Exit codes: 0 done, 2 bad input (one line on stderr). A rerun resumes where the previous one stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from alpha_as.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "replicate", help="the paper's whole protocol: data, features, Gen-AS, Alpha-AS, test sessions, report",
+        description="Run (or resume) the replication protocol of a protocol file: data (the synthetic market is "
+        "generated if absent), feature selection on the FI session, the Gen-AS GA and the Alpha-AS training on the "
+        "training session, the five models on the test sessions, then the report (report.md, claims.json, tables/, "
+        "plots/) and timings.json under the protocol's out folder.",
+    )
+    p.add_argument("--config", required=True, type=Path, help="protocol file (TOML), e.g. experiments/paper.toml")
+    p.add_argument("--quick", action="store_true",
+                   help="CI variant: 1-hour sessions, 3 test sessions, a small GA, 2 training iterations "
+                   "(writes <out>-quick)")
+    p.add_argument("--seeds", type=int, metavar="N", help="repeat the stochastic stages with seeds 0..N-1")
+    p.add_argument("--data", type=Path, help="store root of your own data (authors' layout); overrides the file")
+    p.add_argument("--instrument", help="instrument in the store; overrides the file")
+    p.add_argument("--out", type=Path, help="output folder (overrides the file)")
+    p.add_argument("--workers", type=int, help="processes (0 = number of cores; overrides the file)")
+    p.add_argument("--until", metavar="STAGE", help="stop after this stage (data, features, genas, baselines, agents)")
+    p.add_argument("--force", action="store_true", help="delete the earlier results in the out folder and start over")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_replicate)
+
+
+def apply_overrides(p, args: argparse.Namespace):
+    """The protocol with the command line's overrides applied."""
+    import os
+
+    from alpha_as.experiments.protocol import quick
+
+    changes: dict = {}
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise InputError(f"--seeds must be >= 1, got {args.seeds}")
+        changes["seeds"] = tuple(range(args.seeds))
+    if args.workers is not None:
+        if args.workers < 0:
+            raise InputError("--workers must be >= 0 (0 = number of cores)")
+        changes["workers"] = args.workers or (os.cpu_count() or 1)
+    if args.data is not None or args.instrument is not None:
+        data = args.data.absolute() if args.data is not None else p.data
+        instrument = args.instrument or p.instrument
+        if not data.is_dir():
+            raise InputError(f"--data {data}: no such folder")
+        own = data != p.data or instrument != p.instrument
+        if own:
+            changes.update(data=data, instrument=instrument, synthetic=False,
+                           data_note=f"Market data: instrument {instrument} from the store {data} (authors' parquet "
+                           f"layout), run with the protocol of {p.path}.")
+    p = dataclasses.replace(p, **changes)
+    if args.quick:
+        p = quick(p)
+    if args.out is not None:
+        p = dataclasses.replace(p, out=args.out.absolute())
+    return p
+
+
+def _cmd_replicate(args: argparse.Namespace) -> int:
+    from alpha_as.experiments.protocol import load_protocol
+    from alpha_as.experiments.replicate import replicate
+
+    p = apply_overrides(load_protocol(args.config), args)
+    rep = replicate(p, force=args.force, progress=not args.no_progress, until=args.until)
+    print(rep.table())
+    print(f"wrote {p.out / 'timings.json'}")
+    report = p.out / "report.md"
+    if report.is_file() and rep.status.get("report") == "ran":
+        print(f"report: {report}")
+    return 0
