@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="write the results here instead of a temporary folder")
     args = ap.parse_args()
     p = load_protocol(args.config)
-    stage_data(p, print)  # outside the timing: a fresh machine generates the synthetic days first
+    stage_data(p, print, progress=False)  # outside the timing: a fresh machine generates the synthetic days first
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep.absolute() if args.keep else Path(tmp) / p.name
         t0 = time.perf_counter()

@@ -80,7 +80,7 @@ class Replication:
 # ---------------------------------------------------------------------------------------------- stages
 
 
-def stage_data(p: Protocol, echo: Callable[[str], None]) -> str:
+def stage_data(p: Protocol, echo: Callable[[str], None], progress: bool = True) -> str:
     """Make sure the store holds every session's day; generate missing synthetic days when allowed."""
     days = sorted({s.date for s in p.sessions()})
     missing = [d for d in days if not all(store.partition_path(p.data, k, p.instrument, d).is_file()
@@ -98,7 +98,7 @@ def stage_data(p: Protocol, echo: Callable[[str], None]) -> str:
     from alpha_as.data.synthetic import generate_market
 
     rep = generate_market(p.data, instrument=p.instrument, start=missing[0], end=missing[-1], workers=p.workers,
-                          progress=True)
+                          progress=progress)
     echo(rep.summary())
     return "ran"
 
@@ -143,7 +143,7 @@ def genas_dir(p: Protocol, seed: int) -> Path:
     return p.out / "genas" / f"seed={seed}"
 
 
-def stage_genas(p: Protocol, echo: Callable[[str], None]) -> str:
+def stage_genas(p: Protocol, echo: Callable[[str], None], progress: bool = True) -> str:
     from alpha_as.tuning.genas import tune
 
     if "gen-as" not in p.models:
@@ -153,7 +153,8 @@ def stage_genas(p: Protocol, echo: Callable[[str], None]) -> str:
         out = genas_dir(p, seed)
         if (out / "best.json").is_file():
             continue
-        res = tune(p.data, p.instrument, p.train.date.isoformat(), out, p.ga_config(seed), force=True)
+        res = tune(p.data, p.instrument, p.train.date.isoformat(), out, p.ga_config(seed), force=True,
+                   progress=progress)
         echo(f"seed {seed}: {res.summary()}")
         status = "ran"
     return status
@@ -381,11 +382,11 @@ def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
             t0 = time.perf_counter()
             echo(f"== {stage}")
             if stage == "data":
-                status = stage_data(p, echo)
+                status = stage_data(p, echo, progress)
             elif stage == "features":
                 status = stage_features(p, echo)
             elif stage == "genas":
-                status = stage_genas(p, echo)
+                status = stage_genas(p, echo, progress)
             elif stage == "baselines":
                 status = stage_baselines(p, echo, progress)
             elif stage == "agents":
