@@ -23,7 +23,7 @@ session. Schema (every key checked; one error line naming the file, table and ke
 
     [engine]    # EngineConfig fields          [features]  # feature-selection settings
     [genas]     # GAConfig fields (not seed, workers, window)
-    [agents]    # AlphaASConfig fields (not agent, seed, workers, window, features)
+    [agents]    # AlphaASConfig fields (not agent, seed, workers, window, features, engine, map_over)
     [baselines.foic]  [baselines.liic]   # FOICParams / LIICParams fields
 
 Relative paths resolve against the current directory (run from the project root), as everywhere else.
@@ -52,7 +52,7 @@ MODELS = ("foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2")
 LABELS = {"foic": "FOIC", "liic": "LIIC", "gen-as": "Gen-AS", "alpha-as-1": "Alpha-AS-1", "alpha-as-2": "Alpha-AS-2"}
 ROLES = {"foic": "baseline", "liic": "baseline", "gen-as": "reference", "alpha-as-1": "agent", "alpha-as-2": "agent"}
 TABLES = ("protocol", "engine", "features", "genas", "agents", "baselines")
-AGENT_FIXED = ("agent", "seed", "workers", "window", "features")
+AGENT_FIXED = ("agent", "seed", "workers", "window", "features", "engine", "map_over")
 GA_FIXED = ("seed", "workers", "window")
 SYNTH_NOTE = ("The built-in synthetic BTCUSDT-like market (`alpha-as data synth`): a simulated limit order book "
               "calibrated to the per-day volumes, trade counts and tick rates the paper's authors report for "
@@ -146,7 +146,7 @@ class Protocol:
     genas: dict
     """GAConfig fields (validated) without seed/workers/window."""
     agents: dict
-    """AlphaASConfig fields (validated) without agent/seed/workers/window/features."""
+    """AlphaASConfig fields (validated) without agent/seed/workers/window/features/engine/map_over."""
     baselines: dict[str, object]
     """{"foic": FOICParams, "liic": LIICParams}."""
     quick: bool = False
@@ -164,7 +164,8 @@ class Protocol:
 
     def agent_config(self, agent: str, seed: int, features: list[str]) -> AlphaASConfig:
         return AlphaASConfig.from_dict({**self.agents, "agent": agent, "seed": seed, "workers": 1,
-                                        "window": self.train.window, "features": features},
+                                        "window": self.train.window, "features": features,
+                                        "engine": self.engine.to_dict(), "map_over": self.map_over},
                                        source=f"{self.path} [agents]")
 
     def identity(self) -> dict:

@@ -193,9 +193,7 @@ def stage_baselines(p: Protocol, echo: Callable[[str], None], progress: bool) ->
     from tqdm import tqdm
 
     jobs = baseline_jobs(p)
-    for d in {Path(j.folder).parent for j in jobs}:
-        for leftover in d.glob(f"seed=*{runner.TMP_MARK}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+    runner.remove_leftovers(runs_root(p))  # folders of runs in flight when a run was killed
     todo = [j for j in jobs if runner.job_state(j)[0] != "done"]
     if not todo:
         return "skipped"
@@ -219,8 +217,7 @@ def model_dir(p: Protocol, agent: str, seed: int) -> Path:
 
 def agent_spec(p: Protocol, agent: str, seed: int) -> dict:
     cfg = p.agent_config(agent, seed, selected_features(p, seed))
-    cfg_d = {**cfg.to_dict(), "engine": p.engine.to_dict(), "map_over": p.map_over}
-    return {"agent": agent, "seed": seed, "config": cfg_d, "genas": genas_params(p, seed), "data": str(p.data),
+    return {"agent": agent, "seed": seed, "config": cfg.to_dict(), "genas": genas_params(p, seed), "data": str(p.data),
             "instrument": p.instrument, "train": p.train.date.isoformat(),
             "test": [s.to_dict() for s in p.test], "model": str(model_dir(p, agent, seed)),
             "runs": str(runs_root(p) / agent)}
@@ -273,7 +270,7 @@ def agent_job(spec: dict) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
         write_day(run, tmp, extra={"model": spec["agent"], "kind": spec["agent"], "seed": spec["seed"],
                                    "window": s["window"], "session": s["label"]})
-        runner._commit(tmp, final)
+        runner.commit_folder(tmp, final)
         model.save()  # after the session's folder: a kill in between replays the session identically
         del day, run
         gc.collect()

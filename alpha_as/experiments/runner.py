@@ -166,7 +166,7 @@ def _load_day(data: str, instrument: str, date: str, window: str, hashes: tuple)
     return store.load_window_day(data, instrument, dt.date.fromisoformat(date), window)
 
 
-def _commit(tmp: Path, final: Path) -> None:
+def commit_folder(tmp: Path, final: Path) -> None:
     """Rename the finished temp folder onto the final name; an outdated final folder is moved aside first."""
     if final.exists():
         old = final.with_name(f"{final.name}{TMP_MARK}old-{uuid.uuid4().hex}")
@@ -211,7 +211,7 @@ def run_job(job: Job) -> dict:
             "wall_seconds": time.perf_counter() - t0, "metrics": result.metrics.to_dict(),
         }
         write_json_atomic(manifest, tmp / "manifest.json")  # last: the folder is complete
-        _commit(tmp, final)
+        commit_folder(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
