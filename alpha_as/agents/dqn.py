@@ -34,7 +34,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from torch import nn
 
 from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.agents.config import DQNConfig
+from alpha_as.atomic import write_bytes_atomic
 from alpha_as.errors import InputError
 
 
@@ -485,9 +485,4 @@ class DQNAgent:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_bytes_atomic(data, path, fsync=True)

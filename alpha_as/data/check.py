@@ -38,9 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +47,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from alpha_as.atomic import atomic_path
 from alpha_as.data import paper, store
 from alpha_as.data.stats import day_stats, paper_comparison
 from alpha_as.data.store import DEPTH, TRADE, MarketDay
@@ -342,13 +341,8 @@ def _repair_trades(t: _Table) -> tuple[np.ndarray, dict[str, np.ndarray], list[t
 
 def _copy_atomic(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # --------------------------------------------------------------------------------------------- one day

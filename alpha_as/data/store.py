@@ -18,9 +18,7 @@ pandas is not used.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from alpha_as.atomic import atomic_path
 from alpha_as.errors import InputError
 
 DEPTH = "depth"
@@ -90,13 +89,8 @@ def list_dates(root: str | Path, instrument: str, kind: str = DEPTH) -> list[dt.
 def write_table_atomic(table: pa.Table, path: Path) -> Path:
     """Write ``table`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

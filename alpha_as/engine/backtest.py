@@ -15,15 +15,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from alpha_as.atomic import write_text_atomic
 from alpha_as.configs import replace_checked
 from alpha_as.data.store import MarketDay, write_table_atomic
 from alpha_as.engine import accounting, kernel
@@ -97,13 +96,7 @@ class BacktestResult:
 
 
 def write_json_atomic(doc: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(json.dumps(doc, indent=1, default=str) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_text_atomic(json.dumps(doc, indent=1, default=str) + "\n", path)
 
 
 def _engine_array(a: np.ndarray, dtype: type) -> np.ndarray:

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alpha_as import __version__
+from alpha_as.atomic import write_text_atomic
 from alpha_as.data import store
 from alpha_as.errors import InputError
 from alpha_as.experiments.config import KINDS, Experiment, canonical
@@ -365,12 +366,7 @@ def write_summary(rows: list[dict], path: Path) -> None:
     w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(buf.getvalue())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(buf.getvalue(), path)
 
 
 def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str], None] = print,

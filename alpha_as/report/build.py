@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from alpha_as import atomic
 from alpha_as.report import claims as cl
 from alpha_as.report import plots, stats, tables
 from alpha_as.report.claims import fmt_p
@@ -38,14 +37,7 @@ class ReportResult:
 def write_text_atomic(text: str, path: Path) -> Path:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic.write_text_atomic(text, path)
 
 
 def _progress_fn(progress: bool | Progress) -> Progress:
