@@ -8,33 +8,37 @@ written atomically with no software/date metadata.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from matplotlib.figure import Figure
 
+from alpha_as.atomic import atomic_path
 from alpha_as.errors import InputError
 from alpha_as.report.load import HIGHER_IS_BETTER, INDICATOR_LABELS, INDICATORS, Results
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 100
 NS_PER_HOUR = 3_600_000_000_000
 
 
+def new_figure(**kw) -> Figure:
+    """A matplotlib Figure (matplotlib is imported here, on first use: the CLI starts without it)."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)
+
+
 def save_fig(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as PNG through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
@@ -86,7 +90,7 @@ def _hours(ts: np.ndarray) -> np.ndarray:
 def plot_day_traces(res: Results, days: Sequence[str], column: str, ylabel: str, title: str, path: Path) -> bool:
     """One panel per day, one line per model (its lowest seed) of the grid ``column``; False if no grid."""
     height = 2.6 * len(days) + 0.6
-    fig = Figure(figsize=(9, height))
+    fig = new_figure(figsize=(9, height))
     axes = fig.subplots(len(days), 1, squeeze=False)[:, 0]
     drawn = False
     for ax, day in zip(axes, days, strict=True):
@@ -116,7 +120,7 @@ def plot_day_traces(res: Results, days: Sequence[str], column: str, ylabel: str,
 
 def plot_boxplots(res: Results, path: Path) -> Path:
     """Box plots of the per-day values of each indicator per model (2×2 panels)."""
-    fig = Figure(figsize=(10, 7))
+    fig = new_figure(figsize=(10, 7))
     axes = fig.subplots(2, 2).ravel()
     for ax, ind in zip(axes, INDICATORS, strict=True):
         v = res.day_values[ind]
@@ -191,7 +195,7 @@ def plot_actions(res: Results, agent: str, path: Path) -> bool:
     if shares is None:
         return False
     hours, data = shares
-    fig = Figure(figsize=(9, 6))
+    fig = new_figure(figsize=(9, 6))
     axes = fig.subplots(2, 1, sharex=True)
     for ax, (col, name) in zip(axes, (("risk_aversion", "γ (risk aversion)"), ("skew", "skew")), strict=True):
         vals, sh = data[col]
