@@ -336,11 +336,13 @@ class AlphaAS:
                 f"{fit.epochs} epochs val RMSE {fit.best_val_rmse:.5f} ({fit.seconds:.1f} s)")
 
     # -- test
-    def test_day(self, day: MarketDay, *, learn: bool = True, seed: int | None = None, save: bool = True) -> DayRun:
+    def test_day(self, day: MarketDay, *, learn: bool = True, seed: int | None = None, save: bool = True,
+                 session: str | None = None) -> DayRun:
         """One test day with ε = test_epsilon; with ``learn`` the memory grows, the prediction network is
         refitted at the end of the day, the target copied every ``target_copy_hours`` and (with ``save``) the
         model saved. ``save=False`` leaves the checkpoint to the caller (``save()``), e.g. after it has written
-        the day's outputs, so that a kill in between replays the day from the previous checkpoint."""
+        the day's outputs, so that a kill in between replays the day from the previous checkpoint. ``session`` is
+        the name recorded in ``test_days`` (default: the date; sessions of one date need their window too)."""
         cfg = self.config
         if self.normalizer is None:
             raise InputError(f"{self.folder}: the model is not trained (no normaliser); run alpha-as train first")
@@ -355,7 +357,7 @@ class AlphaAS:
         if learn:
             fit = self.agent.fit()
             self.since_copy_ns = since
-            self.test_days.append(str(day.date))
+            self.test_days.append(session or str(day.date))
             self.history.append({"phase": "test", "date": str(day.date), "rows": len(self.agent.memory),
                                  "target_copies": run.target_copies, "fit_epochs": fit.epochs,
                                  "final_pnl": run.result.metrics.final_total_pnl})

@@ -262,8 +262,7 @@ def agent_job(spec: dict) -> dict:
                                  f"has {key!r}; rerun with --force")
             continue
         day = load_market_day(spec["data"], spec["instrument"], s["date"], s["window"])
-        run = model.test_day(day, learn=True, save=False)
-        model.test_days[-1] = key  # sessions of one date differ by their window
+        run = model.test_day(day, learn=True, save=False, session=key)
         final = runs / s["label"] / f"seed={spec['seed']}"
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f"{final.name}{runner.TMP_MARK}{spec['agent']}")
