@@ -6,7 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from alpha_as.agents.alpha_as import AlphaAS, load_market_day, write_day
 from alpha_as.agents.config import AGENTS, TIMINGS, AlphaASConfig
 from alpha_as.agents.features import parse_feature
 from alpha_as.configs import from_dict
@@ -100,6 +99,9 @@ def read_genas(folder: Path) -> ASParams:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    # torch is loaded by the commands that need it, not when the CLI starts
+    from alpha_as.agents.alpha_as import AlphaAS
+
     store.parse_date(args.day)
     genas = read_genas(args.genas)
     kw = {"features": read_features(args.features)} if args.features else {}
@@ -122,6 +124,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def run_agent(args: argparse.Namespace) -> int:
     """Run a trained agent on one day (``alpha-as run-agent`` and ``alpha-as run alpha-as-1|2``)."""
+    from alpha_as.agents.alpha_as import AlphaAS, load_market_day, write_day
+
     date = store.parse_date(args.day)
     if not AlphaAS.exists(args.model):
         raise InputError(f"no Alpha-AS model in {args.model} (expected alpha_as.json)")

@@ -8,8 +8,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alpha_as.errors import InputError
+
+if TYPE_CHECKING:  # the CLI starts without loading the pipeline's modules
+    from alpha_as.experiments.protocol import Protocol
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_replicate)
 
 
-def apply_overrides(p, args: argparse.Namespace):
+def apply_overrides(p: Protocol, args: argparse.Namespace) -> Protocol:
     """The protocol with the command line's overrides applied."""
     import os
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from alpha_as.report.build import build
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from alpha_as.report.build import build
+
     result = build(args.results_dir, args.out, progress=args.progress)
     print(f"wrote {result.report}")
     print(f"wrote {result.claims_json}")

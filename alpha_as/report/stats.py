@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 from alpha_as.report.load import INDICATORS, Results
 
@@ -51,6 +50,8 @@ def kruskal_wallis(groups: Sequence[np.ndarray]) -> tuple[float, float]:
     gs = [g for g in (_clean(x) for x in groups) if g.size]
     if len(gs) < 2 or np.unique(np.concatenate(gs)).size < 2:  # scipy: NaN with a warning, or ValueError
         return math.nan, math.nan
+    from scipy import stats as sps  # imported on first use, not when the CLI starts
+
     try:
         r = sps.kruskal(*gs)
     except ValueError:  # all numbers identical
@@ -64,6 +65,8 @@ def mann_whitney(x: np.ndarray, y: np.ndarray, alternative: str = "two-sided") -
     a, b = _clean(x), _clean(y)
     if a.size == 0 or b.size == 0:
         return math.nan, math.nan
+    from scipy import stats as sps
+
     r = sps.mannwhitneyu(a, b, alternative=alternative)
     return float(r.statistic), float(r.pvalue)
 
