@@ -15,6 +15,32 @@ from alpha_as.errors import InputError
 
 AGENTS = {"alpha-as-1": "ff", "alpha-as-2": "lstm"}
 TIMINGS = ("grid", "authors")
+INPUTS = ("paper", "stationary")
+DAY_ENDS = ("continue", "terminal", "terminal_unwind")
+REWARD_UNITS = ("usd", "bps")
+
+SOUND: dict[str, object] = {
+    "preset": "sound", "q_target": "double", "inputs": "stationary", "z_clip": 5.0,
+    "day_end": "terminal_unwind", "reward_unit": "bps",
+}
+"""The repaired learner (``preset = "sound"``, not the paper's): every departure is its own option, documented in
+docs/replication-notes.md. The DQN side is the ``"sound"`` entry of :data:`PRESETS`."""
+
+MODEL_AGENTS: dict[str, tuple[str, dict[str, object]]] = {
+    "alpha-as-1": ("alpha-as-1", {}),
+    "alpha-as-2": ("alpha-as-2", {}),
+    "alpha-as-1-sound": ("alpha-as-1", SOUND),
+    "alpha-as-2-sound": ("alpha-as-2", SOUND),
+}
+"""Model name -> (agent, AlphaASConfig overrides). The ``-sound`` models are the repaired learner on the same
+networks; their names say that they are not the paper's models."""
+
+
+def model_agent(name: str) -> tuple[str, dict[str, object]]:
+    """(agent, AlphaASConfig overrides) of an agent model name (``alpha-as-1``, ``alpha-as-1-sound``, ...)."""
+    if name not in MODEL_AGENTS:
+        raise InputError(f"unknown agent model {name!r}; known: {', '.join(MODEL_AGENTS)}")
+    return MODEL_AGENTS[name]
 
 
 @dataclass(frozen=True)
@@ -67,6 +93,23 @@ class DQNConfig:
     """z-score the inputs with mean/std of the training split, as the authors' NormalizerStandardize."""
     ignore_zero_outputs: bool = False
     """Greedy choice ignores outputs exactly 0 (the authors' EpsilonGreedyExploration does)."""
+    out_init_scale: float = 1.0
+    """Multiplies the output layer's Xavier init (sound: 0.01, so that fresh Q-values start near 0 instead of with
+    a std of ~0.4 against rewards 30× smaller)."""
+    target_update: str = "copy"
+    """"copy": the target network changes only when the protocol calls ``copy_target`` (paper: after every
+    training fit, every 8 h of test market time). "polyak": the target follows the online net by Polyak
+    averaging (``tau``) after every Bellman iteration of a fit, so it always lags; the protocol's copy calls are
+    then ignored."""
+    tau: float = 0.1
+    """Polyak rate of ``target_update = "polyak"`` (target ← (1 − τ)·target + τ·online)."""
+    bellman_iterations: int = 1
+    """Fitted-Q iterations per fit: targets recomputed (from the lagged target net) this many times, each followed
+    by ``epochs`` epochs of regression. 1 = the paper's one regression of one-step targets with early stopping;
+    > 1 trains every iteration for ``epochs`` epochs and keeps the last model (no rollback, which would undo
+    value propagation)."""
+    loss: str = "mse"
+    """"mse" (authors) or "huber" (smooth L1 on the scaled rewards; robust to heavy-tailed P&L steps)."""
     seed: int = 0
     """Seed of the weight init (torch.Generator) and of ε-greedy, shuffles and splits (numpy Generator)."""
     deterministic: bool = True
@@ -89,6 +132,11 @@ class DQNConfig:
             (self.epochs >= 1 and self.batch_size >= 1 and self.eval_every >= 1, "epochs, batch_size, eval_every must be >= 1"),
             (0 < self.val_fraction < 1, "val_fraction must be in (0, 1)"),
             (self.min_rows >= 2, "min_rows must be >= 2"),
+            (self.out_init_scale > 0, "out_init_scale must be > 0"),
+            (self.target_update in ("copy", "polyak"), "target_update must be 'copy' or 'polyak'"),
+            (0 < self.tau <= 1, "tau must be in (0, 1]"),
+            (self.bellman_iterations >= 1, "bellman_iterations must be >= 1"),
+            (self.loss in ("mse", "huber"), "loss must be 'mse' or 'huber'"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -118,6 +166,11 @@ class DQNConfig:
 PRESETS: dict[str, dict] = {
     "default": {},  # avellaneda_dqn.py DEFAULT: α 0.85, γd 0.75, batch 500, epochs 75
     "notebook": {"alpha": 0.95, "discount": 0.95, "batch_size": 5000, "epochs": 300},  # memory-replay notebook
+    # the repaired learner (not the paper's): linear small-initialised output, Polyak-lagged target, fitted-Q
+    # iterations, Huber loss with Adam, a larger memory; see docs/replication-notes.md
+    "sound": {"output_activation": "linear", "out_init_scale": 0.01, "target_update": "polyak", "tau": 0.1,
+              "bellman_iterations": 10, "epochs": 1, "batch_size": 500, "optimizer": "adam", "lr": 0.001,
+              "loss": "huber", "memory_size": 30_000},
 }
 
 
@@ -128,7 +181,8 @@ class AlphaASConfig:
     agent: str = "alpha-as-1"
     """"alpha-as-1" (feed-forward DQN) or "alpha-as-2" (LSTM DQN). INFERRED mapping, spec §6.5."""
     preset: str = "default"
-    """DQN preset: "default" (75 epochs, batch 500, α 0.85, γd 0.75) or "notebook" (300, 5000, 0.95, 0.95)."""
+    """DQN preset: "default" (75 epochs, batch 500, α 0.85, γd 0.75), "notebook" (300, 5000, 0.95, 0.95) or
+    "sound" (the repaired learner, with :data:`SOUND`'s other settings; not the paper's)."""
     q_target: str = "double"
     """Q targets: "double" (textbook double DQN, default) or "authors" (the authors' blended tabular rule)."""
     epochs: int | None = None
@@ -165,6 +219,23 @@ class AlphaASConfig:
     """EngineConfig overrides (fill model, latency, fees, ...) for training and test; default: the authors' engine."""
     map_over: str = "fills"
     """P&L-to-MAP denominator of the day metrics: mean |position| over "fills" (authors') or the 5-s "grid"."""
+    inputs: str = "paper"
+    """"paper": the features as the authors compute them (raw price levels, inventory / 0.0001, cumulative
+    dampened P&L / 0.0001). "stationary": price levels (``midprice_k``, ``last_close_price_k``) in bps of the
+    current mid, inventory in order-size units clipped to ±``inventory_clip``, and the score features as the
+    per-fill changes of the dampened P&L in bps of the order's notional (sound)."""
+    inventory_clip: float = 50.0
+    """"stationary" inputs: |inventory| in order sizes is clipped to this."""
+    z_clip: float | None = None
+    """Clip the z-scored state to ±z_clip (sound: 5), so that the test days' inputs stay in the range the network
+    was trained on (None = no clipping, the authors' NormalizerStandardize)."""
+    day_end: str = "continue"
+    """"continue" (paper: no terminal states, the day's last transition bootstraps); "terminal": the last
+    transition of a day is terminal (target = reward); "terminal_unwind": terminal, and its reward is measured
+    on realized + unrealized P&L (the inventory unwound at the book), so that the value of the inventory the day
+    drops is charged (sound)."""
+    reward_unit: str = "usd"
+    """"usd" (paper) or "bps": the step's reward in basis points of the order's notional (quantity × mid)."""
 
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
@@ -180,6 +251,11 @@ class AlphaASConfig:
             (self.epochs is None or self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
             (self.map_over in ("fills", "grid"), "map_over must be 'fills' or 'grid'"),
+            (self.inputs in INPUTS, f"inputs must be one of {INPUTS}"),
+            (self.inventory_clip > 0, "inventory_clip must be > 0"),
+            (self.z_clip is None or self.z_clip > 0, "z_clip must be > 0 (or absent)"),
+            (self.day_end in DAY_ENDS, f"day_end must be one of {DAY_ENDS}"),
+            (self.reward_unit in REWARD_UNITS, f"reward_unit must be one of {REWARD_UNITS}"),
         ]
         for ok, msg in checks:
             if not ok:
