@@ -18,12 +18,18 @@ Normaliser (INFERRED): a z-score :class:`Normalizer` fitted on the raw states of
 (its actions are uniformly random — ε = 1 and no fitted network — so no state is needed to act), applied to
 that iteration's memories before merging and to every later state; missing history (NaN) → 0. Saved with the
 model. Alpha-AS-1 = DQN variant "ff", Alpha-AS-2 = "lstm" (INFERRED, spec §6.5/§9 #15: the authors' later code).
+
+The repaired learner's options (``AlphaASConfig``: ``inputs``, ``z_clip``, ``day_end``, ``reward_unit``; the
+``-sound`` models) act here: :class:`LearnerOptions` carries them into :func:`run_day`. Every played day also
+keeps its states, so that :mod:`alpha_as.agents.diagnostics` can measure the network on them; the model folder
+gets ``diagnostics.json`` with every checkpoint.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
@@ -32,11 +38,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from alpha_as.agents import diagnostics as diag
 from alpha_as.agents.actions import INITIAL_PARAMS, N_ACTIONS, action_to_params
 from alpha_as.agents.config import AlphaASConfig
 from alpha_as.agents.dqn import DQNAgent, ReplayMemory, merge_memories
 from alpha_as.agents.features import PRIVATE_FEATURES, Normalizer
 from alpha_as.agents.observation import Observer, decision_times
+from alpha_as.atomic import write_text_atomic
 from alpha_as.data import store
 from alpha_as.data.store import MarketDay
 from alpha_as.engine.backtest import BacktestResult, SteppedBacktest, write_json_atomic
@@ -45,6 +53,7 @@ from alpha_as.errors import InputError
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 
 STATE_FILE = "alpha_as.json"
+DIAGNOSTICS_FILE = "diagnostics.json"
 HOUR_NS = 3_600_000_000_000
 AUTHORS_WAIT_NS = 6_000_000_000
 """The authors compute the reward once (int)((t − t0)/1000) > 5, i.e. >= 6 s after the action (spec §6.4)."""
@@ -63,9 +72,31 @@ def load_market_day(data: str | Path, instrument: str, date: dt.date | str, wind
 # ---- one day ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LearnerOptions:
+    """How states and rewards are built (``AlphaASConfig`` fields of the same names; defaults: the paper's)."""
+
+    inputs: str = "paper"
+    inventory_clip: float = 50.0
+    z_clip: float | None = None
+    day_end: str = "continue"
+    reward_unit: str = "usd"
+    reward_scale: float = 1.0
+    """Stored reward = shaped reward / reward_scale (``reward_scaling = "std"``: fitted on training iteration 0)."""
+
+    @classmethod
+    def of(cls, cfg: AlphaASConfig, reward_scale: float = 1.0) -> LearnerOptions:
+        return cls(cfg.inputs, cfg.inventory_clip, cfg.z_clip, cfg.day_end, cfg.reward_unit, reward_scale)
+
+
+PAPER_OPTIONS = LearnerOptions()
+
+
 @dataclass
 class DayRun:
-    """What :func:`run_day` did: the engine's result and one row per step (decision time, action, reward)."""
+    """What :func:`run_day` did: the engine's result and one row per step (decision time, action, reward, done
+    flag, the state the agent saw) and the day's largest |z| per input before clipping (None without a
+    normaliser)."""
 
     result: BacktestResult
     t: np.ndarray
@@ -73,11 +104,18 @@ class DayRun:
     rewards: np.ndarray
     target_copies: int = 0
     info: dict = field(default_factory=dict)
+    dones: np.ndarray | None = None
+    states: np.ndarray | None = None
+    max_abs_z: np.ndarray | None = None
 
 
-def _to_state(x: np.ndarray, normalizer: Normalizer | None) -> np.ndarray:
-    """z-score one raw state (NaN → 0), or keep it raw (NaN kept) when no normaliser is fitted yet."""
-    return x if normalizer is None else normalizer.transform(x[None, :])[0]
+def _to_state(x: np.ndarray, normalizer: Normalizer | None, z_clip: float | None = None) -> np.ndarray:
+    """z-score one raw state (NaN → 0, clipped to ±z_clip when set), or keep it raw (NaN kept) when no
+    normaliser is fitted yet."""
+    if normalizer is None:
+        return x
+    z = normalizer.transform(x[None, :])[0]
+    return z if z_clip is None else np.clip(z, -z_clip, z_clip)
 
 
 def _finite(x: np.ndarray) -> np.ndarray:
@@ -104,12 +142,25 @@ def authors_schedule(depth_ts: np.ndarray, start: int, wait_ns: int = AUTHORS_WA
     return np.array(acts, dtype=np.int64), np.array(rews, dtype=np.int64)
 
 
+def _first_mid(day: MarketDay) -> float:
+    mids = 0.5 * (day.bid_px[:, 0] + day.ask_px[:, 0])
+    ok = np.isfinite(mids)
+    return float(mids[ok][0]) if ok.any() else 1.0
+
+
 def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normalizer: Normalizer | None,
             epsilon: float, *, learn: bool, decision_seconds: float = 5.0, engine: EngineConfig | None = None,
             copy_every_ns: int | None = None, since_copy_ns: int = 0, timing: str = "grid",
-            map_over: str = "fills") -> tuple[DayRun, int]:
+            map_over: str = "fills", options: LearnerOptions = PAPER_OPTIONS) -> tuple[DayRun, int]:
     """Play one day; with ``learn`` every transition is remembered and, when ``copy_every_ns`` is set, the
-    target is copied every that much market time (``since_copy_ns`` carried in and returned)."""
+    target is copied every that much market time (``since_copy_ns`` carried in and returned).
+
+    ``options`` (the paper's by default): ``reward_unit = "bps"`` divides each step's reward by quantity × the
+    mid at the step's start (×1e4); ``day_end = "terminal"`` marks the day's last transition terminal, and
+    ``"terminal_unwind"`` also adds max(unrealized, 0) to its reward, so that a day's rewards sum to realized +
+    unrealized P&L with the inventory unwound at the book (the dampened measure never credits a gain the
+    inventory holds, and the next day starts flat in the memory's eyes)."""
+    opt = options
     sb = SteppedBacktest(day, initial_params(genas), engine, decision_seconds=decision_seconds)
     obs = sb.reset()
     bt = sb.bt
@@ -118,43 +169,69 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
         times = np.union1d(act_t, rew_t) if len(act_t) else np.array([obs["t"]], dtype=np.int64)
     else:
         times = decision_times(bt.first_grid, bt.last_event, bt.grid_ns)
-    observer = Observer(sb.bt.day, times, features)
+    start = initial_params(genas)
+    observer = Observer(sb.bt.day, times, features, inputs=opt.inputs, quantity=start.quantity,
+                        inventory_clip=opt.inventory_clip)
     cfg = agent.cfg
     seq = cfg.seq_len if cfg.variant == "lstm" else 1
     window = np.full((seq, cfg.n_inputs), 0.0 if normalizer is not None else np.nan)
+    max_z = np.zeros(cfg.n_inputs) if normalizer is not None else None
 
     def state(t: int) -> np.ndarray:
         nonlocal window
         window = np.roll(window, -1, axis=0)
-        window[-1] = _to_state(observer.raw(sb.bt, t), normalizer)
+        x = observer.raw(sb.bt, t)
+        if max_z is not None:
+            z = np.abs(normalizer.transform(x[None, :])[0])
+            np.maximum(max_z, z, out=max_z)
+        window[-1] = _to_state(x, normalizer, opt.z_clip)
         return window.reshape(-1).copy()
 
-    start = initial_params(genas)
     per_action = [replace(start, **action_to_params(a)) for a in range(N_ACTIONS)]  # built once, not per step
-    ts, acts, rews, copies = [], [], [], 0
+    ts, acts, rews, dones, seen, copies = [], [], [], [], [], 0
+    counts_copies = agent.cfg.target_update == "copy"
+    mid = [obs["mid"] if math.isfinite(obs["mid"]) else _first_mid(bt.day)]
+    notional_bps = 1e4 / start.quantity
 
-    def record(t: int, t2: int, s, a: int, r: float, s2) -> None:
+    def shape(r: float, o: dict, last: bool) -> float:
+        """The stored reward: the unit, then the terminal unwind; ``mid[0]`` is the mid at the step's start."""
+        if last and opt.day_end == "terminal_unwind":
+            u = o["unrealized_pnl"]
+            r += max(u, 0.0) if math.isfinite(u) else 0.0
+        if opt.reward_unit == "bps":
+            r = r * notional_bps / mid[0]
+        if math.isfinite(o["mid"]):
+            mid[0] = o["mid"]
+        return r if opt.reward_scale == 1.0 else r / opt.reward_scale
+
+    def record(t: int, t2: int, s, a: int, r: float, s2, last: bool) -> None:
         nonlocal since_copy_ns, copies
+        done = last and opt.day_end != "continue"
         if learn:
-            agent.remember(s, a, r, s2)
+            agent.remember(s, a, r, s2, done)
             if copy_every_ns is not None:
                 since_copy_ns += t2 - t
                 if since_copy_ns >= copy_every_ns:
                     agent.copy_target()
-                    copies += 1
+                    copies += int(counts_copies)
                     since_copy_ns = 0
         ts.append(t)
         acts.append(a)
         rews.append(r)
+        dones.append(float(done))
+        seen.append(s)
 
     if timing == "authors":
         for k in range(len(act_t)):
             t = int(act_t[k])
-            sb.step_to(t)  # no reward: the gap after the previous reward snapshot
+            o, _, _, _ = sb.step_to(t)  # no reward: the gap after the previous reward snapshot
+            if math.isfinite(o["mid"]):
+                mid[0] = o["mid"]
             s = state(t)
             a = agent.act(_finite(s), epsilon)
-            _, r, _, info = sb.step_to(int(rew_t[k]), per_action[a])
-            record(t, info["t"], s, a, r, state(info["t"]))
+            o, r, _, info = sb.step_to(int(rew_t[k]), per_action[a])
+            last = k == len(act_t) - 1
+            record(t, info["t"], s, a, shape(r, o, last), state(info["t"]), last)
         sb.step_to(bt.last_event)
     else:
         t = obs["t"]
@@ -162,20 +239,28 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
         done = False
         while not done:
             a = agent.act(_finite(s), epsilon)
-            _, r, done, info = sb.step(per_action[a])
+            o, r, done, info = sb.step(per_action[a])
             t2 = info["t"]
             s2 = state(t2)
-            record(t, t2, s, a, r, s2)
+            record(t, t2, s, a, shape(r, o, done), s2, done)
             s, t = s2, t2
-    return DayRun(sb.result(map_over), np.array(ts, np.int64), np.array(acts, np.int64), np.array(rews), copies), since_copy_ns
+    states = np.array([_finite(x) for x in seen]) if seen else np.zeros((0, cfg.state_dim))
+    run = DayRun(sb.result(map_over), np.array(ts, np.int64), np.array(acts, np.int64), np.array(rews), copies,
+                 dones=np.array(dones), states=states, max_abs_z=max_z)
+    return run, since_copy_ns
 
 
-def normalize_memory(mem: ReplayMemory, normalizer: Normalizer, n_inputs: int) -> ReplayMemory:
-    """z-score the raw (NaN-holding) states of a memory block by block (LSTM windows hold several states)."""
+def normalize_memory(mem: ReplayMemory, normalizer: Normalizer, n_inputs: int,
+                     z_clip: float | None = None) -> ReplayMemory:
+    """z-score the raw (NaN-holding) states of a memory block by block (LSTM windows hold several states),
+    clipped to ±z_clip when set."""
     d = mem.to_arrays()
     for k in ("states", "next_states"):
         x = d[k].reshape(-1, n_inputs)
-        d[k] = normalizer.transform(x).reshape(d[k].shape)
+        z = normalizer.transform(x)
+        if z_clip is not None:
+            z = np.clip(z, -z_clip, z_clip)
+        d[k] = z.reshape(d[k].shape)
     return ReplayMemory.from_arrays(d)
 
 
@@ -215,7 +300,7 @@ def training_run(job: dict) -> dict:
     norm = Normalizer.from_dict(job["normalizer"]) if job["normalizer"] else None
     run, _ = run_day(agent, day, ASParams.from_dict(job["genas"]), cfg.features, norm, job["epsilon"],
                      learn=True, decision_seconds=cfg.decision_seconds, timing=cfg.timing,
-                     engine=cfg.engine_config())
+                     engine=cfg.engine_config(), options=LearnerOptions.of(cfg, job.get("reward_scale", 1.0)))
     return {"memory": agent.memory.to_arrays(), "final_pnl": run.result.metrics.final_total_pnl,
             "steps": len(run.actions)}
 
@@ -232,12 +317,14 @@ class AlphaAS:
         self.genas = genas
         self.agent = DQNAgent(config.dqn_config())
         self.normalizer: Normalizer | None = None
+        self.reward_scale = 1.0
         self.rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
         self.iterations_done = 0
         self.test_days: list[str] = []
         self.since_copy_ns = 0
         self.history: list[dict] = []
         self.training: dict = {}
+        self.diagnostics: dict = {"fits": [], "checks": [], "days": []}
         self._ckpt = 0
 
     # -- checkpoints
@@ -250,10 +337,11 @@ class AlphaAS:
         doc = {"config": self.config.to_dict(), "genas": self.genas.to_dict(), "agent_file": name,
                "checkpoint": self._ckpt,
                "normalizer": self.normalizer.to_dict() if self.normalizer else None,
-               "iterations_done": self.iterations_done, "test_days": self.test_days,
+               "reward_scale": self.reward_scale, "iterations_done": self.iterations_done, "test_days": self.test_days,
                "since_copy_ns": self.since_copy_ns, "rng": self.rng.bit_generator.state,
-               "training": self.training, "history": self.history}
+               "training": self.training, "history": self.history, "diagnostics": self.diagnostics}
         write_json_atomic(doc, self.folder / STATE_FILE)
+        write_text_atomic(json.dumps(self.diagnostics_doc(), indent=1) + "\n", self.folder / DIAGNOSTICS_FILE)
         for p in self.folder.glob("agent-*.pt"):
             if p.name != name:
                 p.unlink()
@@ -275,13 +363,22 @@ class AlphaAS:
                     ASParams.from_dict(doc["genas"], source=f"{path}: genas"))
             m.agent = DQNAgent.load(folder / doc["agent_file"])
             m.normalizer = Normalizer.from_dict(doc["normalizer"]) if doc["normalizer"] else None
+            m.reward_scale = float(doc.get("reward_scale", 1.0))
             m.rng.bit_generator.state = doc["rng"]
             m.iterations_done, m.test_days = int(doc["iterations_done"]), list(doc["test_days"])
             m.since_copy_ns, m.training, m.history = int(doc["since_copy_ns"]), doc["training"], doc["history"]
             m._ckpt = int(doc["checkpoint"])
+            m.diagnostics = doc.get("diagnostics") or {"fits": [], "checks": [], "days": []}
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"bad Alpha-AS model file: {e!r}", path=path) from None
         return m
+
+    def diagnostics_doc(self) -> dict:
+        """diagnostics.json (format in :mod:`alpha_as.agents.diagnostics`), NaN as null."""
+        name = self.folder.parent.name if self.folder.name.startswith("seed=") else self.folder.name
+        return diag.plain({"format": diag.FORMAT, "model": name, "agent": self.config.agent, "seed": self.config.seed,
+                           "preset": self.config.preset, "output_activation": self.agent.cfg.output_activation,
+                           **self.diagnostics})
 
     # -- training
     def train(self, data: str | Path, instrument: str, date: str, *, stop_after: int | None = None,
@@ -313,18 +410,28 @@ class AlphaAS:
         base = {"config": cfg.to_dict(), "genas": self.genas.to_dict(), "data": data, "instrument": instrument,
                 "date": date, "epsilon": eps, "online": a.online.state_dict(), "target": a.target.state_dict(),
                 "fitted": a.fitted, "target_fitted": a.target_fitted,
-                "normalizer": self.normalizer.to_dict() if self.normalizer else None, "in_worker": pool is not None}
+                "normalizer": self.normalizer.to_dict() if self.normalizer else None, "in_worker": pool is not None,
+                "reward_scale": self.reward_scale}
         jobs = [{**base, "seed": run_seed(cfg.seed, i, r)} for r in range(cfg.runs)]
         outs = list(pool.map(training_run, jobs)) if pool is not None else [training_run(j) for j in jobs]
         mems = [ReplayMemory.from_arrays(o["memory"]) for o in outs]
         if self.normalizer is None:  # first iteration: fit the z-score on its raw states
             raw = np.concatenate([raw_states(m, cfg.n_inputs) for m in mems])
             self.normalizer = Normalizer.fit(raw, list(cfg.features) + list(PRIVATE_FEATURES))
-            mems = [normalize_memory(m, self.normalizer, cfg.n_inputs) for m in mems]
+            mems = [normalize_memory(m, self.normalizer, cfg.n_inputs, cfg.z_clip) for m in mems]
+            if cfg.reward_scaling == "std":  # likewise the reward scale, on the same iteration's rewards
+                r = np.concatenate([m.rewards[: len(m)] for m in mems])
+                sd = float(np.std(r)) if len(r) else 0.0
+                self.reward_scale = sd if np.isfinite(sd) and sd > 0 else 1.0
+                for m in mems:
+                    m.rewards[: len(m)] /= self.reward_scale
         merged = merge_memories([a.memory, *mems], self.rng, a.cfg.memory_size)
         a.set_memory(merged)
         fit = a.fit()
         a.copy_target()
+        self.diagnostics["fits"].append(diag.plain(diag.fit_record(fit, "train", i, None)))
+        check = diag.memories_check(a, mems)  # this iteration's runs, in order, against the network just fitted
+        self.diagnostics["checks"].append(diag.plain({"phase": "train", "index": i, "session": None, **check}))
         self.iterations_done += 1
         rec = {"phase": "train", "iteration": i, "epsilon": eps, "rows": len(merged),
                "run_pnl": [o["final_pnl"] for o in outs], "fit_epochs": fit.epochs,
@@ -353,9 +460,18 @@ class AlphaAS:
         run, since = run_day(self.agent, day, self.genas, cfg.features, self.normalizer, cfg.test_epsilon,
                              learn=learn, decision_seconds=cfg.decision_seconds, copy_every_ns=copy_ns,
                              timing=cfg.timing, since_copy_ns=self.since_copy_ns,
-                             engine=cfg.engine_config(), map_over=cfg.map_over)
+                             engine=cfg.engine_config(), map_over=cfg.map_over,
+                             options=LearnerOptions.of(cfg, self.reward_scale))
+        names = list(cfg.features) + list(PRIVATE_FEATURES)
+        day_diag = diag.plain(diag.day_diagnostics(self.agent, run, names, session or str(day.date)))
+        run.info["diagnostics"] = day_diag
         if learn:
+            k = len(self.test_days)
+            check = day_diag.pop("check")
+            self.diagnostics["days"].append(day_diag)
+            self.diagnostics["checks"].append({"phase": "test", "index": k, "session": day_diag["session"], **check})
             fit = self.agent.fit()
+            self.diagnostics["fits"].append(diag.plain(diag.fit_record(fit, "test", k, day_diag["session"])))
             self.since_copy_ns = since
             self.test_days.append(session or str(day.date))
             self.history.append({"phase": "test", "date": str(day.date), "rows": len(self.agent.memory),

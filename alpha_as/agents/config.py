@@ -18,10 +18,11 @@ TIMINGS = ("grid", "authors")
 INPUTS = ("paper", "stationary")
 DAY_ENDS = ("continue", "terminal", "terminal_unwind")
 REWARD_UNITS = ("usd", "bps")
+REWARD_SCALINGS = ("none", "std")
 
 SOUND: dict[str, object] = {
     "preset": "sound", "q_target": "double", "inputs": "stationary", "z_clip": 5.0,
-    "day_end": "terminal_unwind", "reward_unit": "bps",
+    "day_end": "terminal_unwind", "reward_unit": "bps", "reward_scaling": "std",
 }
 """The repaired learner (``preset = "sound"``, not the paper's): every departure is its own option, documented in
 docs/replication-notes.md. The DQN side is the ``"sound"`` entry of :data:`PRESETS`."""
@@ -236,6 +237,10 @@ class AlphaASConfig:
     drops is charged (sound)."""
     reward_unit: str = "usd"
     """"usd" (paper) or "bps": the step's reward in basis points of the order's notional (quantity × mid)."""
+    reward_scaling: str = "none"
+    """"none" (paper) or "std": rewards (in ``reward_unit``) divided by their standard deviation over the first
+    training iteration, fixed from then on and saved with the model (like the input normaliser), so that the
+    network regresses values of order 1 whatever the market's price level and volatility (sound)."""
 
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
@@ -256,6 +261,7 @@ class AlphaASConfig:
             (self.z_clip is None or self.z_clip > 0, "z_clip must be > 0 (or absent)"),
             (self.day_end in DAY_ENDS, f"day_end must be one of {DAY_ENDS}"),
             (self.reward_unit in REWARD_UNITS, f"reward_unit must be one of {REWARD_UNITS}"),
+            (self.reward_scaling in REWARD_SCALINGS, f"reward_scaling must be one of {REWARD_SCALINGS}"),
         ]
         for ok, msg in checks:
             if not ok:

@@ -17,7 +17,14 @@ Two target rules (``q_target``):
   (NaN → 0). Untried actions keep 0, and ``fit`` regresses the whole 20-vector (zeros included), as the
   authors' network does.
 
-There are no terminal states inside a day (spec §6.4), so neither rule has a done flag.
+There are no terminal states inside a day (spec §6.4). The memory keeps a ``done`` flag per row all the same
+(0 unless the caller marks a day's last transition terminal, the sound learner's ``day_end`` option); the
+"double" targets then do not bootstrap it (y = r).
+
+The repaired learner (preset "sound", not the paper's) adds, each as its own option (``DQNConfig`` docs):
+``out_init_scale`` (small-initialised output), ``target_update = "polyak"`` (a target that lags the online net
+within and across fits; the protocol's copies are ignored), ``bellman_iterations`` (fitted-Q iterations: the
+targets recomputed from the lagged target after every ``epochs`` epochs) and ``loss = "huber"``.
 
 Bootstrapping before training: until the target network is a copy of a fitted network, Q_target(s', ·) is
 taken as 0 (the authors have no target model file before the first training), and until the online network is
@@ -81,6 +88,9 @@ class QNetwork(nn.Module):
                 nn.init.xavier_normal_(p, generator=generator)
             else:
                 nn.init.zeros_(p)
+        if cfg.out_init_scale != 1.0:
+            with torch.no_grad():
+                self.out.weight.mul_(cfg.out_init_scale)
         if cfg.variant == "lstm":  # DL4J forgetGateBiasInit = 1; torch gate order i, f, g, o
             with torch.no_grad():
                 self.lstm.bias_ih_l0[h : 2 * h] = 1.0
@@ -154,7 +164,7 @@ class StateWindow:
 
 
 class ReplayMemory:
-    """Ring buffer of at most ``capacity`` rows (s, a, r, s', q): numpy arrays, float64 states.
+    """Ring buffer of at most ``capacity`` rows (s, a, r, s', done, q): numpy arrays, float64 states.
 
     With ``merge_states`` (the authors' rule) a transition whose state equals (bit for bit) a stored row's
     updates that row (its a, r, s' become the latest) instead of adding one; ``q`` holds the row's 20
@@ -167,6 +177,7 @@ class ReplayMemory:
         self.actions = np.zeros(capacity, dtype=np.int64)
         self.rewards = np.zeros(capacity)
         self.next_states = np.zeros((capacity, state_dim))
+        self.dones = np.zeros(capacity)
         self.q = np.zeros((capacity, N_ACTIONS))
         self.size = 0
         self.pos = 0  # next row to write (the oldest row once full)
@@ -175,7 +186,7 @@ class ReplayMemory:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, s: np.ndarray, a: int, r: float, s2: np.ndarray) -> int:
+    def add(self, s: np.ndarray, a: int, r: float, s2: np.ndarray, done: bool = False) -> int:
         """Store a transition; returns its row (an existing row for a known state when merging)."""
         s = np.asarray(s, dtype=np.float64).reshape(self.state_dim)
         key = s.tobytes()
@@ -190,14 +201,14 @@ class ReplayMemory:
                 self._index[key] = row
             self.pos = (self.pos + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
-        self.actions[row], self.rewards[row] = a, r
+        self.actions[row], self.rewards[row], self.dones[row] = a, r, float(done)
         self.next_states[row] = np.asarray(s2, dtype=np.float64).reshape(self.state_dim)
         return row
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         meta = np.array([self.capacity, self.state_dim, int(self.merge_states), self.size, self.pos])
         return {"meta": meta, "states": self.states, "actions": self.actions, "rewards": self.rewards,
-                "next_states": self.next_states, "q": self.q}
+                "next_states": self.next_states, "dones": self.dones, "q": self.q}
 
     @classmethod
     def from_arrays(cls, d: dict[str, np.ndarray]) -> ReplayMemory:
@@ -205,6 +216,8 @@ class ReplayMemory:
         m = cls(capacity, state_dim, merge_states=bool(merge))
         for k in ("states", "actions", "rewards", "next_states", "q"):
             getattr(m, k)[...] = d[k]
+        if "dones" in d:  # checkpoints written before the flag existed hold no terminal rows
+            m.dones[...] = d["dones"]
         m.size, m.pos = size, pos
         if m.merge_states:
             m._index = {m.states[i].tobytes(): i for i in range(size)}
@@ -239,8 +252,9 @@ def merge_memories(memories: list[ReplayMemory], rng: np.random.Generator, capac
         raise ValueError("memories differ in state_dim or merge rule")
     order = [np.r_[m.pos : m.size, 0 : m.pos] if m.size == m.capacity else np.arange(m.size) for m in memories]
     cat = {k: np.concatenate([getattr(m, k)[o] for m, o in zip(memories, order, strict=True)])
-           for k in ("states", "actions", "rewards", "next_states", "q")}
-    key = cat["states"] if merge else np.column_stack([cat["states"], cat["actions"], cat["rewards"], cat["next_states"]])
+           for k in ("states", "actions", "rewards", "next_states", "dones", "q")}
+    key = cat["states"] if merge else np.column_stack([cat["states"], cat["actions"], cat["rewards"],
+                                                       cat["next_states"], cat["dones"]])
     _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
     g = len(first)
@@ -254,9 +268,9 @@ def merge_memories(memories: list[ReplayMemory], rng: np.random.Generator, capac
         out["next_states"] = nxt
         last = np.zeros(g, dtype=np.int64)
         last[inv] = np.arange(len(inv))  # later rows overwrite: the group's last row
-        out["actions"], out["rewards"] = cat["actions"][last], cat["rewards"][last]
+        out["actions"], out["rewards"], out["dones"] = cat["actions"][last], cat["rewards"][last], cat["dones"][last]
     else:
-        out.update({k: cat[k][first] for k in ("actions", "rewards", "next_states", "q")})
+        out.update({k: cat[k][first] for k in ("actions", "rewards", "next_states", "dones", "q")})
     keep = np.sort(rng.choice(g, capacity, replace=False)) if g > capacity else np.arange(g)
     n = len(keep)
     m = ReplayMemory(capacity, dim, merge_states=merge)
@@ -272,10 +286,13 @@ def merge_memories(memories: list[ReplayMemory], rng: np.random.Generator, capac
 
 
 def double_dqn_targets(rewards: np.ndarray, q_online_next: np.ndarray, q_target_next: np.ndarray,
-                       discount: float) -> np.ndarray:
-    """y = r + γd · Q_target(s', argmax_a' Q_online(s', a')) for a batch (first argmax on ties)."""
+                       discount: float, dones: np.ndarray | None = None) -> np.ndarray:
+    """y = r + γd · (1 − done) · Q_target(s', argmax_a' Q_online(s', a')) for a batch (first argmax on ties)."""
     best = np.argmax(q_online_next, axis=1)
-    return rewards + discount * q_target_next[np.arange(len(rewards)), best]
+    boot = q_target_next[np.arange(len(rewards)), best]
+    if dones is not None and np.any(dones):
+        boot = np.where(dones > 0, 0.0, boot)
+    return rewards + discount * boot
 
 
 def authors_update(q_row: np.ndarray, action: int, reward: float, q_target_next: np.ndarray,
@@ -302,6 +319,10 @@ class FitResult:
     last_train_loss: float = float("nan")
     best_val_rmse: float = float("nan")
     seconds: float = 0.0
+    bellman_iterations: int = 1
+    target_online_gap: float = float("nan")
+    """Mean |Q_target(s') − Q_online(s')| over the memory's next states when the (first) targets of the fit were
+    computed; 0 means the "double" bootstrap used the online network itself. NaN before the target is fitted."""
 
 
 # ALGO LOGIC: agent ---------------------------------------------------------------------------------------
@@ -359,19 +380,38 @@ class DQNAgent:
                 return int(self.rng.integers(N_ACTIONS))
         return int(np.argmax(q))
 
-    def remember(self, s: np.ndarray, a: int, r: float, s2: np.ndarray) -> None:
-        """Store (s, a, r, s'); the authors' rule also updates the state's Q-target row now."""
+    def remember(self, s: np.ndarray, a: int, r: float, s2: np.ndarray, done: bool = False) -> None:
+        """Store (s, a, r, s', done); the authors' rule also updates the state's Q-target row now."""
         if not 0 <= a < N_ACTIONS:
             raise ValueError(f"action {a} outside 0..{N_ACTIONS - 1}")
-        row = self.memory.add(s, a, r, s2)
+        row = self.memory.add(s, a, r, s2, done)
         if self.cfg.q_target == "authors":
             qn = self._q_target_next(self.memory.next_states[row : row + 1])[0]
             self.memory.q[row] = authors_update(self.memory.q[row], a, r, qn, self.cfg.alpha, self.cfg.discount)
 
     def copy_target(self) -> None:
-        """Target ← online (the protocol calls this every 8 h of market time)."""
+        """Target ← online (the protocol calls this every 8 h of market time); a no-op with
+        ``target_update = "polyak"``, whose target follows the online net inside ``fit``."""
+        if self.cfg.target_update == "polyak":
+            return
         self.target.load_state_dict(self.online.state_dict())
         self.target_fitted = self.fitted
+
+    def _polyak(self) -> None:
+        """target ← (1 − τ)·target + τ·online, parameters and buffers (the input normaliser) alike."""
+        tau = self.cfg.tau
+        with torch.no_grad():
+            tgt = self.target.state_dict()
+            for k, v in self.online.state_dict().items():
+                if v.dtype.is_floating_point:
+                    tgt[k].mul_(1.0 - tau).add_(v, alpha=tau)
+        self.target_fitted = True
+
+    def target_online_gap(self, states: np.ndarray) -> float:
+        """Mean |Q_target(s) − Q_online(s)| over ``states`` (NaN before the target is a fitted network)."""
+        if not self.target_fitted or len(states) == 0:
+            return float("nan")
+        return float(np.mean(np.abs(self._predict(self.target, states) - self._predict(self.online, states))))
 
     # -- fitting
     def training_targets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -382,66 +422,117 @@ class DQNAgent:
             return x, m.q[:n].copy(), np.ones((n, N_ACTIONS), dtype=bool)
         s2 = m.next_states[:n]
         y = self._predict(self.online, x)
-        y_taken = double_dqn_targets(m.rewards[:n], self._predict(self.online, s2), self._q_target_next(s2), self.cfg.discount)
+        y_taken = double_dqn_targets(m.rewards[:n], self._predict(self.online, s2), self._q_target_next(s2),
+                                     self.cfg.discount, m.dones[:n])
         y[np.arange(n), m.actions[:n]] = y_taken
         mask = np.zeros((n, N_ACTIONS), dtype=bool)
         mask[np.arange(n), m.actions[:n]] = True
         return x, y, mask
 
+    def _loss(self, q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.cfg.loss == "huber":
+            return nn.functional.smooth_l1_loss(q, target)
+        return nn.functional.mse_loss(q, target)
+
+    def _epoch(self, xt: torch.Tensor, yt: torch.Tensor, mt: torch.Tensor) -> float:
+        """One pass over the training split in seeded mini-batches; returns the mean training loss."""
+        order = torch.as_tensor(self.rng.permutation(len(xt)))
+        total = 0.0
+        for k in range(0, len(xt), self.cfg.batch_size):
+            b = order[k : k + self.cfg.batch_size]
+            q = self.online(xt[b])
+            target = torch.where(mt[b], yt[b], q.detach())  # untaken actions: zero error ("double")
+            loss = self._loss(q, target)
+            self.optim.zero_grad()
+            loss.backward()
+            self.optim.step()
+            total += loss.item() * len(b)
+        return total / len(xt)
+
+    def _val_rmse(self, xv: torch.Tensor, yv: torch.Tensor, mv: torch.Tensor) -> float:
+        with torch.no_grad():
+            err = (self.online(xv) - yv)[mv]
+            rmse = float(torch.sqrt(torch.mean(err.double() ** 2)))
+        if self.cfg.early_stop_decimals is not None:
+            rmse = round(rmse, self.cfg.early_stop_decimals)
+        return rmse
+
     def fit(self) -> FitResult:
-        """Fit the online network on the memory (MSE, early stopping on a seeded 25 % split, best model kept)."""
+        """Fit the online network on the memory.
+
+        ``bellman_iterations = 1`` (paper): one regression of the targets computed when the fit starts (MSE,
+        early stopping on a seeded 25 % split, best model kept). ``> 1``: fitted-Q iterations, each recomputing
+        the targets from the current networks and training ``epochs`` epochs, with a Polyak step of the target
+        after each (``target_update = "polyak"``); the last model is kept."""
         cfg, n = self.cfg, len(self.memory)
         if n < cfg.min_rows:
             return FitResult(rows=n, skipped=True)
         t0 = time.perf_counter()
+        gap = self.target_online_gap(self.memory.next_states[:n]) if cfg.q_target == "double" else float("nan")
         x, y, mask = self.training_targets()
         perm = self.rng.permutation(n)
         n_val = max(1, int(round(n * cfg.val_fraction)))
         iv, it = perm[:n_val], perm[n_val:]
         xt = torch.as_tensor(x[it], dtype=torch.float32)
-        yt = torch.as_tensor(y[it], dtype=torch.float32)
-        mt = torch.as_tensor(mask[it])
         xv = torch.as_tensor(x[iv], dtype=torch.float32)
-        yv = torch.as_tensor(y[iv], dtype=torch.float32)
+        mt = torch.as_tensor(mask[it])
         mv = torch.as_tensor(mask[iv])
         if cfg.normalize:
             std = xt.std(dim=0, unbiased=False)
             self.online.mean.copy_(xt.mean(dim=0))
             self.online.std.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+        if cfg.bellman_iterations > 1:
+            return self._fit_iterated(x, y, mask, it, iv, xt, xv, mt, mv, gap, t0)
+        yt = torch.as_tensor(y[it], dtype=torch.float32)
+        yv = torch.as_tensor(y[iv], dtype=torch.float32)
         best = (float("inf"), 0, copy.deepcopy(self.online.state_dict()))
         first_loss = last_loss = float("nan")
         epoch = 0
         for epoch in range(1, cfg.epochs + 1):
-            order = torch.as_tensor(self.rng.permutation(len(it)))
-            total = 0.0
-            for k in range(0, len(it), cfg.batch_size):
-                b = order[k : k + cfg.batch_size]
-                q = self.online(xt[b])
-                target = torch.where(mt[b], yt[b], q.detach())  # untaken actions: zero error ("double")
-                loss = nn.functional.mse_loss(q, target)
-                self.optim.zero_grad()
-                loss.backward()
-                self.optim.step()
-                total += loss.item() * len(b)
-            last_loss = total / len(it)
+            last_loss = self._epoch(xt, yt, mt)
             if epoch == 1:
                 first_loss = last_loss
             out_of_time = cfg.max_fit_seconds is not None and time.perf_counter() - t0 > cfg.max_fit_seconds
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs or out_of_time:
-                with torch.no_grad():
-                    err = (self.online(xv) - yv)[mv]
-                    rmse = float(torch.sqrt(torch.mean(err.double() ** 2)))
-                if cfg.early_stop_decimals is not None:
-                    rmse = round(rmse, cfg.early_stop_decimals)
+                rmse = self._val_rmse(xv, yv, mv)
                 if rmse < best[0]:
                     best = (rmse, epoch, copy.deepcopy(self.online.state_dict()))
             if out_of_time:
                 break
         self.online.load_state_dict(best[2])
+        if cfg.target_update == "polyak":
+            self._polyak()
         self.fitted = True
         self.n_fits += 1
         return FitResult(rows=n, skipped=False, epochs=epoch, best_epoch=best[1], first_train_loss=first_loss,
-                         last_train_loss=last_loss, best_val_rmse=best[0], seconds=time.perf_counter() - t0)
+                         last_train_loss=last_loss, best_val_rmse=best[0], seconds=time.perf_counter() - t0,
+                         target_online_gap=gap)
+
+    def _fit_iterated(self, x, y, mask, it, iv, xt, xv, mt, mv, gap: float, t0: float) -> FitResult:
+        """Fitted-Q iterations (see ``fit``): the split and the input normaliser are fixed for the whole fit."""
+        cfg = self.cfg
+        first_loss = last_loss = rmse = float("nan")
+        epochs = 0
+        for k in range(cfg.bellman_iterations):
+            if k:  # targets from the networks as they are now (the target lags by the Polyak steps)
+                x, y, mask = self.training_targets()
+            yt = torch.as_tensor(y[it], dtype=torch.float32)
+            yv = torch.as_tensor(y[iv], dtype=torch.float32)
+            for _ in range(cfg.epochs):
+                last_loss = self._epoch(xt, yt, mt)
+                epochs += 1
+                if epochs == 1:
+                    first_loss = last_loss
+            rmse = self._val_rmse(xv, yv, mv)
+            self.fitted = True
+            if cfg.target_update == "polyak":
+                self._polyak()
+            if cfg.max_fit_seconds is not None and time.perf_counter() - t0 > cfg.max_fit_seconds:
+                break
+        self.n_fits += 1
+        return FitResult(rows=len(x), skipped=False, epochs=epochs, best_epoch=epochs, first_train_loss=first_loss,
+                         last_train_loss=last_loss, best_val_rmse=rmse, seconds=time.perf_counter() - t0,
+                         bellman_iterations=k + 1, target_online_gap=gap)
 
     # -- checkpoints
     def set_memory(self, memory: ReplayMemory) -> None:

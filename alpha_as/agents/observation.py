@@ -3,6 +3,12 @@
 Market features are computed once per day for every decision time of the grid (vectorised, causal:
 only data stamped <= t); the private features come from the fill rows the engine has recorded so far.
 Both the Alpha-AS runtime and the gymnasium environment build their observations here.
+
+``inputs = "stationary"`` (the sound learner's option; the paper's are ``"paper"``): the price-level features
+(``midprice_k``, ``last_close_price_k``) become bps of the current mid, the inventory features are in order-size
+units clipped to ±``inventory_clip``, and the score features are the per-fill changes of the asymmetric dampened
+P&L in bps of the order's notional (quantity × fill price) instead of its cumulative level — so a January day
+looks like a December one to the network.
 """
 
 from __future__ import annotations
@@ -13,12 +19,14 @@ import numpy as np
 
 from alpha_as.agents.features import (
     DEFAULT_FEATURES,
+    PRICE_LEVEL_BASES,
     PRIVATE_FEATURES,
     PRIVATE_HORIZON,
     PRIVATE_SCALE,
     Normalizer,
     asymmetric_dampened,
     market_features,
+    parse_feature,
 )
 from alpha_as.data.store import MarketDay
 from alpha_as.engine import state as S
@@ -46,11 +54,36 @@ def private_now(bt: Backtest) -> np.ndarray:
     return out
 
 
+def private_stationary(bt: Backtest, quantity: float, inventory_clip: float) -> np.ndarray:
+    """The 10 private features, ``inputs = "stationary"``: inventory / quantity clipped to ±inventory_clip, and
+    the last 5 per-fill changes of the dampened P&L in bps of quantity × fill price (0 before 5 fills)."""
+    st = bt.state
+    n = int(st.si[S.N_FILLS])
+    k = min(n, PRIVATE_HORIZON)
+    out = np.zeros(2 * PRIVATE_HORIZON)
+    if k:
+        rows = st.fill_f[n - k : n]
+        out[PRIVATE_HORIZON - k : PRIVATE_HORIZON] = np.clip(rows[:, S.F_POSITION] / quantity, -inventory_clip,
+                                                              inventory_clip)
+        lo = max(n - k - 1, 0)
+        prev = st.fill_f[lo:n]
+        score = asymmetric_dampened(prev[:, S.F_REALIZED], prev[:, S.F_UNREALIZED])
+        if n - k - 1 < 0:  # the P&L is 0 before the first fill
+            score = np.concatenate([[0.0], score])
+        with np.errstate(all="ignore"):
+            d = np.diff(score) / (quantity * rows[:, S.F_PRICE]) * 1e4
+        out[2 * PRIVATE_HORIZON - k :] = np.where(np.isfinite(d), d, 0.0)
+    return out
+
+
 class Observer:
     """Builds state vectors for one day. ``names`` = market features (default: the paper's 22)."""
 
     def __init__(self, day: MarketDay, times: np.ndarray, names: Sequence[str] = DEFAULT_FEATURES,
-                 normalizer: Normalizer | None = None) -> None:
+                 normalizer: Normalizer | None = None, *, inputs: str = "paper", quantity: float = PRIVATE_SCALE,
+                 inventory_clip: float = 50.0) -> None:
+        if inputs not in ("paper", "stationary"):
+            raise ValueError(f"inputs must be 'paper' or 'stationary', got {inputs!r}")
         self.day = day
         self.market_names = list(names)
         self.names = self.market_names + list(PRIVATE_FEATURES)
@@ -58,6 +91,13 @@ class Observer:
         table = market_features(day, self.times, self.market_names)
         self.market = np.ascontiguousarray(table.X, dtype=np.float64)
         self.normalizer = normalizer
+        self.inputs, self.quantity, self.inventory_clip = inputs, quantity, inventory_clip
+        if inputs == "stationary":
+            levels = [j for j, n in enumerate(self.market_names) if parse_feature(n)[0] in PRICE_LEVEL_BASES]
+            if levels:
+                mid = market_features(day, self.times, ["midprice_0"]).X[:, 0]
+                with np.errstate(all="ignore"):
+                    self.market[:, levels] = (self.market[:, levels] / mid[:, None] - 1.0) * 1e4
 
     @property
     def n_inputs(self) -> int:
@@ -67,6 +107,8 @@ class Observer:
         """The un-normalised state at decision time ``t`` (must be one of ``times``); NaN = no history yet."""
         i = int(np.searchsorted(self.times, t, side="right")) - 1
         market = self.market[i] if i >= 0 else np.full(len(self.market_names), np.nan)
+        if self.inputs == "stationary":
+            return np.concatenate([market, private_stationary(bt, self.quantity, self.inventory_clip)])
         return np.concatenate([market, private_now(bt)])
 
     def __call__(self, bt: Backtest, t: int) -> np.ndarray:
