@@ -1,4 +1,5 @@
-"""Per-day performance indicators (spec §7, §9 rows #10-#12): Sharpe, Sortino, Max drawdown, P&L-to-MAP.
+"""Per-day performance indicators (spec §7, §9 rows #10-#12): Sharpe, Sortino, Max drawdown, P&L-to-MAP,
+and the risk-honest marked-to-market ("MtM") indicators on the 5-s grid.
 
 Conventions (the authors' ``python/backtest/pnl_utils.py``):
 
@@ -7,6 +8,10 @@ Conventions (the authors' ``python/backtest/pnl_utils.py``):
   (realized + unrealized, the code's "Open") P&L.
 * ΔE = ``np.diff(E)``: n rows give n-1 differences (pandas ``.diff()`` with the leading NaN skipped).
 * Risk-free rate 0, no annualisation; one value per trading day.
+* The MtM indicators (beyond the paper) use the 5-s grid rows instead: the grid total P&L (realized +
+  unrealized marked by unwinding into the book) as the equity, the same Sharpe / Sortino definitions on
+  its 5-s changes (comparable across strategies whatever their fill counts), its max drawdown counted
+  from 0 at the session start, and the mean |grid position|.
 
 Degenerate days never crash and never give NaN/inf: every function returns a finite float, and any
 result that is not finite (e.g. floating-point overflow on absurd inputs) is replaced by 0.0.
@@ -107,7 +112,8 @@ def pnl_to_map(total_pnl_final: float, positions: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class DayMetrics:
-    """The four indicators of one trading day plus the inputs they summarise (all floats finite)."""
+    """The four indicators of one trading day, the inputs they summarise, and the MtM indicators of its
+    5-s grid (all floats finite)."""
 
     n_fills: int
     final_realized_pnl: float
@@ -117,6 +123,12 @@ class DayMetrics:
     max_drawdown: float  # USD, >= 0; negate for the paper's tables
     pnl_to_map: float
     mean_abs_position: float  # the denominator of pnl_to_map (over fills or the grid, see map_over)
+    # marked-to-market indicators from the 5-s grid rows (0.0 without a grid)
+    mtm_pnl: float = 0.0  # last grid total P&L
+    mtm_sharpe: float = 0.0  # Sharpe of the 5-s changes of the grid total P&L
+    mtm_sortino: float = 0.0  # Sortino of the same changes
+    mtm_max_drawdown: float = 0.0  # USD, >= 0, of the grid total P&L counted from 0 at the session start
+    mean_abs_inventory: float = 0.0  # mean |grid position|
 
     def to_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -138,14 +150,26 @@ def day_metrics(
     |``fill_position``| over fill rows; ``map_over="grid"`` uses the mean |``grid_position``| over the
     grid rows (required) and the last ``grid_total`` row (when given and non-empty, else the last
     fill row). ``final_total_pnl`` is the total P&L used for P&L-to-MAP. No fills → n_fills 0 and
-    every float 0.0. Raises ValueError for an unknown ``map_over``, a missing ``grid_position``
-    with ``map_over="grid"``, or arrays of mismatched lengths.
+    every fill-based float 0.0.
+
+    The MtM fields come from the grid rows whatever ``map_over`` and the fills (a day without fills may
+    have grid rows): ``mtm_pnl`` = last ``grid_total``, ``mtm_sharpe`` / ``mtm_sortino`` = :func:`sharpe` /
+    :func:`sortino` of ``grid_total``, ``mtm_max_drawdown`` = :func:`max_drawdown` of ``grid_total`` with
+    ``from_zero=True``, ``mean_abs_inventory`` = mean |``grid_position``|; each is 0.0 when its array is
+    absent or empty. Raises ValueError for an unknown ``map_over``, a missing ``grid_position`` with
+    ``map_over="grid"``, or arrays of mismatched lengths (``grid_total`` and ``grid_position``, when both
+    are non-empty, must have the same length).
     """
     if map_over not in ("fills", "grid"):
         raise ValueError(f"map_over must be 'fills' or 'grid', got {map_over!r}")
     realized, total, pos = _arr(fill_realized), _arr(fill_total), _arr(fill_position)
     if not realized.size == total.size == pos.size:
         raise ValueError(f"fill arrays differ in length: {realized.size}, {total.size}, {pos.size}")
+    g_total = _arr(grid_total) if grid_total is not None else np.empty(0)
+    g_pos = _arr(grid_position) if grid_position is not None else np.empty(0)
+    if g_total.size and g_pos.size and g_total.size != g_pos.size:
+        raise ValueError(f"grid_total and grid_position differ in length: {g_total.size}, {g_pos.size}")
+    mtm = _mtm(g_total, g_pos)
     if map_over == "grid":
         if grid_position is None:
             raise ValueError("map_over='grid' needs grid_position")
@@ -156,7 +180,7 @@ def day_metrics(
             total = _arr(grid_total)
     n = int(realized.size)
     if n == 0:
-        return DayMetrics(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return DayMetrics(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, **mtm)
     with np.errstate(all="ignore"):
         mean_abs = _finite(np.abs(pos).mean()) if pos.size else 0.0
     final_total = _finite(total[-1])
@@ -169,4 +193,18 @@ def day_metrics(
         max_drawdown=max_drawdown(realized),
         pnl_to_map=pnl_to_map(final_total, pos),
         mean_abs_position=mean_abs,
+        **mtm,
     )
+
+
+def _mtm(grid_total: np.ndarray, grid_position: np.ndarray) -> dict[str, float]:
+    """The MtM fields of :class:`DayMetrics` from the grid total P&L and grid positions (may be empty)."""
+    with np.errstate(all="ignore"):
+        inv = _finite(np.abs(grid_position).mean()) if grid_position.size else 0.0
+    return {
+        "mtm_pnl": _finite(grid_total[-1]) if grid_total.size else 0.0,
+        "mtm_sharpe": sharpe(grid_total),
+        "mtm_sortino": sortino(grid_total),
+        "mtm_max_drawdown": max_drawdown(grid_total, from_zero=True) if grid_total.size else 0.0,
+        "mean_abs_inventory": inv,
+    }

@@ -92,8 +92,66 @@ def test_day_metrics_to_dict():
     assert list(d) == [
         "n_fills", "final_realized_pnl", "final_total_pnl", "sharpe", "sortino",
         "max_drawdown", "pnl_to_map", "mean_abs_position",
+        "mtm_pnl", "mtm_sharpe", "mtm_sortino", "mtm_max_drawdown", "mean_abs_inventory",
     ]  # fmt: skip
     assert d["n_fills"] == 4 and d["pnl_to_map"] == 2.0
+    # no grid: the MtM fields are 0.0
+    assert [d[k] for k in list(d)[8:]] == [0.0] * 5
+
+
+# --- marked-to-market indicators on the 5-s grid -------------------------------------------------
+
+GRID_POS = np.array([0, 1, 1, -3, -3, 2, 2, 0, 0, 0], dtype=float)
+GRID_TOTAL = np.array([0, 0.5, 1, 1.5, 1, 0, 3, 9, 9, 9], dtype=float)
+
+
+def test_mtm_hand_computed():
+    realized, total, pos = np.array([0.0, 1.0, 0.5, 2.0]), np.array([0.5, 1.5, 0.0, 10.0]), np.array([1.0, -3, 2, 0])
+    m = day_metrics(realized, total, pos, grid_total=GRID_TOTAL, grid_position=GRID_POS)
+    # dE = [0.5, 0.5, 0.5, -0.5, -1, 3, 6, 0, 0]: sum 9 over 9 -> mean 1
+    # deviations -0.5 x3, -1.5, -2, 2, 5, -1, -1 -> squares 0.75 + 2.25 + 4 + 4 + 25 + 1 + 1 = 38; / 8 = 4.75
+    assert m.mtm_sharpe == pytest.approx(1 / math.sqrt(4.75), rel=1e-12)
+    assert m.mtm_sharpe == pytest.approx(0.4588314677, rel=1e-9)
+    # downside: min(dE, 0)^2 = 0.25 + 1 over 9 differences -> sqrt(1.25 / 9); Sortino = sqrt(9 / 1.25) = sqrt(7.2)
+    assert m.mtm_sortino == pytest.approx(math.sqrt(7.2), rel=1e-12)
+    # from 0: [0, 0, 0.5, 1, 1.5, 1, 0, 3, 9, 9, 9] -> peak 1.5, trough 0 -> 1.5
+    assert m.mtm_max_drawdown == 1.5
+    assert m.mtm_pnl == 9.0
+    assert m.mean_abs_inventory == pytest.approx(1.2)  # (1+1+3+3+2+2)/10
+    # the paper's fields are bit-identical with or without the grid
+    plain = day_metrics(realized, total, pos).to_dict()
+    assert list(m.to_dict().values())[:8] == list(plain.values())[:8]
+
+
+def test_mtm_drawdown_counts_an_opening_loss_and_no_fill_days_use_the_grid():
+    m = day_metrics(np.array([]), np.array([]), np.array([]), grid_total=np.array([-2.0, -1.0, -3.0]),
+                    grid_position=np.array([0.5, -0.5, 0.0]))
+    # no fills: the paper's fields are 0; the grid still gives the MtM fields
+    assert (m.n_fills, m.sharpe, m.final_total_pnl, m.pnl_to_map, m.mean_abs_position) == (0, 0.0, 0.0, 0.0, 0.0)
+    assert m.mtm_pnl == -3.0
+    assert m.mtm_max_drawdown == 3.0  # 0 -> -3
+    # dE = [1, -2]: mean -0.5, std(ddof=1) = sqrt(4.5) -> Sharpe -0.5 / 2.1213 = -0.2357
+    assert m.mtm_sharpe == pytest.approx(-0.5 / math.sqrt(4.5))
+    # downside sqrt((0 + 4) / 2) = sqrt(2) -> -0.5 / sqrt(2)
+    assert m.mtm_sortino == pytest.approx(-0.5 / math.sqrt(2))
+    assert m.mean_abs_inventory == pytest.approx(1 / 3)
+
+
+def test_mtm_degenerate_grids():
+    base = (np.array([1.0]), np.array([1.0]), np.array([1.0]))
+    one = day_metrics(*base, grid_total=np.array([4.0]), grid_position=np.array([2.0]))
+    assert (one.mtm_pnl, one.mtm_sharpe, one.mtm_sortino, one.mtm_max_drawdown, one.mean_abs_inventory) == (
+        4.0, 0.0, 0.0, 0.0, 2.0)
+    empty = day_metrics(*base, grid_total=np.array([]), grid_position=np.array([]))
+    assert list(empty.to_dict().values())[8:] == [0.0] * 5
+    flat = day_metrics(*base, grid_total=np.zeros(5), grid_position=np.zeros(5))
+    assert list(flat.to_dict().values())[8:] == [0.0] * 5
+    bad = day_metrics(*base, grid_total=np.array([0.0, np.nan, np.inf]), grid_position=np.array([np.nan, 1, 1]))
+    assert all(math.isfinite(v) for v in bad.to_dict().values())
+    only_pos = day_metrics(*base, grid_position=np.array([1.0, -3.0]))  # no grid_total: P&L fields 0
+    assert (only_pos.mtm_pnl, only_pos.mtm_sharpe, only_pos.mean_abs_inventory) == (0.0, 0.0, 2.0)
+    with pytest.raises(ValueError, match="length"):
+        day_metrics(*base, grid_total=np.ones(3), grid_position=np.ones(2))
 
 
 # --- pandas oracle (the authors' definitions in pnl_utils.py) -------------------------------------
@@ -185,6 +243,9 @@ def _check_all_finite(e, pos, total, grid_pos):
     n = min(e.size, pos.size)
     for over in ("fills", "grid"):
         m = day_metrics(e[:n], e[:n], pos[:n], grid_position=grid_pos, map_over=over)
+        values += list(m.to_dict().values())
+        k = min(e.size, grid_pos.size)
+        m = day_metrics(e[:n], e[:n], pos[:n], grid_total=e[:k], grid_position=grid_pos[:k], map_over=over)
         values += list(m.to_dict().values())
     assert all(isinstance(v, float | int) and math.isfinite(v) for v in values)
     assert max_drawdown(e) >= 0.0

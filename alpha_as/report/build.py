@@ -1,5 +1,11 @@
 """Assemble the paper-style report of a results folder: ``report.md``, ``claims.json``, ``tables/`` and
 ``plots/`` (all written atomically; the text outputs are byte-identical for the same inputs).
+
+The paper's tables (2-6 and 8), the Kruskal-Wallis / Mann-Whitney tables and claims C1-C3 are computed on
+:func:`~alpha_as.report.load.paper_view` (the paper's models only), so they do not change when the folder
+also holds the models beyond the paper; the "Beyond the paper" section (:mod:`alpha_as.report.beyond`: the
+MtM indicators of every model, claim C2b, the distance to the oracle) and "Does the agent learn?"
+(:mod:`alpha_as.report.learning`) cover every model.
 """
 
 from __future__ import annotations
@@ -13,15 +19,26 @@ from typing import Any
 import numpy as np
 
 from alpha_as import atomic
+from alpha_as.report import beyond, plots, stats, tables
 from alpha_as.report import claims as cl
-from alpha_as.report import plots, stats, tables
+from alpha_as.report import learning as lrn
 from alpha_as.report.claims import fmt_p
-from alpha_as.report.load import INDICATOR_LABELS, INDICATORS, Results, load_results
+from alpha_as.report.load import (
+    AGENT_ROLES,
+    BEYOND_INDICATORS,
+    INDICATOR_LABELS,
+    INDICATORS,
+    Results,
+    load_results,
+    paper_view,
+)
 from alpha_as.report.tables import fmt_float, fmt_num, md_escape
 
 Progress = Callable[[str], None]
 ROLE_TEXT = {"baseline": "non-AS baseline", "reference": "Gen-AS reference", "agent": "Alpha-AS agent",
-             "other": "other"}
+             "other": "other", "variant": "repaired learner (beyond the paper)",
+             "policy": "reference policy (beyond the paper)", "oracle": "oracle: best constant action in hindsight "
+             "(not a competitor)"}
 
 
 @dataclass
@@ -69,7 +86,8 @@ def _setup_md(res: Results) -> list[str]:
     out += ["| Model | Folder | Role | Days | Seeds |", "|---|---|---|---:|---:|"]
     for i, m in enumerate(res.models):
         n_days = int((~np.isnan(res.day_values["sharpe"][i])).sum())
-        out.append(f"| {md_escape(m.label)} | `{m.name}` | {ROLE_TEXT[m.role]} | {n_days} | {res.n_seeds(m.name)} |")
+        out.append(f"| {md_escape(res.label(m.name))} | `{m.name}` | {ROLE_TEXT[m.role]} | {n_days} | "
+                   f"{res.n_seeds(m.name)} |")
     out.append("")
     if res.missing_models:
         out += ["Named in experiment.json but without runs (absent from the tables): "
@@ -143,7 +161,9 @@ def _stats_md(kw: list[stats.KruskalRow], mw: list[stats.MannWhitneyRow], res: R
 def _write_tables(res: Results, out: Path, cells: list[tables.Table6Cell], entries: list[tables.Table8Agent],
                   kw: list[stats.KruskalRow], mw: list[stats.MannWhitneyRow]) -> list[Path]:
     tdir = out / "tables"
-    files = []
+    files: list[Path] = []
+    if not res.models:
+        return files
     for ind in INDICATORS:
         files.append(write_text_atomic(tables.indicator_csv(res, ind), tdir / f"{ind}.csv"))
         files.append(write_text_atomic(tables.latex_indicator_table(res, ind), tdir / f"{ind}.tex"))
@@ -159,36 +179,60 @@ def _write_tables(res: Results, out: Path, cells: list[tables.Table6Cell], entri
     return files
 
 
+def _paper_md(paper: Results, cells: list[tables.Table6Cell], entries: list[tables.Table8Agent],
+              kw: list[stats.KruskalRow], mw: list[stats.MannWhitneyRow]) -> list[str]:
+    if not paper.models:
+        return ["## The paper's tables", "", "No runs of the paper's models (roles baseline, reference, agent): "
+                "Tables 2-6 and 8 and the significance tests are not computed.", ""]
+    return _tables_md(paper) + _table6_md(paper, cells) + _table8_md(paper, entries) + _stats_md(kw, mw, paper)
+
+
 def build(results_dir: str | Path, out: str | Path | None = None, *,
           progress: bool | Progress = False) -> ReportResult:
     """Read ``results_dir`` and write the report into ``out`` (default: ``results_dir``).
 
     ``progress``: a callable receiving one-line messages, True for messages on stderr, False for silence.
-    Raises InputError on bad input.
+    Raises InputError on bad input (a bad diagnostics.json is only reported in the text).
     """
     say = _progress_fn(progress)
     say(f"reading {results_dir}")
     res = load_results(results_dir)
+    paper = paper_view(res)
     dest = Path(out) if out is not None else res.root
     dest.mkdir(parents=True, exist_ok=True)
-    say(f"{len(res.models)} models, {len(res.dates)} days, {len(res.seeds)} seed(s); tables and tests")
-    cells, entries = tables.table6(res), tables.table8(res)
-    kw, mw = stats.kruskal_table(res), stats.mann_whitney_table(res)
-    files = _write_tables(res, dest, cells, entries, kw, mw)
+    say(f"{len(res.models)} models ({len(paper.models)} of the paper), {len(res.dates)} days, "
+        f"{len(res.seeds)} seed(s); tables and tests")
+    cells, entries = tables.table6(paper), tables.table8(paper)
+    kw = stats.kruskal_table(paper) if paper.models else []
+    mw = stats.mann_whitney_table(paper)
+    files = _write_tables(paper, dest, cells, entries, kw, mw)
+    for ind in BEYOND_INDICATORS:
+        files.append(write_text_atomic(beyond.table_csv(res, ind), dest / "tables" / f"beyond_{ind}.csv"))
     say("claims (bootstrap)")
-    claims = cl.all_claims(res)
-    extra = {"kruskal_wallis": [vars(r) for r in kw], "mann_whitney": [vars(r) for r in mw]}
+    boot = {"samples": res.experiment.bootstrap_samples, "seed": res.experiment.bootstrap_seed}
+    paper_claims = cl.all_claims(paper)
+    c2b = beyond.claim_c2b(res, **boot)
+    claims = paper_claims + [c2b]
+    learning = lrn.collect(res)
+    extra = {"kruskal_wallis": [vars(r) for r in kw], "mann_whitney": [vars(r) for r in mw],
+             "learning": lrn.json_rows(learning)}
     claims_path = write_text_atomic(cl.claims_json(res, claims, extra), dest / "claims.json")
     say("plots")
-    figs, notes = plots.make_plots(res, dest)
-    files += [dest / p for _, p in figs]
+    figs, notes = plots.make_plots(paper, dest) if paper.models else ([], [])
+    more = [m for m in res.models if m.role in AGENT_ROLES and m.name not in paper.names]
+    more_figs, more_notes = plots.action_plots(res, more, dest)
+    figs, notes = figs + more_figs, notes + more_notes
+    learning_plot = "plots/learning.png" if lrn.plot_learning(learning, dest / "plots" / "learning.png") else None
+    files += [dest / p for _, p in figs] + ([dest / learning_plot] if learning_plot else [])
 
-    md = _setup_md(res) + _tables_md(res) + _table6_md(res, cells) + _table8_md(res, entries) + _stats_md(kw, mw, res)
-    md += ["## Claims", "", cl.claims_markdown(res, claims).rstrip("\n"), "",
-           "File: [claims.json](claims.json).", "", "## Plots", ""]
+    md = _setup_md(res) + _paper_md(paper, cells, entries, kw, mw)
+    md += ["## Claims", "", cl.claims_markdown(paper, paper_claims).rstrip("\n"), "",
+           "File: [claims.json](claims.json).", ""]
+    md += beyond.section_markdown(res, c2b) + lrn.section_markdown(res, learning, learning_plot)
+    md += ["## Plots", ""]
     for caption, rel in figs:
         md += [f"**{caption}**", "", f"![{caption}]({rel})", ""]
-    if any(c.role == "agent" for c in res.models):
+    if any(c.role in AGENT_ROLES for c in res.models):
         md += ["Action shares count the 5-s grid rows (time share), from the first action of each day.", ""]
     md += [n + "\n" for n in notes]
     report = write_text_atomic("\n".join(md).rstrip("\n") + "\n", dest / "report.md")

@@ -10,6 +10,11 @@ per-day values (over the days both have); the claim holds if every comparison do
 n)" if some do, and "does not hold" if none does. Each comparison also has a one-sided Mann-Whitney p
 (alternative: the model is better), Holm-adjusted over the comparisons of the claim, and a hierarchical
 bootstrap 95 % CI of the mean per-day difference, oriented so that positive = the model is better.
+
+Beyond the paper, each comparison also carries paired tests on the per-day differences (the verdicts do
+not use them): ``p_wilcoxon`` (one-sided Wilcoxon signed-rank, alternative: the model is better),
+``p_wilcoxon_holm`` (Holm over the claim's comparisons), ``block_ci95`` (moving-block bootstrap CI of the
+mean difference) and ``note`` (set when a Sharpe or Sortino comparison has both means negative).
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ C2_TEXT = "Both Alpha-AS models beat Gen-AS on Sharpe, Sortino and P&L-to-MAP"
 C3_TEXT = ("Alpha-AS takes heavier drawdowns on some days (paper: Alpha-AS-1 worse Max DD than Gen-AS on 16/30 "
            "days, better P&L-to-MAP on 13 of those)")
 C2_INDICATORS = ("sharpe", "sortino", "pnl_to_map")
+RATIO_INDICATORS = ("sharpe", "sortino", "mtm_sharpe", "mtm_sortino")
+BOTH_NEGATIVE_NOTE = ("both negative: the 'better' one loses less per unit of risk; taking more variance raises "
+                      "a negative ratio")
 
 
 def combine(holds: list[bool]) -> str:
@@ -64,20 +72,29 @@ def compare(res: Results, indicator: str, model: str, versus: str, *, samples: i
                                 samples=samples, seed=seed, level=LEVEL)
     better_mean = n > 0 and sign * (mean_a - mean_b) > 0
     better_median = n > 0 and sign * (med_a - med_b) > 0
+    d = sign * (a - b)  # per-day differences in day order, positive = the model better
+    both_negative = indicator in RATIO_INDICATORS and n > 0 and mean_a < 0 and mean_b < 0
     return {
         "indicator": indicator, "model": model, "versus": versus, "n_days": n,
         "mean_model": mean_a, "mean_versus": mean_b, "median_model": med_a, "median_versus": med_b,
         "better_mean": bool(better_mean), "better_median": bool(better_median),
         "pct_days_better": pct, "p_one_sided": p, "mean_diff": diff, "ci95": [lo, hi],
         "verdict": "holds" if better_mean and better_median else "does not hold",
+        "p_wilcoxon": stats.wilcoxon_greater(d),
+        "block_ci95": list(stats.block_bootstrap_ci(d, samples=samples, seed=seed, level=LEVEL)),
+        "note": BOTH_NEGATIVE_NOTE if both_negative else None,
     }
 
 
-def _holm_fill(comps: list[dict[str, Any]]) -> None:
+def holm_fill(comps: list[dict[str, Any]]) -> None:
+    """Add ``p_holm`` / ``significant_5pct`` (Mann-Whitney) and ``p_wilcoxon_holm`` to each comparison, Holm
+    over ``comps``."""
     adj = stats.holm([c["p_one_sided"] for c in comps])
     for c, q in zip(comps, adj, strict=True):
         c["p_holm"] = float(q)
         c["significant_5pct"] = bool(not math.isnan(q) and q < ALPHA)
+    for c, q in zip(comps, stats.holm([c["p_wilcoxon"] for c in comps]), strict=True):
+        c["p_wilcoxon_holm"] = float(q)
 
 
 def _missing(res: Results, role: str, none_label: str) -> list[str]:
@@ -99,7 +116,7 @@ def _pair_claim(cid: str, text: str, res: Results, subjects: list[ModelInfo], ob
         for s in subjects:
             for o in objects:
                 comps.append(compare(res, ind, s.name, o.name, samples=samples, seed=seed))
-    _holm_fill(comps)
+    holm_fill(comps)
     claim["comparisons"] = comps
     claim["n_comparisons"] = len(comps)
     claim["n_holds"] = sum(c["verdict"] == "holds" for c in comps)
@@ -210,19 +227,38 @@ def _pct(x: float) -> str:
     return "–" if x is None or math.isnan(x) else f"{x:.1f} %"
 
 
-def _comparisons_md(res: Results, comps: list[dict[str, Any]]) -> str:
+def verdict_text(c: dict[str, Any]) -> str:
+    """A comparison's verdict, with its note (both ratios negative) when it has one."""
+    return f"{c['verdict']}; {c['note']}" if c.get("note") else c["verdict"]
+
+
+def comparisons_md(res: Results, comps: list[dict[str, Any]]) -> str:
+    """The markdown table of a claim's comparisons (Mann-Whitney, bootstrap, and the paired tests)."""
     lines = ["| Indicator | Model | vs | Mean | Median | Days better | p (one-sided) | p (Holm) | "
-             "Mean diff [95 % CI] | Verdict |", "|---|---|---|---:|---:|---:|---:|---:|---:|---|"]
+             "Mean diff [95 % CI] | Wilcoxon p (Holm) | Block CI | Verdict |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for c in comps:
         sig = " *" if c["significant_5pct"] else ""
         lo, hi = c["ci95"]
+        blo, bhi = c["block_ci95"]
         lines.append(
             f"| {INDICATOR_LABELS[c['indicator']]} | {md_escape(res.label(c['model']))} | "
             f"{md_escape(res.label(c['versus']))} | {fmt_num(c['mean_model'])} / {fmt_num(c['mean_versus'])} | "
             f"{fmt_num(c['median_model'])} / {fmt_num(c['median_versus'])} | "
             f"{_pct(c['pct_days_better'])} ({c['n_days']} d) | {fmt_p(c['p_one_sided'])} | {fmt_p(c['p_holm'])}{sig} | "
-            f"{fmt_num(c['mean_diff'])} [{fmt_num(lo)}, {fmt_num(hi)}] | {c['verdict']} |")
+            f"{fmt_num(c['mean_diff'])} [{fmt_num(lo)}, {fmt_num(hi)}] | "
+            f"{fmt_p(c['p_wilcoxon'])} ({fmt_p(c['p_wilcoxon_holm'])}) | [{fmt_num(blo)}, {fmt_num(bhi)}] | "
+            f"{md_escape(verdict_text(c))} |")
     return "\n".join(lines) + "\n"
+
+
+def paired_tests_text(exp_samples: int, exp_seed: int) -> str:
+    """The sentence that explains the Wilcoxon and block-bootstrap columns."""
+    return ("Wilcoxon p: one-sided Wilcoxon signed-rank test on the per-day differences (alternative: the model "
+            "is better; zero differences dropped; – with fewer than 2 non-zero differences), Holm-corrected over "
+            "the claim's comparisons in parentheses. Block CI: moving-block bootstrap "
+            f"{LEVEL * 100:g} % CI of the mean per-day difference (blocks of round(n^(1/3)) consecutive days, "
+            f"{exp_samples} replicates, seed {exp_seed}), which keeps the dependence between neighbouring days.")
 
 
 def claims_markdown(res: Results, claims: list[dict[str, Any]]) -> str:
@@ -238,6 +274,9 @@ def claims_markdown(res: Results, claims: list[dict[str, Any]]) -> str:
         f"replicates, seed {exp.bootstrap_seed}; days resampled with replacement, and one seed per model "
         "drawn at random for each drawn day).",
         "",
+        paired_tests_text(exp.bootstrap_samples, exp.bootstrap_seed) + " These paired tests go beyond the "
+        "paper and do not change the verdicts.",
+        "",
     ]
     if one_seed:
         out += ["With one seed per run, the bootstrap CIs reflect day-to-day variation only.", ""]
@@ -247,7 +286,7 @@ def claims_markdown(res: Results, claims: list[dict[str, Any]]) -> str:
             out += [f"Missing (not tested): {', '.join(c['missing'])}.", ""]
         if c["id"] in ("C1", "C2") and c["comparisons"]:
             out += [f"{c['n_holds']} of {c['n_comparisons']} comparisons hold; {c['n_significant']} are "
-                    f"significant at {ALPHA * 100:g} % after Holm's correction.", "", _comparisons_md(res, c["comparisons"])]
+                    f"significant at {ALPHA * 100:g} % after Holm's correction.", "", comparisons_md(res, c["comparisons"])]
         if c["id"] == "C3" and c["agents"]:
             out += ["| Agent | vs | Worse Max DD | Share [95 % CI] | Of those, better P&L-to-MAP | Reversed | "
                     "Verdict |", "|---|---|---:|---:|---:|---:|---|"]

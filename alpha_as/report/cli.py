@@ -11,8 +11,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report", help="paper-style report (tables, tests, claims, plots) of a results folder",
         description="Read the runs of RESULTS_DIR (runs/<model>/<date>/seed=<n>/ or <model>/<date>/seed=<n>/, "
         "with an optional experiment.json) and write report.md, claims.json, tables/ (CSV and LaTeX of "
-        "Tables 2-6 and an 8-like table, Kruskal-Wallis and Holm-corrected Mann-Whitney tests) and plots/ "
-        "into RESULTS_DIR or --out. The outputs are deterministic: the same runs give byte-identical files.",
+        "Tables 2-6 and an 8-like table, Kruskal-Wallis and Holm-corrected Mann-Whitney tests, computed on the "
+        "paper's models only; beyond_<indicator>.csv: the marked-to-market indicators of every model) and "
+        "plots/ into RESULTS_DIR or --out, with claims C1-C3, claim C2b (each agent beats the reference policies "
+        "random and constant-train), the distance to the constant-action oracle and the agents' learning "
+        "diagnostics (models/<model>/seed=<s>/diagnostics.json). The outputs are deterministic: the same runs "
+        "give byte-identical files.",
     )
     p.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="the results folder")
     p.add_argument("--out", type=Path, help="output folder (default: RESULTS_DIR)")

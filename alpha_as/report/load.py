@@ -7,7 +7,13 @@ contain ``.tmp-`` are unfinished runs and are ignored, and so is anything that i
 ``<date>/seed=<n>`` folder (``tables/``, ``plots/``, ``summary.csv``, checkpoints ...).
 
 Per-day values: the mean over the seeds of one (model, day); the per-seed values are kept for the
-hierarchical bootstrap. Every problem with the input raises :class:`~alpha_as.errors.InputError` naming
+hierarchical bootstrap.
+
+Roles: the paper's models are ``baseline`` (FOIC, LIIC), ``reference`` (Gen-AS) and ``agent`` (Alpha-AS-1/2);
+beyond the paper, ``variant`` (the repaired learner, e.g. ``alpha-as-1-sound``), ``policy`` (reference
+policies a practitioner could run: ``random``, ``constant-train``) and ``oracle`` (the best constant action
+in hindsight, ``constant-oracle``: never a competitor). :func:`paper_view` keeps the paper's models (and
+``other``), on which the paper's tables, tests and claims C1-C3 are computed. Every problem with the input raises :class:`~alpha_as.errors.InputError` naming
 the file at fault.
 """
 
@@ -29,9 +35,26 @@ HIGHER_IS_BETTER: dict[str, bool] = {"sharpe": True, "sortino": True, "max_drawd
 INDICATOR_LABELS: dict[str, str] = {
     "sharpe": "Sharpe ratio", "sortino": "Sortino ratio", "max_drawdown": "Max DD (USD)", "pnl_to_map": "P&L-to-MAP",
 }
-EXTRA_METRICS: tuple[str, ...] = ("final_total_pnl", "n_fills", "mean_abs_position")
+BEYOND_INDICATORS: tuple[str, ...] = ("mtm_pnl", "mtm_sharpe", "mtm_sortino", "mtm_max_drawdown",
+                                      "mean_abs_inventory", "n_fills")
+"""The risk-honest per-day indicators of the "Beyond the paper" section (5-s grid, marked to market)."""
+BEYOND_HIGHER_IS_BETTER: dict[str, bool | None] = {
+    "mtm_pnl": True, "mtm_sharpe": True, "mtm_sortino": True, "mtm_max_drawdown": False,
+    "mean_abs_inventory": None, "n_fills": None,  # None: descriptive, no better or worse
+}
+HIGHER_IS_BETTER.update({k: v for k, v in BEYOND_HIGHER_IS_BETTER.items() if v is not None})
+INDICATOR_LABELS.update({
+    "mtm_pnl": "Daily MtM P&L (USD)", "mtm_sharpe": "MtM Sharpe (5 s)", "mtm_sortino": "MtM Sortino (5 s)",
+    "mtm_max_drawdown": "MtM Max DD (USD)", "mean_abs_inventory": "Mean |inventory|", "n_fills": "Fills per day",
+})
+EXTRA_METRICS: tuple[str, ...] = ("final_total_pnl", "n_fills", "mean_abs_position", "mtm_pnl", "mtm_sharpe",
+                                  "mtm_sortino", "mtm_max_drawdown", "mean_abs_inventory")
 """Optional keys of ``metrics.json["metrics"]`` that are read when present (NaN otherwise)."""
-ROLES: tuple[str, ...] = ("baseline", "reference", "agent", "other")
+ROLES: tuple[str, ...] = ("baseline", "reference", "agent", "other", "variant", "policy", "oracle")
+PAPER_ROLES: tuple[str, ...] = ("baseline", "reference", "agent", "other")
+"""The roles kept by :func:`paper_view` (``other``: models outside the protocol, kept as before)."""
+AGENT_ROLES: tuple[str, ...] = ("agent", "variant")
+ORACLE_MARK = "(oracle)"
 TMP_MARK = ".tmp-"
 DEFAULT_BOOTSTRAP_SAMPLES = 2000
 DEFAULT_BOOTSTRAP_SEED = 0
@@ -43,7 +66,7 @@ _SEED_RE = re.compile(r"^seed=(-?\d+)$")
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One model: its folder name, its display label and its role (baseline, reference, agent, other)."""
+    """One model: its folder name, its display label and its role (one of :data:`ROLES`)."""
 
     name: str
     label: str
@@ -108,9 +131,10 @@ class Results:
         return self.by_role("agent")
 
     def label(self, name: str) -> str:
+        """The display label; an oracle's always ends with "(oracle)"."""
         for m in self.models + self.missing_models:
             if m.name == name:
-                return m.label
+                return display_label(m)
         return name
 
     def n_seeds(self, name: str) -> int:
@@ -118,14 +142,28 @@ class Results:
         return len({s for (m, _), d in self.runs.items() if m == name for s in d})
 
 
+def display_label(m: ModelInfo) -> str:
+    """``m.label``, with " (oracle)" appended for an oracle whose label does not say so."""
+    if m.role == "oracle" and ORACLE_MARK not in m.label:
+        return f"{m.label} {ORACLE_MARK}"
+    return m.label
+
+
 def infer_role(name: str) -> str:
     """The role of a model from its folder name: foic, liic, fixed* → baseline; gen-as → reference;
-    alpha-as* → agent; anything else → other."""
+    random, constant-train → policy; constant-oracle* → oracle; alpha-as*-sound → variant; alpha-as* →
+    agent; anything else → other."""
     n = name.lower()
     if n in ("foic", "liic") or n.startswith("fixed"):
         return "baseline"
     if n == "gen-as":
         return "reference"
+    if n in ("random", "constant-train"):
+        return "policy"
+    if n.startswith("constant-oracle"):
+        return "oracle"
+    if n.startswith("alpha-as") and n.endswith("-sound"):
+        return "variant"
     if n.startswith("alpha-as"):
         return "agent"
     return "other"
@@ -296,3 +334,31 @@ def load_results(results_dir: str | Path) -> Results:
     return Results(root=root, runs_root=runs_root, experiment=exp, models=models, dates=dates, seeds=seeds,
                    runs=runs, day_values=day_values, seed_values=seed_values, missing_models=missing_models,
                    missing_dates=missing_dates, instruments=sorted(instruments))
+
+
+def subset(res: Results, keep: list[str]) -> Results:
+    """The results of the models named in ``keep`` only (in ``res``'s column order), as if the folder held
+    nothing else: days and seeds are those of the kept models; declared-but-missing models are filtered by
+    the same names when given, by role otherwise (see :func:`paper_view`)."""
+    wanted = set(keep)
+    idx = [i for i, m in enumerate(res.models) if m.name in wanted]
+    names = {res.models[i].name for i in idx}
+    runs = {k: v for k, v in res.runs.items() if k[0] in names}
+    dates = sorted({d for (_, d) in runs})
+    cols = [res.dates.index(d) for d in dates]
+    seeds = sorted({s for v in runs.values() for s in v})
+    day_values = {k: v[np.ix_(idx, cols)] for k, v in res.day_values.items()}
+    seed_values = {k: [[v[i][j] for j in cols] for i in idx] for k, v in res.seed_values.items()}
+    return Results(root=res.root, runs_root=res.runs_root, experiment=res.experiment,
+                   models=[res.models[i] for i in idx], dates=dates, seeds=seeds, runs=runs, day_values=day_values,
+                   seed_values=seed_values, missing_models=[m for m in res.missing_models if m.name in wanted],
+                   missing_dates=sorted(set(res.experiment.dates or ()) - set(dates)),
+                   instruments=list(res.instruments))
+
+
+def paper_view(res: Results) -> Results:
+    """The paper's models only (roles baseline, reference, agent, and other): what Tables 2-6 and 8, the
+    Kruskal-Wallis / Mann-Whitney tables and claims C1-C3 are computed on, so that adding the new models
+    (variant, policy, oracle) to a folder changes none of them."""
+    keep = [m.name for m in res.models + res.missing_models if m.role in PAPER_ROLES]
+    return subset(res, keep)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from alpha_as.atomic import atomic_path
 from alpha_as.errors import InputError
-from alpha_as.report.load import HIGHER_IS_BETTER, INDICATOR_LABELS, INDICATORS, Results
+from alpha_as.report.load import HIGHER_IS_BETTER, INDICATOR_LABELS, INDICATORS, ModelInfo, Results
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -231,9 +231,18 @@ def make_plots(res: Results, out: Path) -> tuple[list[tuple[str, str]], list[str
         figs.append((f"Inventory on {dl}", "plots/inventory.png"))
     plot_boxplots(res, pdir / "boxplots.png")
     figs.append(("Box plots of the per-day indicators", "plots/boxplots.png"))
-    for ag in res.agents:
+    more_figs, more_notes = action_plots(res, res.agents, out)
+    return figs + more_figs, notes + more_notes
+
+
+def action_plots(res: Results, models: Sequence[ModelInfo], out: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    """``plots/actions_<model>.png`` for each of ``models`` (agents of ``res``); returns (figures, notes) as
+    :func:`make_plots` does."""
+    figs: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for ag in models:
         fname = f"actions_{ag.name}.png"
-        if plot_actions(res, ag.name, pdir / fname):
+        if plot_actions(res, ag.name, out / "plots" / fname):
             figs.append((f"{ag.label}: share of each γ and skew value per hour of the day (UTC)", f"plots/{fname}"))
         else:
             notes.append(f"{ag.label}: no grid with risk_aversion/skew columns, no action plot.")

@@ -6,6 +6,9 @@
 * A hierarchical percentile bootstrap: each replicate resamples the days with replacement and, for each
   drawn day, one seed per model at random. With one seed per (model, day) the interval reflects the
   day-to-day variation only.
+* Paired tests beyond the paper: the one-sided Wilcoxon signed-rank test on per-day differences
+  (:func:`wilcoxon_greater`) and a moving-block bootstrap over days of their mean (:func:`block_bootstrap_ci`),
+  which keeps the dependence between neighbouring days (block length ``round(n ** (1/3))``).
 """
 
 from __future__ import annotations
@@ -181,3 +184,53 @@ def share_ci(a_days: Sequence[np.ndarray], b_days: Sequence[np.ndarray], *, samp
     """CI of the share of days on which A's value is strictly greater than B's."""
     return bootstrap_ci([a_days, b_days], lambda d: (d[0] > d[1]).mean(axis=1),
                         samples=samples, seed=seed, level=level)
+
+
+# ------------------------------------------------------------------------------------------ paired tests
+
+def wilcoxon_greater(diffs: np.ndarray) -> float:
+    """One-sided p of ``scipy.stats.wilcoxon(diffs, zero_method="wilcox", alternative="greater")``: the
+    per-day differences are centred above 0. NaN entries are dropped; NaN when fewer than 2 differences are
+    non-zero (the zeros are discarded, as zero_method "wilcox" does)."""
+    d = _clean(diffs)
+    if int((d != 0.0).sum()) < 2:
+        return math.nan
+    from scipy import stats as sps
+
+    return float(sps.wilcoxon(d, zero_method="wilcox", alternative="greater").pvalue)
+
+
+def block_length(n: int) -> int:
+    """The moving-block length for n days: max(1, round(n ** (1/3)))."""
+    return max(1, int(round(n ** (1.0 / 3.0)))) if n > 0 else 1
+
+
+def block_indices(n: int, length: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """(samples, n) day indices of a moving-block bootstrap: each replicate concatenates ceil(n / length)
+    blocks of ``length`` consecutive days, each starting uniformly in 0..n-length, cut to n days.
+
+    With ``length == 1`` this is ``rng.integers(0, n, size=(samples, n))``: the ordinary day bootstrap (the
+    same draws as :func:`hierarchical_draws` uses for its days).
+    """
+    if n < 1:
+        raise ValueError("no days")
+    length = min(max(1, int(length)), n)
+    k = -(-n // length)
+    starts = rng.integers(0, n - length + 1, size=(samples, k))
+    return (starts[:, :, None] + np.arange(length)).reshape(samples, k * length)[:, :n]
+
+
+def block_bootstrap_ci(diffs: np.ndarray, *, samples: int, seed: int, level: float = 0.95,
+                       length: int | None = None) -> tuple[float, float]:
+    """Percentile CI of the mean of the per-day ``diffs`` (in day order) under a moving-block bootstrap
+    (:func:`block_indices`, block length :func:`block_length` unless given) with
+    ``numpy.random.default_rng(seed)``; NaN entries are dropped first; (NaN, NaN) with no days."""
+    d = _clean(diffs)
+    if d.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    idx = block_indices(d.size, block_length(d.size) if length is None else length, samples, rng)
+    reps = d[idx].mean(axis=1)
+    a = (1.0 - level) / 2.0
+    lo, hi = np.percentile(reps, [100.0 * a, 100.0 * (1.0 - a)])
+    return float(lo), float(hi)
