@@ -16,3 +16,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real-data samples not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+_REPORT: list[str] = []
+
+
+def report_line(text: str) -> None:
+    """A finding that a test measures but does not assert (e.g. the paper preset on the toy markets): printed in
+    the session's summary, so that every `make test` shows it."""
+    _REPORT.append(text)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _REPORT:
+        terminalreporter.section("measured, reported (tests/test_toy_learning.py)")
+        for line in _REPORT:
+            terminalreporter.write_line(line)

@@ -1,4 +1,7 @@
-"""``alpha-as train alpha-as-1|alpha-as-2`` and ``alpha-as run-agent alpha-as-1|alpha-as-2`` (spec §6.6)."""
+"""``alpha-as train MODEL``, ``alpha-as run-agent MODEL`` (spec §6.6) and ``alpha-as diagnose MODEL_DIR``.
+
+MODEL is ``alpha-as-1`` / ``alpha-as-2`` (the paper's) or ``alpha-as-1-sound`` / ``alpha-as-2-sound`` (the
+repaired learner on the same networks, ``agents.config.SOUND``)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from alpha_as.agents.config import AGENTS, TIMINGS, AlphaASConfig
+from alpha_as.agents.config import MODEL_AGENTS, TIMINGS, AlphaASConfig, model_agent
 from alpha_as.agents.features import parse_feature
 from alpha_as.configs import from_dict
 from alpha_as.data import store
@@ -31,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "memories merged and the network fitted after each iteration; checkpoints in --out after every "
         "iteration (rerunning the same command resumes).",
     )
-    tr.add_argument("agent", choices=sorted(AGENTS), help="alpha-as-1: feed-forward DQN; alpha-as-2: LSTM DQN")
+    tr.add_argument("agent", choices=sorted(MODEL_AGENTS), help="alpha-as-1: feed-forward DQN; alpha-as-2: LSTM DQN; "
+                    "-sound: the repaired learner (not the paper's)")
     tr.add_argument("--data", required=True, type=Path, help="store root")
     tr.add_argument("--instrument", required=True)
     tr.add_argument("--day", required=True, help="training day, YYYY-MM-DD")
@@ -41,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--iterations", type=_positive, default=10)
     tr.add_argument("--runs", type=_positive, default=5)
     tr.add_argument("--workers", type=_positive, default=1, help="worker processes per iteration (default 1)")
-    tr.add_argument("--preset", choices=("default", "notebook"), default="default", help="DQN hyper-parameters")
+    tr.add_argument("--preset", choices=("default", "notebook"), help="DQN hyper-parameters of the paper's models "
+                    "(default: default); the -sound models have their own")
     tr.add_argument("--epochs", type=_positive, help="override the preset's max epochs per fit")
     tr.add_argument("--features", type=Path, help="JSON from `alpha-as features` ({\"features\": [...]}); "
                     "default: the paper's 22 market features")
@@ -58,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(with action, risk_aversion, skew) and metrics.json to --out. With --learn (default) the model in "
         "--model is updated and checkpointed.",
     )
-    ra.add_argument("agent", choices=sorted(AGENTS))
+    ra.add_argument("agent", choices=sorted(MODEL_AGENTS))
     ra.add_argument("--model", required=True, type=Path, help="model folder written by alpha-as train")
     ra.add_argument("--data", required=True, type=Path)
     ra.add_argument("--instrument", required=True)
@@ -68,6 +73,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="keep learning and update the model (default) or only act")
     ra.add_argument("--seed", type=int, help="reseed the agent's exploration RNG (default: continue the model's)")
     ra.set_defaults(func=run_agent)
+
+    dg = sub.add_parser(
+        "diagnose", help="does a trained agent learn? Q vs returns, greedy actions, saturation, input drift",
+        description="Print a trained model's learning diagnostics (its fits, Q vs Monte-Carlo returns after "
+        "training and on each test day, greedy-action entropy, input drift), then play --day frozen (no "
+        "learning, the model is not changed) and measure the same figures on it.",
+    )
+    dg.add_argument("model", type=Path, help="model folder (alpha-as train, or models/<agent>/seed=<s>/ of replicate)")
+    dg.add_argument("--data", required=True, type=Path, help="store root")
+    dg.add_argument("--instrument", required=True)
+    dg.add_argument("--day", required=True, help="YYYY-MM-DD")
+    dg.add_argument("--epsilon", type=float, default=0.0, help="exploration while playing the day (default 0: greedy)")
+    dg.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    dg.set_defaults(func=_cmd_diagnose)
 
 
 def read_features(path: Path) -> tuple[str, ...]:
@@ -105,9 +124,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     store.parse_date(args.day)
     genas = read_genas(args.genas)
     kw = {"features": read_features(args.features)} if args.features else {}
-    cfg = AlphaASConfig(agent=args.agent, preset=args.preset, epochs=args.epochs, iterations=args.iterations,
-                        runs=args.runs, workers=args.workers, seed=args.seed, window=args.window,
-                        timing=args.timing, q_target=args.q_target, **kw)
+    agent, over = model_agent(args.agent)
+    if over and args.preset is not None:
+        raise InputError(f"--preset applies to the paper's models, not {args.agent} (which uses preset 'sound')")
+    kw.update({"preset": args.preset or "default", "q_target": args.q_target, **over})
+    cfg = AlphaASConfig(agent=agent, epochs=args.epochs, iterations=args.iterations, runs=args.runs,
+                        workers=args.workers, seed=args.seed, window=args.window, timing=args.timing, **kw)
     if AlphaAS.exists(args.out):
         model = AlphaAS.load(args.out)
         if model.config.to_dict() != {**cfg.to_dict(), "workers": model.config.workers}:
@@ -130,8 +152,9 @@ def run_agent(args: argparse.Namespace) -> int:
     if not AlphaAS.exists(args.model):
         raise InputError(f"no Alpha-AS model in {args.model} (expected alpha_as.json)")
     model = AlphaAS.load(args.model)
-    if model.config.agent != args.agent:
-        raise InputError(f"{args.model} holds a {model.config.agent} model, not {args.agent}")
+    agent, over = model_agent(args.agent)
+    if model.config.agent != agent or (model.config.preset == "sound") != bool(over):
+        raise InputError(f"{args.model} holds a {model_name(model.config)} model, not {args.agent}")
     day = load_market_day(args.data, args.instrument, date, model.config.window)
     run = model.test_day(day, learn=args.learn, seed=args.seed)
     extra = {"seed": args.seed, "window": model.config.window, "data": str(args.data), "agent": args.agent,
@@ -139,4 +162,49 @@ def run_agent(args: argparse.Namespace) -> int:
              "memory_rows": len(model.agent.memory)}
     write_day(run, args.out, extra)
     print(f"{args.agent} {args.instrument} {date}: {run.result.summary()}")
+    return 0
+
+
+def model_name(cfg: AlphaASConfig) -> str:
+    """The model name of a config: the agent, with ``-sound`` for the repaired learner."""
+    return f"{cfg.agent}-sound" if cfg.preset == "sound" else cfg.agent
+
+
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    from alpha_as.agents import diagnostics as diag
+    from alpha_as.agents.alpha_as import AlphaAS, LearnerOptions, load_market_day, run_day
+    from alpha_as.agents.features import PRIVATE_FEATURES
+
+    if not 0.0 <= args.epsilon <= 1.0:
+        raise InputError(f"--epsilon must be in [0, 1], got {args.epsilon}")
+    date = store.parse_date(args.day)
+    if not AlphaAS.exists(args.model):
+        raise InputError(f"no Alpha-AS model in {args.model} (expected alpha_as.json)")
+    model = AlphaAS.load(args.model)
+    if model.normalizer is None:
+        raise InputError(f"{args.model}: the model is not trained yet (no normaliser)")
+    cfg = model.config
+    day = load_market_day(args.data, args.instrument, date, cfg.window)
+    run, _ = run_day(model.agent, day, model.genas, cfg.features, model.normalizer, args.epsilon, learn=False,
+                     decision_seconds=cfg.decision_seconds, engine=cfg.engine_config(), timing=cfg.timing,
+                     map_over=cfg.map_over, options=LearnerOptions.of(cfg, model.reward_scale))
+    names = list(cfg.features) + list(PRIVATE_FEATURES)
+    played = diag.plain(diag.day_diagnostics(model.agent, run, names, f"{date} (frozen, eps {args.epsilon:g})"))
+    played["target_online_gap"] = diag.plain(model.agent.target_online_gap(run.states))
+    m = run.result.metrics
+    played["metrics"] = diag.plain(m.to_dict())
+    doc = {**model.diagnostics_doc(), "played": played}
+    if args.json:
+        print(json.dumps(doc, indent=1))
+        return 0
+    print(f"{model_name(cfg)} seed {cfg.seed} ({args.model}): {model.iterations_done} training iterations, "
+          f"{len(model.test_days)} test sessions, memory {len(model.agent.memory)} rows, output {model.agent.cfg.output_activation}")
+    for line in diag.summary_lines(model.diagnostics_doc()):
+        print("  " + line)
+    check = played.pop("check")
+    print(f"played {played['session']}: {run.result.summary()}")
+    for line in diag.summary_lines({"days": [played], "checks": [{**check, "phase": "played", "session": str(date)}]}):
+        print("  " + line)
+    gap = played["target_online_gap"]
+    print(f"  target-online gap on the day's states: {'n/a' if gap is None else f'{gap:.4g}'}")
     return 0

@@ -171,7 +171,7 @@ PRESETS: dict[str, dict] = {
     # iterations, Huber loss with Adam, a larger memory; see docs/replication-notes.md
     "sound": {"output_activation": "linear", "out_init_scale": 0.01, "target_update": "polyak", "tau": 0.1,
               "bellman_iterations": 10, "epochs": 1, "batch_size": 500, "optimizer": "adam", "lr": 0.001,
-              "loss": "huber", "memory_size": 30_000},
+              "loss": "huber", "memory_size": 20_000},
 }
 
 

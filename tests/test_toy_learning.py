@@ -1,0 +1,149 @@
+"""Does the agent learn? Toy markets with known answers on the real engine (alpha_as.agents.toys).
+
+The sound learner (``-sound`` models) must find the best action on the one-regime toy, read the regime flag on
+the switching toy and beat the best constant action there on held-out days, and its Q-values must track
+Monte-Carlo returns. The paper's preset runs through the same toys; its outcome is printed in the test
+session's summary (see ``conftest.py``), whatever it is, and not asserted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from alpha_as.agents.actions import action_to_params
+from alpha_as.agents.alpha_as import AlphaAS, LearnerOptions, initial_params, load_market_day, run_day
+from alpha_as.agents.config import SOUND, AlphaASConfig
+from alpha_as.agents.toys import (
+    BEST_ACTION,
+    BOOK_SIZE,
+    TOY_FEATURES,
+    TOY_INSTRUMENT,
+    TOY_PARAMS,
+    write_toy_days,
+)
+from alpha_as.engine.backtest import Backtest
+from tests.conftest import report_line
+
+TRAIN = dt.date(2021, 1, 4)
+HELD_OUT = [dt.date(2021, 1, 5), dt.date(2021, 1, 6)]
+MINUTES = 20
+
+
+@pytest.fixture(scope="module")
+def toys(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toys")
+    one = root / "one"
+    switching = root / "switching"
+    write_toy_days(one, [TRAIN, *HELD_OUT], minutes=MINUTES)
+    write_toy_days(switching, [TRAIN, *HELD_OUT], minutes=MINUTES, switch_seconds=60)
+    return {"one": one, "switching": switching, "root": root}
+
+
+def toy_config(agent: str, sound: bool, **kw) -> AlphaASConfig:
+    return AlphaASConfig(agent=agent, iterations=8, runs=2, features=TOY_FEATURES, window="all", seed=0,
+                         **(SOUND if sound else {}), **kw)
+
+
+_TRAINED: dict[tuple, AlphaAS] = {}
+
+
+def trained(root, store, agent: str, sound: bool) -> AlphaAS:
+    """Train once per (toy, agent, learner) in this module (the models are only read afterwards)."""
+    key = (str(store), agent, sound)
+    if key not in _TRAINED:
+        m = AlphaAS(root / f"{store.name}-{agent}-{'sound' if sound else 'paper'}", toy_config(agent, sound), TOY_PARAMS)
+        m.train(store, TOY_INSTRUMENT, TRAIN.isoformat())
+        _TRAINED[key] = m
+    return _TRAINED[key]
+
+
+def greedy(m: AlphaAS, store, date: dt.date):
+    day = load_market_day(store, TOY_INSTRUMENT, date, "all")
+    run, _ = run_day(m.agent, day, m.genas, m.config.features, m.normalizer, 0.0, learn=False,
+                     options=LearnerOptions.of(m.config, m.reward_scale))
+    return day, run
+
+
+def constant_pnl(day, action: int) -> float:
+    return Backtest(day, replace(initial_params(TOY_PARAMS), **action_to_params(action))).run().metrics.final_total_pnl
+
+
+def test_toy_answers_hold_for_constant_actions(toys):
+    """The toy's stated answers: action 7 is the best constant on the one-regime day, clearly."""
+    day = load_market_day(toys["one"], TOY_INSTRUMENT, TRAIN, "all")
+    pnl = np.array([constant_pnl(day, a) for a in range(20)])
+    assert int(np.argmax(pnl)) == BEST_ACTION["wide"]
+    second = np.sort(pnl)[-2]
+    assert pnl[BEST_ACTION["wide"]] > 1.2 * second > 0
+
+
+@pytest.mark.parametrize("agent", ["alpha-as-1", "alpha-as-2"])
+def test_sound_agent_finds_the_best_action(toys, agent):
+    m = trained(toys["root"], toys["one"], agent, True)
+    shares = []
+    for d in HELD_OUT:
+        _, run = greedy(m, toys["one"], d)
+        shares.append(float(np.mean(run.actions == BEST_ACTION["wide"])))
+    report_line(f"toy one-regime, {agent}-sound: greedy picks the best action (7) on "
+                f"{', '.join(f'{100 * s:.0f} %' for s in shares)} of held-out steps")
+    assert min(shares) >= 0.8
+    # its values track returns on its own transitions, right after training
+    check = m.diagnostics["checks"][-1]
+    assert check["phase"] == "train" and check["q_mc_corr"] > 0.3
+
+
+@pytest.mark.parametrize("agent", ["alpha-as-1", "alpha-as-2"])
+def test_sound_agent_reads_the_regime_and_beats_the_best_constant(toys, agent):
+    m = trained(toys["root"], toys["switching"], agent, True)
+    lines = []
+    for d in HELD_OUT:
+        day, run = greedy(m, toys["switching"], d)
+        consts = np.array([constant_pnl(day, a) for a in range(20)])
+        regime_size = np.array([day.bid_qty[np.searchsorted(day.depth_ts, t, "right") - 1, 0] for t in run.t])
+        want = np.where(regime_size == BOOK_SIZE["narrow"], BEST_ACTION["narrow"], BEST_ACTION["wide"])
+        match = float(np.mean(run.actions == want))
+        pnl = run.result.metrics.final_total_pnl
+        lines.append(f"{d}: P&L {pnl:.4f} vs best constant {consts.max():.4f} (action {int(consts.argmax())}), "
+                     f"regime-best action on {100 * match:.0f} % of steps")
+        assert pnl > consts.max()
+        assert match >= 0.8
+    report_line(f"toy switching, {agent}-sound: " + "; ".join(lines))
+
+
+def test_paper_preset_on_the_toys_is_reported(toys):
+    """The paper's Alpha-AS-1 through the same toys: outcome printed, not asserted (it is a finding)."""
+    out = []
+    for kind in ("one", "switching"):
+        m = trained(toys["root"], toys[kind], "alpha-as-1", False)
+        for d in HELD_OUT[:1]:
+            day, run = greedy(m, toys[kind], d)
+            consts = np.array([constant_pnl(day, a) for a in range(20)])
+            top = np.bincount(run.actions, minlength=20)
+            check = m.diagnostics["checks"][-1]
+            out.append(f"{kind}: greedy top action {int(top.argmax())} on {100 * top.max() / top.sum():.0f} % of steps "
+                       f"(best: {BEST_ACTION['wide'] if kind == 'one' else 'by regime'}), P&L "
+                       f"{run.result.metrics.final_total_pnl:.4f} vs best constant {consts.max():.4f}, "
+                       f"Q/MC corr {check['q_mc_corr']:+.2f}")
+            assert len(run.actions) == MINUTES * 12 - 1 and np.isfinite(run.result.metrics.final_total_pnl)
+    report_line("toy, paper preset alpha-as-1 (not asserted): " + "; ".join(out))
+
+
+def test_paper_target_equals_online_at_every_training_fit_but_sound_lags(toys):
+    """The issue's cause 2, measured: with the paper's protocol the target is the online net whenever targets
+    are computed (gap 0 after the first fit); the sound learner's Polyak target differs from the online net."""
+    paper = trained(toys["root"], toys["one"], "alpha-as-1", False)
+    gaps = [f["target_online_gap"] for f in paper.diagnostics["fits"]]
+    assert gaps[0] is None and all(g == 0.0 for g in gaps[1:])
+    sound = trained(toys["root"], toys["one"], "alpha-as-1", True)
+    sgaps = [f["target_online_gap"] for f in sound.diagnostics["fits"]]
+    assert all(g is not None and g > 0 for g in sgaps[1:])
+    # and the protocol's copy calls leave the Polyak target alone
+    before = {k: v.clone() for k, v in sound.agent.target.state_dict().items()}
+    sound.agent.copy_target()
+    assert all((before[k] == v).all() for k, v in sound.agent.target.state_dict().items())
+    assert any((sound.agent.target.state_dict()[k] != v).any() for k, v in sound.agent.online.state_dict().items()
+               if v.dtype.is_floating_point)
