@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -14,19 +15,21 @@ import pytest
 
 from alpha_as.cli import main
 from alpha_as.errors import InputError
-from alpha_as.experiments.protocol import MODELS, load_protocol, parse_session, quick
+from alpha_as.experiments.protocol import MODELS, PAPER_MODELS, load_protocol, parse_session, quick
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO / "experiments" / "paper.toml"
 TABLES = ("sharpe", "sortino", "max_drawdown", "pnl_to_map")
+STAGES = ["data", "features", "genas", "baselines", "references", "agents", "report"]
 
 
-def protocol_file(tmp: Path, data: Path, out: Path, extra: str = "") -> Path:
+def protocol_file(tmp: Path, data: Path, out: Path, extra: str = "", tables: str = "") -> Path:
     """experiments/paper.toml with the store and the output folder moved to ``tmp``."""
     text = PAPER.read_text().replace('data = "data"', f'data = "{data}"').replace(
         'out = "results/paper"', f'out = "{out}"')
     if extra:
         text = text.replace("[protocol]\n", f"[protocol]\n{extra}\n", 1)
+    text += tables
     path = tmp / "paper.toml"
     path.write_text(text)
     return path
@@ -52,6 +55,27 @@ def test_the_paper_protocol():
     cfg = p.agent_config("alpha-as-2", 1, ["midprice_0"])
     assert (cfg.agent, cfg.seed, cfg.iterations, cfg.runs, cfg.workers) == ("alpha-as-2", 1, 10, 5, 1)
     assert p.out == (Path.cwd() / "results" / "paper")
+    assert p.agents_run == ("alpha-as-1", "alpha-as-2", "alpha-as-1-sound", "alpha-as-2-sound")
+    assert p.references_run == ("random", "constant-train", "constant-oracle") and p.decision_seconds == 5.0
+
+
+def test_sound_models_take_the_agents_table_without_its_learner_settings(tmp_path):
+    p = load_protocol(PAPER)
+    paper_cfg, sound = p.agent_config("alpha-as-1", 0, ["midprice_0"]), p.agent_config("alpha-as-2-sound", 0, ["x"])
+    assert (paper_cfg.preset, paper_cfg.inputs, paper_cfg.z_clip) == ("default", "paper", None)
+    assert (sound.agent, sound.preset, sound.q_target, sound.inputs, sound.day_end) == \
+        ("alpha-as-2", "sound", "double", "stationary", "terminal_unwind")
+    assert (sound.epochs, sound.batch_size, sound.iterations, sound.runs, sound.test_epsilon) == (None, None, 10, 5, 0.2)
+    q = quick(p)
+    assert q.agent_config("alpha-as-1", 0, ["x"]).epochs == 10
+    qs = q.agent_config("alpha-as-1-sound", 0, ["x"])
+    assert qs.epochs is None and (qs.iterations, qs.runs) == (2, 2)  # the preset's 1 epoch x 10 Bellman iterations
+    path = protocol_file(tmp_path, tmp_path / "d", tmp_path / "o", tables="\n[sound]\nz_clip = 3.0\niterations = 4\n")
+    t = load_protocol(path)
+    assert t.agent_config("alpha-as-1-sound", 0, ["x"]).z_clip == 3.0
+    assert t.agent_config("alpha-as-1", 0, ["x"]).z_clip is None
+    assert quick(t).agent_config("alpha-as-2-sound", 0, ["x"]).iterations == 2
+    assert t.identity_hash() != dataclasses.replace(p, path=t.path, out=t.out, data=t.data).identity_hash()
 
 
 def test_the_bitstamp_protocol_uses_two_hour_windows_of_one_day():
@@ -81,7 +105,15 @@ def test_sessions_and_quick_mode():
     ('test = ["2020-12-09 7-19"]', "", "key 'test': session '2020-12-09 7-19'"),
     ("test = []", "", "key 'test' must be"),
     ('models = ["foic", "dqn"]', "", "key 'models' must list some of"),
-    ('models = ["foic", "alpha-as-1"]', "", "the Alpha-AS agents build on Gen-AS"),
+    ('models = ["foic", "alpha-as-1"]', "", "alpha-as-1 builds on Gen-AS"),
+    ('models = ["foic", "random"]', "", "random builds on Gen-AS"),
+    ('models = ["foic", "alpha-as-2-sound"]', "", "alpha-as-2-sound builds on Gen-AS"),
+    ('models = ["gen-as", "constant"]', "", "key 'models' must list some of"),
+    ("", "[sound]\nseed = 3", "[sound]: key(s) seed are set by the protocol"),
+    ("", "[sound]\nbogus = 1", "[sound]: unknown key(s) bogus"),
+    ("", '[sound]\nz_clip = "x"', "[sound]: key 'z_clip' must be"),
+    ("", "[sound]\ntest_epsilon = 2.0", "[sound]: Alpha-AS config: test_epsilon must be in [0, 1]"),
+    ("", "[agents]\niterations = 0", "[agents]: Alpha-AS config: iterations, runs, workers must be >= 1"),
     ("seeds = [1, 1]", "", "key 'seeds' must list distinct integers"),
     ("", "[agents]\nseed = 3", "[agents]: key(s) seed are set by the protocol"),
     ("", '[agents]\nepochs = "many"', "key 'epochs' must be"),
@@ -134,7 +166,7 @@ def test_quick_pipeline_writes_every_stage_and_the_report(quick_run):
     out = quick_run["out"]
     stdout = quick_run["stdout"]
     timings = json.loads((out / "timings.json").read_text())
-    assert list(timings["stages"]) == ["data", "features", "genas", "baselines", "agents", "report"]
+    assert list(timings["stages"]) == STAGES
     assert all(v["status"] == "ran" for v in timings["stages"].values()), timings
     assert timings["peak_rss_mb"] > 0 and "peak RSS" in stdout and "report:" in stdout
     assert (out / "features" / "seed=0" / "features.json").is_file()
@@ -145,10 +177,12 @@ def test_quick_pipeline_writes_every_stage_and_the_report(quick_run):
         for d in days:
             m = json.loads((out / "runs" / model / d / "seed=0" / "metrics.json").read_text())
             assert m["date"] == d and m["metrics"]["n_fills"] >= 0
-    state = json.loads((out / "models" / "alpha-as-1" / "seed=0" / "alpha_as.json").read_text())
-    assert state["iterations_done"] == 2 and len(state["test_days"]) == 3
+    for model in ("alpha-as-1", "alpha-as-2-sound"):
+        state = json.loads((out / "models" / model / "seed=0" / "alpha_as.json").read_text())
+        assert state["iterations_done"] == 2 and len(state["test_days"]) == 3
+        assert state["config"]["preset"] == ("sound" if model.endswith("sound") else "default")
     header = (out / "tables" / "sharpe.csv").read_text().splitlines()[0]
-    assert header == "date," + ",".join(MODELS)
+    assert header.split(",")[:6] == ["date", *PAPER_MODELS]
     for name in TABLES:
         assert len((out / "tables" / f"{name}.csv").read_text().splitlines()) == 4
     report = (out / "report.md").read_text()
@@ -157,13 +191,34 @@ def test_quick_pipeline_writes_every_stage_and_the_report(quick_run):
     assert claims and (out / "experiment.json").is_file()
 
 
+def test_quick_pipeline_runs_the_reference_policies(quick_run):
+    out = quick_run["out"]
+    train = json.loads((out / "references" / "seed=0" / "constant_train.json").read_text())
+    oracle = json.loads((out / "references" / "constant_oracle.json").read_text())["seeds"]["0"]
+    assert train["action"] == max(range(20), key=lambda a: (train["fitness"][a], -a))
+    assert oracle["action"] == max(range(20), key=lambda a: (oracle["mean"][a], -a))
+    for model, action in (("constant-train", train["action"]), ("constant-oracle", oracle["action"])):
+        for d in ("2020-12-09", "2020-12-10", "2020-12-11"):
+            m = json.loads((out / "runs" / model / d / "seed=0" / "metrics.json").read_text())
+            assert m["action"] == action and m["kind"] == "constant"
+    m = json.loads((out / "runs" / "random" / "2020-12-09" / "seed=0" / "metrics.json").read_text())
+    assert m["kind"] == "random" and m["window"] == "07:00-08:00"
+    models = json.loads((out / "experiment.json").read_text())["models"]
+    assert {k: v["role"] for k, v in models.items() if k in ("random", "constant-oracle", "alpha-as-1-sound")} == \
+        {"random": "policy", "constant-oracle": "oracle", "alpha-as-1-sound": "variant"}
+    assert "references" in quick_run["stdout"] and "constant-train: action" in quick_run["stdout"]
+
+
 def test_rerun_skips_everything_and_a_changed_protocol_is_refused(quick_run, capsys):
     cfg = str(quick_run["cfg"])
     before = {p: p.stat().st_mtime_ns for p in (quick_run["out"] / "runs").rglob("metrics.json")}
+    before.update({p: p.stat().st_mtime_ns for p in (quick_run["out"] / "references").rglob("*.json")})
     rc, out, _ = cli(capsys, "replicate", "--config", cfg, "--quick", "--no-progress", "--until", "agents")
     assert rc == 0
-    assert all(f"{s:<10} skipped" in out for s in ("data", "features", "genas", "baselines", "agents")), out
-    assert {p: p.stat().st_mtime_ns for p in (quick_run["out"] / "runs").rglob("metrics.json")} == before
+    assert all(f"{s:<10} skipped" in out for s in STAGES[:-1]), out
+    after = {p: p.stat().st_mtime_ns for p in (quick_run["out"] / "runs").rglob("metrics.json")}
+    after.update({p: p.stat().st_mtime_ns for p in (quick_run["out"] / "references").rglob("*.json")})
+    assert after == before
     rc, _, err = cli(capsys, "replicate", "--config", cfg, "--quick", "--seeds", "2", "--no-progress")
     assert rc == 2 and "holds results of a different protocol" in err
 
@@ -184,6 +239,7 @@ def test_kill_9_at_two_moments_then_resume_gives_bit_identical_tables(quick_run)
     cmd = [sys.executable, "-m", "alpha_as", "replicate", "--config", str(cfg), "--quick", "--no-progress"]
     model = out / "models" / "alpha-as-2" / "seed=0"
     moments = [
+        ("the references' first selection runs", lambda: any((out / "references").glob("test/*/*/seed=0/manifest.json"))),
         ("the first training checkpoint", lambda: (model / "alpha_as.json").is_file()),
         ("the first test session", lambda: any((out / "runs" / "alpha-as-1").glob("*/seed=0/metrics.json"))),
     ]
@@ -203,6 +259,12 @@ def test_kill_9_at_two_moments_then_resume_gives_bit_identical_tables(quick_run)
     for name in TABLES:
         assert (out / "tables" / f"{name}.csv").read_bytes() == (whole / "tables" / f"{name}.csv").read_bytes(), name
     assert (out / "claims.json").read_bytes() == (whole / "claims.json").read_bytes()
+    for name in ("seed=0/constant_train.json", "constant_oracle.json"):
+        assert (out / "references" / name).read_bytes() == (whole / "references" / name).read_bytes(), name
+    for model in ("random", "constant-train", "constant-oracle", "alpha-as-1-sound"):
+        for f in ("fills.parquet", "grid.parquet"):
+            a, b = (o / "runs" / model / "2020-12-11" / "seed=0" / f for o in (out, whole))
+            assert a.read_bytes() == b.read_bytes(), (model, f)
     assert (out / "report.md").read_text().replace(str(tmp / "killed"), "X") == \
         (whole / "report.md").read_text().replace(str(tmp / "whole"), "X")
     assert not list(out.glob("runs/*/*/*.tmp-*"))

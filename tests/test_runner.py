@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import shutil
@@ -97,6 +98,13 @@ def assert_same_results(a: Path, b: Path) -> None:
     ({"models": {"a": 'kind = "gen-as"'}}, "needs 'params_file'"),
     ({"models": {"a": 'kind = "gen-as"\nparams_file = "nope/best.json"'}}, "nope/best.json not found"),
     ({"models": {'"a b"': 'kind = "as"'}}, "bad model name 'a b'"),
+    ({"models": {"a": 'kind = "constant"\nparams = { spread_multiplier = 2.0 }'}}, "kind 'constant' needs key 'action'"),
+    ({"models": {"a": 'kind = "constant"\naction = 20\nparams = { spread_multiplier = 2.0 }'}},
+     "[models.a]: key 'action' must be in 0..19, got 20"),
+    ({"models": {"a": 'kind = "constant"\naction = 2.5\nparams = { spread_multiplier = 2.0 }'}},
+     "[models.a]: key 'action' must be int"),
+    ({"models": {"a": 'kind = "as"\naction = 3'}}, "key 'action' applies to kind 'constant' only, not 'as'"),
+    ({"models": {"a": 'kind = "random"'}}, "kind 'random' needs Gen-AS's parameters"),
     ({"models": {}}, "no models"),
     ({"days": 'days = ["2020-12-09", "2020-12-12"]'},
      f"expected depth file {{store}}/type=depth/instrument={INSTRUMENT}/date=20201212/data.parquet is missing"),
@@ -178,6 +186,42 @@ def test_local_run_skip_and_rerun_of_a_changed_model(tmp_path, store, capsys):
     new = json.loads((out / "foic" / DAYS[1] / "seed=0" / "manifest.json").read_text())
     assert new["config_hash"] != manifest["config_hash"] and new["config"]["params"]["level"] == 1
     assert len(read_summary(out)) == 9
+
+
+def test_reference_policy_kinds_run_resume_and_record_their_actions(tmp_path, store, capsys):
+    import pyarrow.parquet as pq
+
+    from alpha_as.agents.reference import run_constant
+    from alpha_as.data.store import load_window_day
+    from alpha_as.strategies.avellaneda_stoikov import ASParams
+
+    genas = ASParams(risk_aversion=0.4, position_multiplier=5000.0, spread_multiplier=2.0)
+    best = tmp_path / "best.json"
+    best.write_text(json.dumps({"params": genas.to_dict(), "fitness": 0.0}))
+    out = tmp_path / "out"
+    models = {"rand": f'kind = "random"\nparams_file = "{best}"',
+              "const": f'kind = "constant"\naction = 7\nparams_file = "{best}"'}
+    cfg = config(tmp_path / "c.toml", store, out, experiment="seeds = [0, 1]\nworkers = 2", models=models)
+    rc, text, _ = runs(capsys, cfg)
+    assert rc == 0 and "12 ran" in text, text
+    m = json.loads((out / "const" / DAYS[0] / "seed=0" / "manifest.json").read_text())
+    assert (m["config"]["kind"], m["config"]["action"], m["config"]["decision_seconds"]) == ("constant", 7, 5.0)
+    day = load_window_day(store, INSTRUMENT, dt.date.fromisoformat(DAYS[0]), "07:00-19:00")
+    assert m["metrics"] == run_constant(day, genas, 7).result.metrics.to_dict()
+    grid = {(model, s): pq.read_table(out / model / DAYS[0] / f"seed={s}" / "grid.parquet").to_pydict()
+            for model in models for s in (0, 1)}
+    assert set(grid["const", 0]["action"]) == {-1, 7}
+    for name in ("fills.parquet", "grid.parquet"):  # the constant policy takes no seed
+        assert (out / "const" / DAYS[0] / "seed=0" / name).read_bytes() == \
+            (out / "const" / DAYS[0] / "seed=1" / name).read_bytes()
+    assert grid["rand", 0]["action"] != grid["rand", 1]["action"]  # seeded by the job's seed
+    assert set(grid["rand", 0]["action"][1:]) <= set(range(20)) and grid["rand", 0]["action"][0] == -1
+    rc, text, _ = runs(capsys, cfg)
+    assert rc == 0 and "skipped 12 finished job(s)" in text
+    config(cfg, store, out, experiment="seeds = [0, 1]\nworkers = 1",
+           models={**models, "const": f'kind = "constant"\naction = 8\nparams_file = "{best}"'})
+    rc, text, _ = runs(capsys, cfg)
+    assert rc == 0 and "rerunning 6 job(s) of model const: config changed" in text and "6 ran, 6 skipped" in text
 
 
 def test_failed_jobs_are_reported_and_the_others_finish(tmp_path, store, capsys):

@@ -237,6 +237,8 @@ class AlphaASConfig:
     drops is charged (sound)."""
     reward_unit: str = "usd"
     """"usd" (paper) or "bps": the step's reward in basis points of the order's notional (quantity × mid)."""
+    dqn: dict = field(default_factory=dict)
+    """Overrides of DQNConfig fields on top of the preset (e.g. ``{lr = 0.003, bellman_iterations = 20}``)."""
     reward_scaling: str = "none"
     """"none" (paper) or "std": rewards (in ``reward_unit``) divided by their standard deviation over the first
     training iteration, fixed from then on and saved with the model (like the input normaliser), so that the
@@ -276,6 +278,10 @@ class AlphaASConfig:
 
     def dqn_config(self, seed: int | None = None) -> DQNConfig:
         over = {k: v for k, v in (("epochs", self.epochs), ("batch_size", self.batch_size)) if v is not None}
+        fixed = {"variant", "n_inputs", "q_target", "seed"} & set(self.dqn)
+        if fixed:
+            raise InputError(f"Alpha-AS config: dqn: {', '.join(sorted(fixed))} are set by the agent config itself")
+        over.update(self.dqn)
         return DQNConfig.preset(self.preset, variant=AGENTS[self.agent], n_inputs=self.n_inputs,
                                 q_target=self.q_target, seed=self.seed if seed is None else seed, **over)
 

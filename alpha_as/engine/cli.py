@@ -1,10 +1,16 @@
-"""``alpha-as run STRATEGY``: replay one day with one strategy and write its records and metrics."""
+"""``alpha-as run STRATEGY``: replay one day with one strategy and write its records and metrics.
+
+``random`` and ``constant --action K`` are the agents' reference policies (``alpha_as.agents.reference``): AS on
+Gen-AS's parameters (``--params``, required) with the agents' 20 actions, a uniformly random one every 5 s
+(seeded by ``--seed``, default 0) or action K all day; their grid.parquet has the agents' action columns.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.configs import from_dict, load_json_arg
 from alpha_as.data import store
 from alpha_as.engine.backtest import Backtest
@@ -16,6 +22,7 @@ from baselines import FOICParams, LIICParams
 
 STRATEGIES = {"as": ASParams, "fixed": FixedQuoterParams, "foic": FOICParams, "liic": LIICParams}
 AGENTS = ("alpha-as-1", "alpha-as-2")
+POLICIES = ("random", "constant")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Replay one day of a store with one strategy; write fills.parquet, grid.parquet and "
         "metrics.json to --out and print one summary line.",
     )
-    run.add_argument("strategy", choices=sorted(STRATEGIES) + list(AGENTS),
+    run.add_argument("strategy", choices=sorted(STRATEGIES) + list(POLICIES) + list(AGENTS),
                      help="as: Avellaneda-Stoikov; foic / liic: the non-AS baselines; fixed: two-sided quoter; "
+                     "random / constant: the agents' 20 actions chosen at random every 5 s or one held all day "
+                     "(--action), on Gen-AS's --params; "
                      "alpha-as-1 / alpha-as-2: a trained agent (--model; the engine settings come from the model)")
     run.add_argument("--data", required=True, type=Path, help="store root (authors' layout)")
     run.add_argument("--instrument", required=True, help="instrument in the store")
@@ -43,8 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--map-over", choices=("fills", "grid"), default="fills",
                      help="mean |position| of P&L-to-MAP over fill rows (default, the authors') or the 5-s grid")
     run.add_argument("--seed", type=int, default=None,
-                     help="recorded in metrics.json (the fill models are deterministic); for an agent, reseeds its "
-                     "exploration (default: continue the model's RNG)")
+                     help="recorded in metrics.json (the fill models are deterministic); random: seeds its actions "
+                     "(default 0); for an agent, reseeds its exploration (default: continue the model's RNG)")
+    run.add_argument("--action", type=int, metavar="K",
+                     help=f"constant only: the action index 0..{N_ACTIONS - 1} (γ index x 5 + skew index) held all day")
     run.add_argument("--model", type=Path, help="Alpha-AS model folder written by `alpha-as train` (agents only)")
     run.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
                      help="agents: keep learning and update the model (default, the paper's test protocol)")
@@ -74,12 +85,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return run_agent(args)
     if args.model is not None:
         raise InputError(f"--model applies to alpha-as-1 / alpha-as-2 only, not {args.strategy}")
+    if args.strategy == "constant":
+        if args.action is None:
+            raise InputError(f"constant needs --action K (0..{N_ACTIONS - 1})")
+        if not 0 <= args.action < N_ACTIONS:
+            raise InputError(f"--action must be in 0..{N_ACTIONS - 1}, got {args.action}")
+    elif args.action is not None:
+        raise InputError(f"--action applies to constant only, not {args.strategy}")
+    if args.strategy in POLICIES and args.params is None:
+        raise InputError(f"{args.strategy} needs --params: Gen-AS's parameters (its best.json, or a JSON object)")
     day_date = store.parse_date(args.day)
-    params = load_params(STRATEGIES[args.strategy], args.params)
+    params = load_params(ASParams if args.strategy in POLICIES else STRATEGIES[args.strategy], args.params)
     config = EngineConfig(fill_model=args.fill, latency_ms=args.latency_ms, maker_fee=args.maker_fee,
                           taker_fee=args.taker_fee, lot_matching=args.lot_matching)
     day = store.load_window_day(args.data, args.instrument, day_date, args.window)
-    result = Backtest(day, params, config).run(map_over=args.map_over)
-    result.write(args.out, extra={"seed": args.seed if args.seed is not None else 0, "window": args.window, "data": str(args.data)})
+    seed = args.seed if args.seed is not None else 0
+    extra = {"seed": seed, "window": args.window, "data": str(args.data)}
+    if args.strategy in POLICIES:
+        from alpha_as.agents import reference
+
+        if args.strategy == "random":
+            run = reference.run_random(day, params, seed, engine=config, map_over=args.map_over)
+        else:
+            run = reference.run_constant(day, params, args.action, engine=config, map_over=args.map_over)
+            extra["action"] = args.action
+        result = run.result
+        reference.write_day(run, args.out, extra={**extra, "kind": args.strategy})
+    else:
+        result = Backtest(day, params, config).run(map_over=args.map_over)
+        result.write(args.out, extra=extra)
     print(f"{args.strategy} {args.instrument} {day_date}: {result.summary()}")
     return 0

@@ -23,9 +23,10 @@ line naming the file, the table and the key)::
     [engine]                           # optional: EngineConfig fields (fill_model, latency_ms, maker_fee, ...)
 
     [models.as-default]                # one table per model; the name is [A-Za-z0-9_-]+
-    kind = "as"                        # "as" | "gen-as" | "foic" | "liic" | "fixed"
+    kind = "as"                        # "as" | "gen-as" | "foic" | "liic" | "fixed" | "random" | "constant"
     params = { risk_aversion = 0.5 }   # optional inline parameters of the kind's dataclass
     params_file = "results/ga/best.json"   # optional JSON parameters (required for "gen-as")
+    action = 7                         # "constant" only (required there): the action index 0..19
 
 **Paths** (``data``, ``out``, ``params_file``) that are relative resolve against the *current directory*, the
 project's convention (like the make targets and every other ``alpha-as`` command), not the config's folder:
@@ -35,12 +36,18 @@ run ``alpha-as runs`` from the project root.
 GA's ``best.json``, a ``metrics.json``); the inline ``params`` override its keys; the kind's defaults fill the
 rest. "gen-as" is AS with parameters calibrated by the genetic algorithm, so it needs the file.
 
+**Reference policies** (``alpha_as.agents.reference``): "random" picks one of the Alpha-AS agents' 20 actions
+uniformly at every 5-s decision (seeded by the job's seed), "constant" holds ``action`` all day. Both quote
+AS on the agents' base: Gen-AS's parameters (``params_file`` and/or ``params``, one of them required) with
+γ 0.9, window 25 and skew 0 before the first decision, then the action's (γ, skew). Their grid.parquet has the
+``action``, ``risk_aversion`` and ``skew`` columns of the agents' runs.
+
 **Days.** Every selected day must have a depth and a trade file in the store; a missing one is an error
 naming the expected file, before any job runs.
 
 **Seeds.** The engine and the compiled strategies are deterministic: the seed does not change their
 results. It is part of a job's identity and is passed to the job (recorded in its outputs) so that
-stochastic models (the Alpha-AS agents, later) get it.
+stochastic models get it: the "random" policy's draws come from it; every other kind ignores it.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.configs import from_dict
 from alpha_as.data import paper, store
 from alpha_as.engine.config import EngineConfig
@@ -68,9 +76,13 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10: the tomli backpor
     import tomli as tomllib
 
 KINDS: dict[str, type] = {"as": ASParams, "gen-as": ASParams, "foic": FOICParams, "liic": LIICParams,
-                          "fixed": FixedQuoterParams}
-"""Model kinds and the parameter dataclass of each."""
+                          "fixed": FixedQuoterParams, "random": ASParams, "constant": ASParams}
+"""Model kinds and the parameter dataclass of each (the policies' ASParams are their Gen-AS base)."""
 NEEDS_FILE = ("gen-as",)
+POLICY_KINDS = ("random", "constant")
+"""Kinds that step the agents' 20 actions (``alpha_as.agents.reference``); they need Gen-AS's parameters."""
+POLICY_DECISION_SECONDS = 5.0
+"""Decision period of the policies in ``alpha-as runs`` (the paper's 5 s)."""
 EXECUTORS = ("local", "ray")
 CALENDARS = ("paper", "all", "store")
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -121,6 +133,8 @@ class ModelTable:
     """Inline parameters of the kind's dataclass; override those of ``params_file``."""
     params_file: str | None = None
     """JSON parameters (an object, or a wrapper with a "params" object such as a GA's best.json)."""
+    action: int | None = None
+    """"constant" only: the action index 0..19 held all day."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,8 @@ class ModelSpec:
     params: object
     """An ASParams / FOICParams / LIICParams / FixedQuoterParams."""
     params_file: Path | None = None
+    action: int | None = None
+    """"constant": the action index held all day."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +278,16 @@ def build_model(name: str, raw: object, file: str) -> ModelSpec:
         raise InputError(f"{source}: key 'kind' must be one of {', '.join(sorted(KINDS))}, got {m.kind!r}")
     if m.kind in NEEDS_FILE and not m.params_file:
         raise InputError(f"{source}: kind {m.kind!r} needs 'params_file' (the GA's best.json)")
+    if m.kind in POLICY_KINDS and not (m.params_file or m.params):
+        raise InputError(f"{source}: kind {m.kind!r} needs Gen-AS's parameters: 'params_file' (the GA's best.json) "
+                         "or 'params'")
+    if m.kind == "constant":
+        if m.action is None:
+            raise InputError(f"{source}: kind 'constant' needs key 'action' (0..{N_ACTIONS - 1})")
+        if not 0 <= m.action < N_ACTIONS:
+            raise InputError(f"{source}: key 'action' must be in 0..{N_ACTIONS - 1}, got {m.action}")
+    elif m.action is not None:
+        raise InputError(f"{source}: key 'action' applies to kind 'constant' only, not {m.kind!r}")
     params: dict = {}
     path = None
     if m.params_file:
@@ -270,7 +296,7 @@ def build_model(name: str, raw: object, file: str) -> ModelSpec:
     params.update(m.params)
     cls = KINDS[m.kind]
     where = f"{source} params" + (f" (with {m.params_file})" if m.params_file else "")
-    return ModelSpec(name, m.kind, build(cls, params, where), path)
+    return ModelSpec(name, m.kind, build(cls, params, where), path, m.action)
 
 
 def read_toml(path: Path, tables: tuple[str, ...], what: str = "config file") -> dict:

@@ -15,7 +15,7 @@ session. Schema (every key checked; one error line naming the file, table and ke
     fi = "2020-12-07"                 # feature-importance session
     train = "2020-12-08"              # GA and training session
     test = "paper"                    # "paper" (its 30 test days) or a list of sessions
-    models = ["foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2"]
+    models = ["foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2"]   # a subset of MODELS (default: all)
     seeds = [0]                       # the stochastic stages (features, GA, agents) are repeated per seed
     workers = 0                       # processes (0 = number of cores)
     map_over = "fills"                # P&L-to-MAP denominator (see ``alpha-as runs``)
@@ -24,7 +24,22 @@ session. Schema (every key checked; one error line naming the file, table and ke
     [engine]    # EngineConfig fields          [features]  # feature-selection settings
     [genas]     # GAConfig fields (not seed, workers, window)
     [agents]    # AlphaASConfig fields (not agent, seed, workers, window, features, engine, map_over)
+    [sound]     # optional: AlphaASConfig fields for the -sound models only (same keys refused)
     [baselines.foic]  [baselines.liic]   # FOICParams / LIICParams fields
+
+**Models** (:data:`MODELS`, the report's column order): the paper's five, then the reference policies and the
+repaired agents. Roles: ``baseline`` (FOIC, LIIC), ``reference`` (Gen-AS), ``agent`` (the paper's Alpha-AS-1/2),
+``policy`` (``random``: a uniform action among the agents' 20 every 5 s; ``constant-train``: the constant action
+with the best GA fitness on the training session — a choice a practitioner could make), ``oracle``
+(``constant-oracle``: the constant action with the best mean Sharpe over the test sessions, chosen in
+hindsight) and ``variant`` (``alpha-as-1-sound``, ``alpha-as-2-sound``: the repaired learner on the same
+networks, ``alpha_as.agents.config.model_agent``). Agents, variants and policies build on Gen-AS's
+parameters, so they need ``"gen-as"`` in the models.
+
+**Agent configs** (:meth:`Protocol.agent_config`): a paper agent's AlphaASConfig is ``[agents]``; a -sound
+model's is ``{**[agents] without preset, q_target, epochs and batch_size, **the model's overrides (the sound
+preset and options), **[sound]}`` — so ``[agents]``' iterations, runs, timing, test settings carry over and the
+sound preset's epochs (1 per Bellman iteration) and batch size are not overridden by the paper's.
 
 Relative paths resolve against the current directory (run from the project root), as everywhere else.
 """
@@ -39,7 +54,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alpha_as.agents.config import AlphaASConfig
+from alpha_as.agents.config import SOUND, AlphaASConfig, model_agent
 from alpha_as.data import paper, store
 from alpha_as.engine.config import EngineConfig
 from alpha_as.errors import InputError
@@ -47,11 +62,25 @@ from alpha_as.experiments.config import NAME_RE, build, read_toml
 from alpha_as.tuning.genas import GAConfig
 from baselines import FOICParams, LIICParams
 
-MODELS = ("foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2")
-"""The paper's five models, in the report's column order."""
-LABELS = {"foic": "FOIC", "liic": "LIIC", "gen-as": "Gen-AS", "alpha-as-1": "Alpha-AS-1", "alpha-as-2": "Alpha-AS-2"}
-ROLES = {"foic": "baseline", "liic": "baseline", "gen-as": "reference", "alpha-as-1": "agent", "alpha-as-2": "agent"}
-TABLES = ("protocol", "engine", "features", "genas", "agents", "baselines")
+PAPER_MODELS = ("foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2")
+"""The paper's five models."""
+MODELS = (*PAPER_MODELS, "random", "constant-train", "constant-oracle", "alpha-as-1-sound", "alpha-as-2-sound")
+"""Every model a protocol may run, in the report's column order: the paper's five first."""
+LABELS = {"foic": "FOIC", "liic": "LIIC", "gen-as": "Gen-AS", "alpha-as-1": "Alpha-AS-1", "alpha-as-2": "Alpha-AS-2",
+          "random": "Random", "constant-train": "Constant (train)", "constant-oracle": "Constant (oracle)",
+          "alpha-as-1-sound": "Alpha-AS-1-sound", "alpha-as-2-sound": "Alpha-AS-2-sound"}
+ROLES = {"foic": "baseline", "liic": "baseline", "gen-as": "reference", "alpha-as-1": "agent", "alpha-as-2": "agent",
+         "random": "policy", "constant-train": "policy", "constant-oracle": "oracle",
+         "alpha-as-1-sound": "variant", "alpha-as-2-sound": "variant"}
+AGENT_ROLES = ("agent", "variant")
+"""Roles trained and tested by the agents stage."""
+REFERENCE_MODELS = ("random", "constant-train", "constant-oracle")
+"""Models of the references stage (``alpha_as.agents.reference``)."""
+NEEDS_GENAS = ("agent", "variant", "policy", "oracle")
+"""Roles that quote AS on Gen-AS's parameters."""
+SOUND_DROPS = ("preset", "q_target", "epochs", "batch_size")
+"""[agents] keys a -sound model does not take (its preset sets them)."""
+TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines")
 AGENT_FIXED = ("agent", "seed", "workers", "window", "features", "engine", "map_over")
 GA_FIXED = ("seed", "workers", "window")
 SYNTH_NOTE = ("The built-in synthetic BTCUSDT-like market (`alpha-as data synth`): a simulated limit order book "
@@ -83,7 +112,7 @@ class ProtocolTable:
     test: str | list = "paper"
     """"paper" (the paper's 30 test days) or a list of sessions."""
     models: list[str] = field(default_factory=lambda: list(MODELS))
-    """Models run on the test sessions (a subset of the paper's five)."""
+    """Models run on the test sessions (a subset of :data:`MODELS`)."""
     seeds: list[int] = field(default_factory=lambda: [0])
     """Seeds of the stochastic stages."""
     workers: int = 0
@@ -149,11 +178,24 @@ class Protocol:
     """AlphaASConfig fields (validated) without agent/seed/workers/window/features/engine/map_over."""
     baselines: dict[str, object]
     """{"foic": FOICParams, "liic": LIICParams}."""
+    sound: dict = field(default_factory=dict)
+    """[sound]: AlphaASConfig fields (validated) applied last to the -sound models' configs."""
     quick: bool = False
 
     @property
     def agents_run(self) -> tuple[str, ...]:
-        return tuple(m for m in self.models if ROLES[m] == "agent")
+        """The agent models (paper agents and -sound variants) in the protocol, in MODELS order."""
+        return tuple(m for m in self.models if ROLES[m] in AGENT_ROLES)
+
+    @property
+    def references_run(self) -> tuple[str, ...]:
+        """The reference policies in the protocol."""
+        return tuple(m for m in self.models if m in REFERENCE_MODELS)
+
+    @property
+    def decision_seconds(self) -> float:
+        """The reference policies' decision period: the agents' (``[agents] decision_seconds``, default 5 s)."""
+        return float(AlphaASConfig.from_dict(self.agents, source=f"{self.path} [agents]").decision_seconds)
 
     def sessions(self) -> list[Session]:
         return [self.fi, self.train, *self.test]
@@ -162,11 +204,17 @@ class Protocol:
         return GAConfig.from_dict({**self.genas, "seed": seed, "workers": self.workers, "window": self.train.window},
                                   source=f"{self.path} [genas]")
 
-    def agent_config(self, agent: str, seed: int, features: list[str]) -> AlphaASConfig:
-        return AlphaASConfig.from_dict({**self.agents, "agent": agent, "seed": seed, "workers": 1,
-                                        "window": self.train.window, "features": features,
-                                        "engine": self.engine.to_dict(), "map_over": self.map_over},
-                                       source=f"{self.path} [agents]")
+    def agent_config(self, model: str, seed: int, features: list[str]) -> AlphaASConfig:
+        """The AlphaASConfig of an agent model (``alpha-as-1``, ``alpha-as-2-sound``, ...): see the module doc."""
+        agent, overrides = model_agent(model)
+        if overrides:
+            base = {k: v for k, v in self.agents.items() if k not in SOUND_DROPS}
+            d, source = {**base, **overrides, **self.sound}, f"{self.path} [sound]"
+        else:
+            d, source = dict(self.agents), f"{self.path} [agents]"
+        return AlphaASConfig.from_dict({**d, "agent": agent, "seed": seed, "workers": 1, "window": self.train.window,
+                                        "features": features, "engine": self.engine.to_dict(),
+                                        "map_over": self.map_over}, source=source)
 
     def identity(self) -> dict:
         """What the results depend on (not out, workers or the note): stored in protocol.json and compared on
@@ -175,7 +223,8 @@ class Protocol:
                 "train": self.train.to_dict(), "test": [s.to_dict() for s in self.test], "models": list(self.models),
                 "seeds": list(self.seeds), "map_over": self.map_over, "engine": self.engine.to_dict(),
                 "features": dataclasses.asdict(self.features), "genas": self.genas, "agents": self.agents,
-                "baselines": {k: v.to_dict() for k, v in self.baselines.items()}, "quick": self.quick}
+                "baselines": {k: v.to_dict() for k, v in self.baselines.items()}, "quick": self.quick,
+                **({"sound": self.sound} if any(ROLES[m] == "variant" for m in self.models) else {})}
 
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
@@ -214,6 +263,15 @@ def _no_keys(d: dict, keys: tuple[str, ...], source: str) -> None:
         raise InputError(f"{source}: key(s) {', '.join(bad)} are set by the protocol, not in this table")
 
 
+def agent_config_check(d: dict, source: str) -> AlphaASConfig:
+    """An AlphaASConfig from ``d``; every error (a value check too) is one line starting with ``source``."""
+    try:
+        return AlphaASConfig.from_dict(dict(d), source=source)
+    except InputError as e:
+        msg = str(e)
+        raise InputError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+
+
 def load_protocol(path: str | Path) -> Protocol:
     """Read and validate a protocol file; every problem is one InputError line naming the file and key."""
     path = Path(path)
@@ -239,10 +297,13 @@ def load_protocol(path: str | Path) -> Protocol:
     labels = [s.label for s in test]
     if len(set(labels)) != len(labels):
         raise InputError(f"{src}: key 'test' lists a session twice")
-    if not t.models or any(m not in MODELS for m in t.models) or len(set(t.models)) != len(t.models):
+    if not isinstance(t.models, list) or not t.models or any(m not in MODELS for m in t.models) \
+            or len(set(t.models)) != len(t.models):
         raise InputError(f"{src}: key 'models' must list some of {', '.join(MODELS)}, each once; got {t.models!r}")
-    if any(ROLES[m] == "agent" for m in t.models) and "gen-as" not in t.models:
-        raise InputError(f"{src}: key 'models': the Alpha-AS agents build on Gen-AS; add \"gen-as\"")
+    needs = [m for m in t.models if ROLES[m] in NEEDS_GENAS]
+    if needs and "gen-as" not in t.models:
+        raise InputError(f"{src}: key 'models': {needs[0]} builds on Gen-AS (the Alpha-AS agents and the reference "
+                         f"policies use its parameters); add \"gen-as\"")
     if not t.seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in t.seeds) \
             or len(set(t.seeds)) != len(t.seeds):
         raise InputError(f"{src}: key 'seeds' must list distinct integers >= 0")
@@ -257,7 +318,11 @@ def load_protocol(path: str | Path) -> Protocol:
     GAConfig.from_dict({**genas}, source=f"{file} [genas]")
     agents = _table(doc, "agents", file)
     _no_keys(agents, AGENT_FIXED, f"{file} [agents]")
-    AlphaASConfig.from_dict({**agents}, source=f"{file} [agents]")
+    agent_config_check(agents, f"{file} [agents]")
+    sound = _table(doc, "sound", file)
+    _no_keys(sound, AGENT_FIXED, f"{file} [sound]")
+    base = {k: v for k, v in agents.items() if k not in SOUND_DROPS}
+    agent_config_check({**base, **SOUND, **sound}, f"{file} [sound]")  # what a -sound model is built from
     bt = _table(doc, "baselines", file)
     bad = sorted(set(bt) - {"foic", "liic"})
     if bad:
@@ -270,7 +335,7 @@ def load_protocol(path: str | Path) -> Protocol:
                     synthetic=t.synthetic, out=Path(t.out or f"results/{name}").absolute(), fi=fi, train=train,
                     test=test, models=tuple(t.models), seeds=tuple(t.seeds),
                     workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note,
-                    engine=engine, features=features, genas=genas, agents=agents, baselines=baselines)
+                    engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound)
 
 
 QUICK_WINDOW_HOURS = 1
@@ -279,7 +344,8 @@ QUICK_WINDOW_HOURS = 1
 
 def quick(p: Protocol) -> Protocol:
     """The CI variant: sessions cut to their first hour, 3 test sessions, a small GA, 2 training iterations of
-    2 runs, short fits. Written to ``<out>-quick`` unless ``--out`` is given."""
+    2 runs, short fits (the paper agents' epochs cut to 10; the -sound models keep their preset's epochs and
+    Bellman iterations). Written to ``<out>-quick`` unless ``--out`` is given."""
 
     def cut(s: Session) -> Session:
         start, _ = store.parse_window(s.window, "window")
@@ -290,7 +356,8 @@ def quick(p: Protocol) -> Protocol:
 
     genas = {**p.genas, "generations": 2, "population": 6}
     agents = {**p.agents, "iterations": 2, "runs": 2, "epochs": 10}
+    sound = {**p.sound, **{k: 2 for k in ("iterations", "runs") if k in p.sound}}
     features = dataclasses.replace(p.features, max_rows=20_000)
     return dataclasses.replace(p, fi=cut(p.fi), train=cut(p.train), test=tuple(cut(s) for s in p.test[:3]),
-                               genas=genas, agents=agents, features=features, quick=True,
+                               genas=genas, agents=agents, sound=sound, features=features, quick=True,
                                out=p.out.with_name(p.out.name + "-quick"))

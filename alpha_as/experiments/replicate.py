@@ -6,9 +6,24 @@ Stages and where each writes (under the protocol's ``out``)::
     features   features/seed=<s>/features.json         random-forest selection on the FI session
     genas      genas/seed=<s>/best.json, history.parquet   the GA on the training session
     baselines  runs/<foic|liic|gen-as>/<session>/seed=<s>/ the non-agent models on the test sessions
-    agents     models/<agent>/seed=<s>/ (checkpoints)      Alpha-AS training, then the test sessions in order,
-               runs/<agent>/<session>/seed=<s>/            with learning carried from session to session
+    references runs/<random|constant-train|constant-oracle>/<session>/seed=<s>/   the reference policies
+               references/seed=<s>/constant_train.json, references/constant_oracle.json   their selections
+    agents     models/<model>/seed=<s>/ (checkpoints)      Alpha-AS training (paper agents and -sound variants),
+               runs/<model>/<session>/seed=<s>/            then the test sessions in order, with learning
+                                                           carried from session to session
     report     report.md, claims.json, tables/, plots/
+
+**References** (``alpha_as.agents.reference``; AS on the seed's Gen-AS parameters with the agents' 20 actions and
+5-s clock): ``random`` = a uniform action every decision, seeded by the seed. ``constant-train`` = the constant
+action with the highest GA fitness (per-fill Sharpe of realized P&L) on the training session, ties to the
+lowest index — the 20 fitness values and the choice in ``references/seed=<s>/constant_train.json``.
+``constant-oracle`` = the constant action with the highest mean Sharpe over the test sessions (hindsight), ties
+to the lowest index — ``references/constant_oracle.json`` holds, per seed, the 20 × sessions Sharpe matrix,
+the means and the choice. The selection runs keep only metrics.json and manifest.json (under
+``references/train/`` and ``references/test/``); the chosen actions are then run again with every output into
+``runs/constant-train`` and ``runs/constant-oracle``. A constant run is deterministic (it takes no seed), but
+each seed has its own Gen-AS parameters (the GA is seeded), so the constant runs are made per seed; seed 0's
+are those of a one-seed protocol.
 
 Every stage skips what a previous run finished: a stage's output files are written atomically, the runs'
 folders are committed by rename, the agents resume from their checkpoints (a session's folder is committed
@@ -31,15 +46,17 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+from alpha_as.agents.actions import N_ACTIONS
+from alpha_as.atomic import write_text_atomic
 from alpha_as.data import paper, store
 from alpha_as.engine.backtest import write_json_atomic
 from alpha_as.errors import InputError
 from alpha_as.experiments import runner
 from alpha_as.experiments.config import canonical
-from alpha_as.experiments.protocol import LABELS, ROLES, Protocol
+from alpha_as.experiments.protocol import LABELS, ROLES, Protocol, Session
 from alpha_as.experiments.resources import PeakRSS
 
-STAGES = ("data", "features", "genas", "baselines", "agents", "report")
+STAGES = ("data", "features", "genas", "baselines", "references", "agents", "report")
 SYNTH_INSTRUMENT = "btcusdt_synth"
 
 
@@ -168,37 +185,58 @@ def runs_root(p: Protocol) -> Path:
     return p.out / "runs"
 
 
+class SessionFiles:
+    """A session's data files and their hashes, each file hashed once per stage."""
+
+    def __init__(self, p: Protocol) -> None:
+        self.p = p
+        self._cache: dict[object, tuple[dict, dict]] = {}
+
+    def __call__(self, s: Session) -> tuple[dict, dict]:
+        if s.date not in self._cache:
+            files = {k: store.partition_path(self.p.data, k, self.p.instrument, s.date) for k in (store.DEPTH, store.TRADE)}
+            self._cache[s.date] = ({k: str(f) for k, f in files.items()},
+                                   {k: runner.sha256_file(f) for k, f in files.items()})
+        return self._cache[s.date]
+
+
+def make_job(p: Protocol, files: SessionFiles, model: str, kind: str, params: dict, s: Session, seed: int,
+             folder: Path, *, action: int | None = None, keep: str = "all") -> runner.Job:
+    """A runner job of the protocol (engine, instrument, P&L-to-MAP rule of the protocol; the session's window)."""
+    config = runner.job_config(kind, params, canonical(p.engine), p.instrument, s.window, p.map_over,
+                               s.date.isoformat(), seed, action=action, decision_seconds=p.decision_seconds)
+    paths, hashes = files(s)
+    return runner.Job(model, config, runner.hash_config(config), str(p.data), paths, hashes, str(folder), keep)
+
+
 def baseline_jobs(p: Protocol) -> list[runner.Job]:
-    """One runner job per (non-agent model, test session, seed); Gen-AS takes the seed's GA parameters."""
-    engine = canonical(p.engine)
+    """One runner job per (baseline or Gen-AS, test session, seed); Gen-AS takes the seed's GA parameters."""
+    files = SessionFiles(p)
     jobs = []
     for s in p.test:
-        files = {k: store.partition_path(p.data, k, p.instrument, s.date) for k in (store.DEPTH, store.TRADE)}
-        hashes = {k: runner.sha256_file(f) for k, f in files.items()}
         for model in p.models:
-            if ROLES[model] == "agent":
+            if ROLES[model] not in ("baseline", "reference"):
                 continue
             for seed in p.seeds:
                 params = genas_params(p, seed) if model == "gen-as" else canonical(p.baselines[model])
-                config = {"format": runner.FORMAT, "kind": model, "params": params, "engine": engine,
-                          "instrument": p.instrument, "window": s.window, "map_over": p.map_over,
-                          "date": s.date.isoformat(), "seed": seed}
-                folder = runs_root(p) / model / s.label / f"seed={seed}"
-                jobs.append(runner.Job(model, config, runner.hash_config(config), str(p.data),
-                                       {k: str(f) for k, f in files.items()}, hashes, str(folder)))
+                jobs.append(make_job(p, files, model, model, params, s, seed,
+                                     runs_root(p) / model / s.label / f"seed={seed}"))
     return jobs
 
 
-def stage_baselines(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
+def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool) -> bool:
+    """Run the unfinished jobs on the local pool (leftover temp folders of killed runs removed first); raise if any
+    failed; True when something ran."""
     from tqdm import tqdm
 
-    jobs = baseline_jobs(p)
-    runner.remove_leftovers(runs_root(p))  # folders of runs in flight when a run was killed
+    for root in {Path(j.folder).parents[2] for j in jobs}:
+        if root.is_dir():
+            runner.remove_leftovers(root)  # folders of runs in flight when a run was killed
     todo = [j for j in jobs if runner.job_state(j)[0] != "done"]
     if not todo:
-        return "skipped"
+        return False
     failed: list[str] = []
-    with tqdm(total=len(todo), unit="run", desc="baselines + Gen-AS", file=sys.stderr, disable=not progress) as bar:
+    with tqdm(total=len(todo), unit="run", desc=desc, file=sys.stderr, disable=not progress) as bar:
 
         def done(job: runner.Job, ok: bool, res: dict | str) -> None:
             if not ok:
@@ -208,19 +246,108 @@ def stage_baselines(p: Protocol, echo: Callable[[str], None], progress: bool) ->
         runner.execute_local(todo, p.workers, done)
     if failed:
         raise RuntimeError(f"{len(failed)} run(s) failed, first: {failed[0]}")
-    return "ran"
+    return True
 
 
-def model_dir(p: Protocol, agent: str, seed: int) -> Path:
-    return p.out / "models" / agent / f"seed={seed}"
+def stage_baselines(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
+    return "ran" if run_jobs(p, baseline_jobs(p), "baselines + Gen-AS", progress) else "skipped"
 
 
-def agent_spec(p: Protocol, agent: str, seed: int) -> dict:
-    cfg = p.agent_config(agent, seed, selected_features(p, seed))
-    return {"agent": agent, "seed": seed, "config": cfg.to_dict(), "genas": genas_params(p, seed), "data": str(p.data),
+# ---------------------------------------------------------------------------------------- references
+
+
+def references_dir(p: Protocol) -> Path:
+    return p.out / "references"
+
+
+def selection_jobs(p: Protocol, files: SessionFiles) -> tuple[dict, dict]:
+    """The constant policies' selection runs (metrics only): {seed: [job per action]} on the training session,
+    {seed: [[job per test session] per action]} on the test sessions; empty when the model is not run."""
+    refs, root = p.references_run, references_dir(p)
+    train: dict[int, list[runner.Job]] = {}
+    test: dict[int, list[list[runner.Job]]] = {}
+    for seed in p.seeds:
+        params = genas_params(p, seed)
+        if "constant-train" in refs:
+            train[seed] = [make_job(p, files, f"constant-{a:02d}", "constant", params, p.train, seed,
+                                    root / "train" / f"constant-{a:02d}" / p.train.label / f"seed={seed}",
+                                    action=a, keep="metrics") for a in range(N_ACTIONS)]
+        if "constant-oracle" in refs:
+            test[seed] = [[make_job(p, files, f"constant-{a:02d}", "constant", params, s, seed,
+                                    root / "test" / f"constant-{a:02d}" / s.label / f"seed={seed}",
+                                    action=a, keep="metrics") for s in p.test] for a in range(N_ACTIONS)]
+    return train, test
+
+
+def _sharpe(job: runner.Job) -> float:
+    state, _, manifest = runner.job_state(job)
+    if state != "done":
+        raise RuntimeError(f"selection run {job.folder} did not finish")
+    return float(manifest["metrics"]["sharpe"])
+
+
+def _write_if_changed(doc: dict, path: Path) -> None:
+    """Write a selection table atomically unless it already holds ``doc`` (a rerun leaves it untouched)."""
+    text = json.dumps(doc, indent=1) + "\n"
+    if path.is_file() and path.read_text() == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(text, path)
+
+
+def stage_references(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
+    """Random on the test sessions and the constants' selection runs (one pool), the selection tables, then the
+    chosen constants on the test sessions."""
+    from alpha_as.agents.reference import oracle_table, train_table
+
+    refs = p.references_run
+    if not refs:
+        return "skipped"
+    files = SessionFiles(p)
+    train, test = selection_jobs(p, files)
+    first = [j for seed in p.seeds for j in train.get(seed, [])]
+    for i, s in enumerate(p.test):  # session by session, so that a worker's consecutive jobs share a day
+        for seed in p.seeds:
+            if "random" in refs:
+                first.append(make_job(p, files, "random", "random", genas_params(p, seed), s, seed,
+                                      runs_root(p) / "random" / s.label / f"seed={seed}"))
+            first.extend(row[i] for row in test.get(seed, []))
+    ran = run_jobs(p, first, "references: random + selection", progress)
+    chosen: dict[str, dict[int, int]] = {"constant-train": {}, "constant-oracle": {}}
+    oracle_doc: dict = {"seeds": {}}
+    for seed in p.seeds:
+        if seed in train:
+            doc = train_table([_sharpe(j) for j in train[seed]])
+            _write_if_changed({"seed": seed, "session": p.train.label, **doc},
+                              references_dir(p) / f"seed={seed}" / "constant_train.json")
+            chosen["constant-train"][seed] = doc["action"]
+        if seed in test:
+            doc = oracle_table([[_sharpe(j) for j in row] for row in test[seed]], [s.label for s in p.test])
+            oracle_doc["seeds"][str(seed)] = doc
+            chosen["constant-oracle"][seed] = doc["action"]
+    if test:
+        _write_if_changed(oracle_doc, references_dir(p) / "constant_oracle.json")
+    for model, by_seed in chosen.items():
+        if by_seed:
+            echo(f"{model}: action " + ", ".join(f"{a} (seed {s})" for s, a in by_seed.items()))
+    final = [make_job(p, files, model, "constant", genas_params(p, seed), s, seed,
+                      runs_root(p) / model / s.label / f"seed={seed}", action=a)
+             for s in p.test for model, by_seed in chosen.items() for seed, a in by_seed.items()]
+    ran = run_jobs(p, final, "references: chosen constants", progress) or ran
+    return "ran" if ran else "skipped"
+
+
+def model_dir(p: Protocol, model: str, seed: int) -> Path:
+    return p.out / "models" / model / f"seed={seed}"
+
+
+def agent_spec(p: Protocol, model: str, seed: int) -> dict:
+    """One agent chain (a paper agent or a -sound variant, one seed): its config and where it writes."""
+    cfg = p.agent_config(model, seed, selected_features(p, seed))
+    return {"agent": model, "seed": seed, "config": cfg.to_dict(), "genas": genas_params(p, seed), "data": str(p.data),
             "instrument": p.instrument, "train": p.train.date.isoformat(),
-            "test": [s.to_dict() for s in p.test], "model": str(model_dir(p, agent, seed)),
-            "runs": str(runs_root(p) / agent)}
+            "test": [s.to_dict() for s in p.test], "model": str(model_dir(p, model, seed)),
+            "runs": str(runs_root(p) / model)}
 
 
 def agent_progress(spec: dict) -> int:
@@ -282,15 +409,16 @@ def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> st
     specs = [agent_spec(p, a, s) for a in p.agents_run for s in p.seeds]
     if not specs:
         return "skipped"
-    iters = int(specs[0]["config"]["iterations"])
-    per = iters + len(p.test)
+    total = sum(int(s["config"]["iterations"]) + len(p.test) for s in specs)
     before = sum(agent_progress(s) for s in specs)
-    if before == per * len(specs):
+    if before == total:
         return "skipped"
     workers = max(1, min(p.workers, len(specs)))
+    iters = sorted({int(s["config"]["iterations"]) for s in specs})
     echo(f"training and testing {len(specs)} agent model(s) ({', '.join(p.agents_run)} x {len(p.seeds)} seed(s)) "
-         f"with {workers} process(es): {iters} training iterations + {len(p.test)} test sessions each")
-    with tqdm(total=per * len(specs), initial=before, unit="step", desc="Alpha-AS train + test", file=sys.stderr,
+         f"with {workers} process(es): {'/'.join(map(str, iters))} training iterations + {len(p.test)} test "
+         "sessions each")
+    with tqdm(total=total, initial=before, unit="step", desc="Alpha-AS train + test", file=sys.stderr,
               disable=not progress) as bar, \
             ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=runner._worker_init,
                                 initargs=(os.getpid(),)) as pool:  # workers exit if we are killed
@@ -351,7 +479,7 @@ def check_identity(p: Protocol, force: bool) -> None:
         elif not force:
             return
     if force and p.out.exists():
-        for name in ("features", "genas", "runs", "models", "tables", "plots", "report.md", "claims.json",
+        for name in ("features", "genas", "runs", "references", "models", "tables", "plots", "report.md", "claims.json",
                      "experiment.json", "timings.json", "protocol.json"):
             q = p.out / name
             if q.is_dir():
@@ -385,6 +513,8 @@ def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
                 status = stage_genas(p, echo, progress)
             elif stage == "baselines":
                 status = stage_baselines(p, echo, progress)
+            elif stage == "references":
+                status = stage_references(p, echo, progress)
             elif stage == "agents":
                 status = stage_agents(p, echo, progress)
             else:

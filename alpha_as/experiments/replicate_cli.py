@@ -21,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "replicate", help="the paper's whole protocol: data, features, Gen-AS, Alpha-AS, test sessions, report",
         description="Run (or resume) the replication protocol of a protocol file: data (the synthetic market is "
         "generated if absent), feature selection on the FI session, the Gen-AS GA and the Alpha-AS training on the "
-        "training session, the five models on the test sessions, then the report (report.md, claims.json, tables/, "
-        "plots/) and timings.json under the protocol's out folder.",
+        "training session, the models on the test sessions (baselines, Gen-AS, the reference policies, the agents), "
+        "then the report (report.md, claims.json, tables/, plots/) and timings.json under the protocol's out folder.",
     )
     p.add_argument("--config", required=True, type=Path, help="protocol file (TOML), e.g. experiments/paper.toml")
     p.add_argument("--quick", action="store_true",
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--instrument", help="instrument in the store; overrides the file")
     p.add_argument("--out", type=Path, help="output folder (overrides the file)")
     p.add_argument("--workers", type=int, help="processes (0 = number of cores; overrides the file)")
-    p.add_argument("--until", metavar="STAGE", help="stop after this stage (data, features, genas, baselines, agents)")
+    p.add_argument("--until", metavar="STAGE", help="stop after this stage (data, features, genas, baselines, references, agents)")
     p.add_argument("--force", action="store_true", help="delete the earlier results in the out folder and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_replicate)

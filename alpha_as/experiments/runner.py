@@ -1,8 +1,10 @@
 """Run an experiment's (model, day, seed) jobs: atomic outputs, manifests, resume, local and Ray executors.
 
 **Outputs.** Job (model, day, seed) writes ``<out>/<model>/<YYYY-MM-DD>/seed=<n>/``: ``fills.parquet``,
-``grid.parquet``, ``metrics.json`` (the engine's :meth:`BacktestResult.write`) and ``manifest.json``,
-written last. The job writes all of them into a sibling temp folder ``seed=<n>.tmp-<uuid>`` and renames it
+``grid.parquet``, ``metrics.json`` (the engine's :meth:`BacktestResult.write`; the reference policies
+"random" and "constant" add the agents' action columns to the grid, ``alpha_as.agents.reference``) and
+``manifest.json``, written last. A job with ``keep = "metrics"`` (the protocol's selection runs) writes only
+``metrics.json`` and ``manifest.json``. The job writes all of them into a sibling temp folder ``seed=<n>.tmp-<uuid>`` and renames it
 onto the final name at the end (a directory rename onto a path that does not exist is atomic on POSIX), so a
 final folder is always complete: a ``kill -9`` loses at most the jobs in flight, whose temp folders the
 next run removes at its start. Replacing an outdated final folder moves it aside first (to another
@@ -10,7 +12,7 @@ next run removes at its start. Replacing an outdated final folder moves it aside
 
 **Manifest** = the completion record: ``config_hash`` (sha256 of the job's canonical JSON: model kind, its
 full parameters, the engine config, instrument, window, P&L-to-MAP rule, day and seed — not the model's
-name or any path), ``data_hashes`` (sha256 of the day's depth and trade files; each file hashed once per
+name or any path; the policies add ``decision_seconds`` and, for "constant", ``action``), ``data_hashes`` (sha256 of the day's depth and trade files; each file hashed once per
 run), ``package_version``, ``started``/``finished`` (UTC), ``wall_seconds`` and the day's ``metrics``.
 
 **Resume.** A rerun skips a job whose manifest exists and whose config hash and data hashes match; one
@@ -61,7 +63,7 @@ from alpha_as import __version__
 from alpha_as.atomic import write_text_atomic
 from alpha_as.data import store
 from alpha_as.errors import InputError
-from alpha_as.experiments.config import KINDS, Experiment, canonical
+from alpha_as.experiments.config import KINDS, POLICY_DECISION_SECONDS, POLICY_KINDS, Experiment, canonical
 
 FORMAT = 1
 """Version of the job definition hashed into config_hash; bump it when a job's meaning changes."""
@@ -86,6 +88,9 @@ class Job:
     data_hashes: dict
     folder: str
     """Absolute final output folder."""
+    keep: str = "all"
+    """"all": fills.parquet, grid.parquet, metrics.json, manifest.json; "metrics": metrics.json and manifest.json
+    only (not part of the config hash: the same run, fewer files)."""
 
     @property
     def date(self) -> str:
@@ -116,6 +121,19 @@ def job_folder(out: Path, model: str, date: dt.date, seed: int) -> Path:
     return out / model / date.isoformat() / f"seed={seed}"
 
 
+def job_config(kind: str, params: dict, engine: dict, instrument: str, window: str, map_over: str, date: str,
+               seed: int, *, action: int | None = None, decision_seconds: float = POLICY_DECISION_SECONDS) -> dict:
+    """The canonical job definition that is hashed; the policies add their decision period (and "constant" its
+    action), so the other kinds' hashes are those of earlier versions."""
+    config = {"format": FORMAT, "kind": kind, "params": params, "engine": engine, "instrument": instrument,
+              "window": window, "map_over": map_over, "date": date, "seed": seed}
+    if kind in POLICY_KINDS:
+        config["decision_seconds"] = float(decision_seconds)
+        if kind == "constant":
+            config["action"] = int(action)
+    return config
+
+
 def plan_jobs(exp: Experiment) -> list[Job]:
     """Every job of the experiment, day by day (so a worker's consecutive jobs tend to share a day). Each data
     file is hashed once."""
@@ -127,9 +145,8 @@ def plan_jobs(exp: Experiment) -> list[Job]:
         for name, model in exp.models.items():
             params = canonical(model.params)
             for seed in exp.seeds:
-                config = {"format": FORMAT, "kind": model.kind, "params": params, "engine": engine,
-                          "instrument": exp.instrument, "window": exp.window, "map_over": exp.map_over,
-                          "date": date.isoformat(), "seed": seed}
+                config = job_config(model.kind, params, engine, exp.instrument, exp.window, exp.map_over,
+                                    date.isoformat(), seed, action=model.action)
                 jobs.append(Job(name, config, hash_config(config), str(exp.data), {k: str(p) for k, p in files.items()},
                                 hashes, str(job_folder(exp.out, name, date, seed))))
     return jobs
@@ -185,7 +202,8 @@ def utc_now() -> str:
 def run_job(job: Job) -> dict:
     """Run one job and commit its folder; return its manifest. Raises on any failure (nothing final written).
 
-    ``job.seed`` is recorded; the compiled strategies are deterministic and take no seed.
+    ``job.seed`` is recorded; the compiled strategies and the constant policy are deterministic and take no seed;
+    the random policy draws its actions from it.
     """
     from alpha_as.engine.backtest import Backtest, write_json_atomic
     from alpha_as.engine.config import EngineConfig
@@ -195,13 +213,37 @@ def run_job(job: Job) -> dict:
     day = _load_day(job.data, c["instrument"], job.date, c["window"], tuple(sorted(job.data_hashes.items())))
     if day.n_depth == 0:
         raise InputError(f"no depth snapshots for {c['instrument']} on {job.date} in the window {c['window']}")
-    result = Backtest(day, params, EngineConfig(**c["engine"])).run(map_over=c["map_over"])
+    engine = EngineConfig(**c["engine"])
+    extra = {"model": job.model, "kind": c["kind"], "seed": job.seed, "window": c["window"],
+             "map_over": c["map_over"], "config_hash": job.config_hash}
+    if c["kind"] in POLICY_KINDS:
+        from alpha_as.agents import reference
+
+        kw = {"engine": engine, "decision_seconds": c["decision_seconds"], "map_over": c["map_over"]}
+        if c["kind"] == "random":
+            run = reference.run_random(day, params, job.seed, **kw)
+        else:
+            run = reference.run_constant(day, params, c["action"], **kw)
+            extra["action"] = c["action"]
+        result = run.result
+
+        def write(folder: Path) -> None:
+            reference.write_day(run, folder, extra)
+    else:
+        result = Backtest(day, params, engine).run(map_over=c["map_over"])
+
+        def write(folder: Path) -> None:
+            result.write(folder, extra)
     final = Path(job.folder)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f"{final.name}{TMP_MARK}{uuid.uuid4().hex}")
     try:
-        result.write(tmp, extra={"model": job.model, "kind": c["kind"], "seed": job.seed, "window": c["window"],
-                                 "map_over": c["map_over"], "config_hash": job.config_hash})
+        if job.keep == "metrics":
+            tmp.mkdir()
+            write_json_atomic({"metrics": result.metrics.to_dict(), "counters": result.counters, **result.info,
+                               **extra}, tmp / "metrics.json")
+        else:
+            write(tmp)
         manifest = {
             "format": FORMAT,
             "job": {"model": job.model, "kind": c["kind"], "date": job.date, "seed": job.seed,
