@@ -121,6 +121,7 @@ def test_sessions_and_quick_mode():
     ("", "[baselines.fixed]", "[baselines]: unknown model(s) fixed"),
     ("", '[engine]\nlatency_ms = "x"', "[engine]: key 'latency_ms' must be float"),
     ("", "[nonsense]", "unknown table(s) nonsense"),
+    ("notes = [3]", "", "key 'notes' must be"),
     ("", "", "missing required key(s) instrument"),
 ])
 def test_a_bad_protocol_is_one_error_line(tmp_path, capsys, protocol, tables, message):
@@ -187,6 +188,10 @@ def test_quick_pipeline_writes_every_stage_and_the_report(quick_run):
         assert len((out / "tables" / f"{name}.csv").read_text().splitlines()) == 4
     report = (out / "report.md").read_text()
     assert "not the paper's data" in report
+    notes = load_protocol(PAPER).notes
+    assert notes and all(f"- {n}" in report for n in notes)  # the protocol's notes (e.g. on seeds) in the setup
+    for section in ("Beyond the paper", "Does the agent learn?", "C2b"):
+        assert section in report, section
     claims = json.loads((out / "claims.json").read_text())
     assert claims and (out / "experiment.json").is_file()
 

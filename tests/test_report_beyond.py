@@ -238,6 +238,28 @@ def test_c1_c2_paired_fields(pair: tuple[Path, Path, Path, Path]) -> None:
     assert all(x["note"] is None for x in c1["comparisons"])  # positive Sharpe and Sortino means
 
 
+
+def test_c3_paired_fields(pair: tuple[Path, Path, Path, Path]) -> None:
+    a, oa, _, _ = pair
+    res = load_results(a)
+    doc = json.loads((oa / "claims.json").read_text())
+    c3 = next(c for c in doc["claims"] if c["id"] == "C3")
+    v = res.day_values["max_drawdown"]
+    for p in c3["agents"]:
+        days = [res.dates.index(d) for d in res.dates if not np.isnan(v[res.index(p["agent"]), res.dates.index(d)])
+                and not np.isnan(v[res.index("gen-as"), res.dates.index(d)])]
+        d = v[res.index(p["agent"]), days] - v[res.index("gen-as"), days]  # positive = the agent's worse
+        assert p["mean_dd_diff"] == pytest.approx(d.mean())
+        want = sps.wilcoxon(d, alternative="greater").pvalue if np.count_nonzero(d) >= 2 else None
+        assert p["p_wilcoxon_worse_dd"] == (pytest.approx(want) if want is not None else None)
+        assert p["block_ci95_dd_diff"] == pytest.approx(list(stats.block_bootstrap_ci(d, samples=300, seed=7)))
+    ps = [p["p_wilcoxon_worse_dd"] for p in c3["agents"]]
+    if all(x is not None for x in ps):
+        np.testing.assert_allclose([p["p_wilcoxon_worse_dd_holm"] for p in c3["agents"]], stats.holm(ps))
+    assert "Wilcoxon p, worse (Holm)" in (oa / "report.md").read_text()
+
+
+
 # ------------------------------------------------------------------------------------------------ C2b
 
 N10 = [f"2021-02-{d:02d}" for d in range(1, 11)]

@@ -220,3 +220,30 @@ def test_diagnose_cli(toy, tmp_path, capsys):
     assert main(["run-agent", "alpha-as-1", "--model", str(out), "--data", str(toy / "store"), "--instrument",
                  TOY_INSTRUMENT, "--day", day2, "--out", str(tmp_path / "r")]) == 2
     assert "holds a alpha-as-1-sound model" in capsys.readouterr().err
+    assert main(["run", "alpha-as-1-sound", "--model", str(out), "--data", str(toy / "store"), "--instrument",
+                 TOY_INSTRUMENT, "--day", day2, "--out", str(tmp_path / "r"), "--no-learn"]) == 0
+    assert "alpha-as-1-sound" in capsys.readouterr().out and (tmp_path / "r" / "grid.parquet").is_file()
+
+
+def test_skipping_the_untaken_targets_changes_no_weight():
+    """training_targets(fill_untaken=False) (the fitted-Q iterations' shortcut) trains the same network."""
+    rng = np.random.default_rng(1)
+
+    def agent() -> DQNAgent:
+        a = DQNAgent(AlphaASConfig(features=TOY_FEATURES, **SOUND).dqn_config())
+        for _ in range(300):
+            a.remember(rng.normal(size=a.cfg.state_dim), int(rng.integers(20)), float(rng.normal()),
+                       rng.normal(size=a.cfg.state_dim), bool(rng.random() < 0.05))
+        return a
+
+    rng = np.random.default_rng(1)
+    fast = agent()
+    rng = np.random.default_rng(1)
+    full = agent()
+    orig = full.training_targets
+    full.training_targets = lambda fill_untaken=True: orig(True)
+    for _ in range(2):
+        fast.fit()
+        full.fit()
+    for k, v in fast.online.state_dict().items():
+        assert torch.equal(v, full.online.state_dict()[k]), k

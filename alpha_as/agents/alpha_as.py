@@ -31,7 +31,7 @@ import datetime as dt
 import json
 import math
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from alpha_as.agents import diagnostics as diag
-from alpha_as.agents.actions import INITIAL_PARAMS, N_ACTIONS, action_to_params
+from alpha_as.agents import reference
 from alpha_as.agents.config import AlphaASConfig
 from alpha_as.agents.dqn import DQNAgent, ReplayMemory, merge_memories
 from alpha_as.agents.features import PRIVATE_FEATURES, Normalizer
@@ -59,9 +59,8 @@ AUTHORS_WAIT_NS = 6_000_000_000
 """The authors compute the reward once (int)((t − t0)/1000) > 5, i.e. >= 6 s after the action (spec §6.4)."""
 
 
-def initial_params(genas: ASParams) -> ASParams:
-    """Gen-AS's parameters with the authors' override before the first action (γ 0.9, window 25, skew 0)."""
-    return replace(genas, skew=0.0, **INITIAL_PARAMS)
+initial_params = reference.initial_params
+"""Gen-AS's parameters with the authors' override before the first action (γ 0.9, window 25, skew 0)."""
 
 
 def load_market_day(data: str | Path, instrument: str, date: dt.date | str, window: str) -> MarketDay:
@@ -187,7 +186,7 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
         window[-1] = _to_state(x, normalizer, opt.z_clip)
         return window.reshape(-1).copy()
 
-    per_action = [replace(start, **action_to_params(a)) for a in range(N_ACTIONS)]  # built once, not per step
+    per_action = reference.action_params(genas)  # built once, not per step
     ts, acts, rews, dones, seen, copies = [], [], [], [], [], 0
     counts_copies = agent.cfg.target_update == "copy"
     mid = [obs["mid"] if math.isfinite(obs["mid"]) else _first_mid(bt.day)]
@@ -484,24 +483,7 @@ class AlphaAS:
 
 
 def write_day(run: DayRun, out: str | Path, extra: dict | None = None) -> Path:
-    """BacktestResult.write, then grid.parquet rewritten with the step's action, risk_aversion and skew
-    (aligned by timestamp: the action chosen at t applies on (t, t + step]; rows before the first action get
-    action −1 and the initial γ 0.9, skew 0)."""
-    import pyarrow as pa
-
-    from alpha_as.data.store import write_table_atomic
-
-    out = run.result.write(out, extra)
-    res = run.result
-    idx = np.searchsorted(run.t, res.grid_ts, side="left") - 1  # last decision strictly before the row
-    action = np.where(idx >= 0, run.actions[np.clip(idx, 0, None)], -1) if len(run.t) else np.full(len(idx), -1)
-    params = [action_to_params(a) if a >= 0 else {"risk_aversion": INITIAL_PARAMS["risk_aversion"], "skew": 0.0}
-              for a in action]
-    cols = {"timestamp": pa.array(res.grid_ts, pa.int64())}
-    cols.update({k: pa.array(v) for k, v in res.grid.items()})
-    cols["action"] = pa.array(action.astype(np.int16))
-    cols["risk_aversion"] = pa.array(np.array([p["risk_aversion"] for p in params], dtype=np.float64))
-    cols["skew"] = pa.array(np.array([p["skew"] for p in params], dtype=np.float64))
-    write_table_atomic(pa.table(cols), out / "grid.parquet")
-    return out
-
+    """BacktestResult.write, then grid.parquet rewritten with the step's action, risk_aversion and skew (the
+    reference policies' rule, :func:`alpha_as.agents.reference.write_day`: the action chosen at t applies on
+    (t, t + step]; rows before the first action get action −1 and the initial γ 0.9, skew 0)."""
+    return reference.write_day(run, out, extra)

@@ -414,14 +414,16 @@ class DQNAgent:
         return float(np.mean(np.abs(self._predict(self.target, states) - self._predict(self.online, states))))
 
     # -- fitting
-    def training_targets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(X, Y, mask) for the memory rows: mask marks the regressed entries of Y (all for "authors")."""
+    def training_targets(self, fill_untaken: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X, Y, mask) for the memory rows: mask marks the regressed entries of Y (all for "authors"). The
+        unmasked entries of Y are the online predictions (``fill_untaken``) or 0: the fit never reads them (their
+        targets are the online net's own outputs during the fit), so 0 saves a forward pass and changes nothing."""
         m, n = self.memory, len(self.memory)
         x = m.states[:n]
         if self.cfg.q_target == "authors":
             return x, m.q[:n].copy(), np.ones((n, N_ACTIONS), dtype=bool)
         s2 = m.next_states[:n]
-        y = self._predict(self.online, x)
+        y = self._predict(self.online, x) if fill_untaken else np.zeros((n, N_ACTIONS))
         y_taken = double_dqn_targets(m.rewards[:n], self._predict(self.online, s2), self._q_target_next(s2),
                                      self.cfg.discount, m.dones[:n])
         y[np.arange(n), m.actions[:n]] = y_taken
@@ -515,7 +517,7 @@ class DQNAgent:
         epochs = 0
         for k in range(cfg.bellman_iterations):
             if k:  # targets from the networks as they are now (the target lags by the Polyak steps)
-                x, y, mask = self.training_targets()
+                x, y, mask = self.training_targets(fill_untaken=False)
             yt = torch.as_tensor(y[it], dtype=torch.float32)
             yv = torch.as_tensor(y[iv], dtype=torch.float32)
             for _ in range(cfg.epochs):

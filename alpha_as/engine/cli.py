@@ -21,7 +21,7 @@ from alpha_as.strategies.fixed_quoter import FixedQuoterParams
 from baselines import FOICParams, LIICParams
 
 STRATEGIES = {"as": ASParams, "fixed": FixedQuoterParams, "foic": FOICParams, "liic": LIICParams}
-AGENTS = ("alpha-as-1", "alpha-as-2")
+AGENTS = ("alpha-as-1", "alpha-as-2", "alpha-as-1-sound", "alpha-as-2-sound")
 POLICIES = ("random", "constant")
 
 
@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="as: Avellaneda-Stoikov; foic / liic: the non-AS baselines; fixed: two-sided quoter; "
                      "random / constant: the agents' 20 actions chosen at random every 5 s or one held all day "
                      "(--action), on Gen-AS's --params; "
-                     "alpha-as-1 / alpha-as-2: a trained agent (--model; the engine settings come from the model)")
+                     "alpha-as-1 / alpha-as-2 (the paper's) or alpha-as-1-sound / alpha-as-2-sound (the repaired learner): a "
+                     "trained agent (--model; the engine settings come from the model)")
     run.add_argument("--data", required=True, type=Path, help="store root (authors' layout)")
     run.add_argument("--instrument", required=True, help="instrument in the store")
     run.add_argument("--day", required=True, help="day, YYYY-MM-DD")
@@ -84,7 +85,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.agent = args.strategy
         return run_agent(args)
     if args.model is not None:
-        raise InputError(f"--model applies to alpha-as-1 / alpha-as-2 only, not {args.strategy}")
+        raise InputError(f"--model applies to the agents (alpha-as-1, alpha-as-2 and their -sound variants) only, not {args.strategy}")
     if args.strategy == "constant":
         if args.action is None:
             raise InputError(f"constant needs --action K (0..{N_ACTIONS - 1})")

@@ -20,6 +20,7 @@ session. Schema (every key checked; one error line naming the file, table and ke
     workers = 0                       # processes (0 = number of cores)
     map_over = "fills"                # P&L-to-MAP denominator (see ``alpha-as runs``)
     data_note = "..."                 # what the data is, printed at the top of the report
+    notes = ["..."]                   # remarks printed in the report's setup (e.g. why so many seeds)
 
     [engine]    # EngineConfig fields          [features]  # feature-selection settings
     [genas]     # GAConfig fields (not seed, workers, window)
@@ -121,6 +122,8 @@ class ProtocolTable:
     """P&L-to-MAP denominator: "fills" (authors') or "grid"."""
     data_note: str = ""
     """What the data is; default: a note on the synthetic market, or on the user's store."""
+    notes: list[str] = field(default_factory=list)
+    """Remarks printed in the report's setup (not part of the protocol's identity)."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class Protocol:
     sound: dict = field(default_factory=dict)
     """[sound]: AlphaASConfig fields (validated) applied last to the -sound models' configs."""
     quick: bool = False
+    notes: tuple[str, ...] = ()
 
     @property
     def agents_run(self) -> tuple[str, ...]:
@@ -334,7 +338,7 @@ def load_protocol(path: str | Path) -> Protocol:
     return Protocol(path=path, name=name, data=Path(t.data).absolute(), instrument=t.instrument,
                     synthetic=t.synthetic, out=Path(t.out or f"results/{name}").absolute(), fi=fi, train=train,
                     test=test, models=tuple(t.models), seeds=tuple(t.seeds),
-                    workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note,
+                    workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note, notes=tuple(t.notes),
                     engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound)
 
 

@@ -407,6 +407,9 @@ def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> st
     from tqdm import tqdm
 
     specs = [agent_spec(p, a, s) for a in p.agents_run for s in p.seeds]
+    # longest chains first (LSTM before feed-forward, sound before paper): the pool then finishes sooner; each chain
+    # is independent of the others, so the order changes no result
+    specs.sort(key=lambda s: (s["config"]["agent"] != "alpha-as-2", s["config"]["preset"] != "sound"))
     if not specs:
         return "skipped"
     total = sum(int(s["config"]["iterations"]) + len(p.test) for s in specs)
@@ -436,7 +439,7 @@ def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> st
 
 def experiment_doc(p: Protocol) -> dict:
     """experiment.json: what the report needs to know."""
-    return {"name": p.name, "instrument": p.instrument, "data": str(p.data), "data_note": p.data_note,
+    return {"name": p.name, "instrument": p.instrument, "data": str(p.data), "data_note": p.data_note, "notes": list(p.notes),
             "models": {m: {"label": LABELS[m], "role": ROLES[m]} for m in p.models},
             "dates": [s.label for s in p.test], "seeds": list(p.seeds),
             "sessions": {"fi": p.fi.to_dict(), "train": p.train.to_dict(), "test": [s.to_dict() for s in p.test]},

@@ -82,6 +82,7 @@ def _setup_md(res: Results) -> list[str]:
     out.append(f"- Days: {len(res.dates)} ({res.dates[0]} to {res.dates[-1]})")
     out.append(f"- Seeds: {len(res.seeds)} ({', '.join(str(s) for s in res.seeds)}); per-day values are the mean "
                "over the seeds of that model and day")
+    out += [f"- {n}" for n in exp.notes]
     out += ["- Max DD is in USD, lower is better; the paper prints it negative.", ""]
     out += ["| Model | Folder | Role | Days | Seeds |", "|---|---|---|---:|---:|"]
     for i, m in enumerate(res.models):

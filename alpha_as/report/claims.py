@@ -157,7 +157,12 @@ def claim_c3(res: Results, *, samples: int, seed: int) -> dict[str, Any]:
         lo, hi = stats.share_ci([sv[a][d] for d in days], [sv[r][d] for d in days], samples=samples, seed=seed,
                                 level=LEVEL)
         verdict = "does not hold" if k == 0 else ("holds" if m > k / 2 else "holds partly")
+        dd = res.day_values["max_drawdown"]
+        diff = dd[a, days] - dd[r, days]  # per-day Max DD differences in day order, positive = the agent's worse
         per.append({
+            "p_wilcoxon_worse_dd": stats.wilcoxon_greater(diff),
+            "block_ci95_dd_diff": list(stats.block_bootstrap_ci(diff, samples=samples, seed=seed, level=LEVEL)),
+            "mean_dd_diff": float(diff.mean()) if len(diff) else math.nan,
             "agent": t.agent, "versus": t.reference, "n_days": n, "worse_max_dd_days": k,
             "better_pnl_to_map_of_those": m, "reversed_days": t.n_reversed,
             "share_worse_max_dd": k / n if n else math.nan, "share_ci95": [lo, hi],
@@ -165,6 +170,8 @@ def claim_c3(res: Results, *, samples: int, seed: int) -> dict[str, Any]:
             "dates_worse_max_dd_better_pnl_to_map": t.day_list(t.worse_dd & t.better_map),
             "dates_reversed": t.day_list(t.reversed), "verdict": verdict,
         })
+    for p, q in zip(per, stats.holm([p["p_wilcoxon_worse_dd"] for p in per]), strict=True):
+        p["p_wilcoxon_worse_dd_holm"] = float(q)
     claim["agents"] = per
     holds = [p["verdict"] == "holds" for p in per]
     if all(p["worse_max_dd_days"] == 0 for p in per):
@@ -289,17 +296,23 @@ def claims_markdown(res: Results, claims: list[dict[str, Any]]) -> str:
                     f"significant at {ALPHA * 100:g} % after Holm's correction.", "", comparisons_md(res, c["comparisons"])]
         if c["id"] == "C3" and c["agents"]:
             out += ["| Agent | vs | Worse Max DD | Share [95 % CI] | Of those, better P&L-to-MAP | Reversed | "
-                    "Verdict |", "|---|---|---:|---:|---:|---:|---|"]
+                    "Mean Max DD diff [block CI] | Wilcoxon p, worse (Holm) | Verdict |",
+                    "|---|---|---:|---:|---:|---:|---:|---:|---|"]
             for p in c["agents"]:
                 lo, hi = p["share_ci95"]
+                blo, bhi = p["block_ci95_dd_diff"]
                 out.append(f"| {md_escape(res.label(p['agent']))} | {md_escape(res.label(p['versus']))} | "
                            f"{p['worse_max_dd_days']}/{p['n_days']} | {fmt_num(p['share_worse_max_dd'])} "
                            f"[{fmt_num(lo)}, {fmt_num(hi)}] | {p['better_pnl_to_map_of_those']} | "
-                           f"{p['reversed_days']} | {p['verdict']} |")
+                           f"{p['reversed_days']} | {fmt_num(p['mean_dd_diff'])} [{fmt_num(blo)}, {fmt_num(bhi)}] | "
+                           f"{fmt_p(p['p_wilcoxon_worse_dd'])} ({fmt_p(p['p_wilcoxon_worse_dd_holm'])}) | "
+                           f"{p['verdict']} |")
             pp = c["paper"]
             out += ["", f"Paper ({pp['agent']} vs Gen-AS): worse Max DD on {pp['worse_max_dd_days']}/{pp['n_days']} "
                     f"days, better P&L-to-MAP on {pp['better_pnl_to_map']} of those, reversed on "
                     f"{pp['reversed']} day (paraphrased). An agent's verdict: holds if k ≥ 1 and more than half "
                     "of those days have a better P&L-to-MAP, holds partly if k ≥ 1 otherwise, does not hold if "
-                    "k = 0.", ""]
+                    "k = 0. Paired (beside the paper's counts): one-sided Wilcoxon signed-rank that the agent's "
+                    "per-day Max DD exceeds Gen-AS's, Holm over the agents; moving-block bootstrap 95 % CI of the "
+                    "mean per-day Max DD difference (USD, positive = the agent's worse).", ""]
     return "\n".join(out)

@@ -81,6 +81,7 @@ class Experiment:
     instrument: str = ""
     data: str = ""
     data_note: str = ""
+    notes: tuple[str, ...] = ()
     models: tuple[ModelInfo, ...] = ()  # declared models, in column order (empty when inferred)
     dates: tuple[str, ...] | None = None  # restrict to these days when given
     seeds: tuple[int, ...] | None = None  # restrict to these seeds when given
@@ -191,6 +192,10 @@ def load_experiment(path: Path) -> Experiment:
             if not isinstance(doc[key], str):
                 raise _bad_exp(path, f"key {key!r} must be a string")
             kw[key] = doc[key]
+    if "notes" in doc:
+        if not isinstance(doc["notes"], list) or not all(isinstance(n, str) for n in doc["notes"]):
+            raise _bad_exp(path, "key 'notes' must be a list of strings")
+        kw["notes"] = tuple(doc["notes"])
     if "models" in doc:
         ms = doc["models"]
         if not isinstance(ms, dict):
