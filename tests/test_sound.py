@@ -109,7 +109,7 @@ def test_stationary_inputs_rewards_in_bps_and_terminal_unwind(toy):
     agent = DQNAgent(cfg.dqn_config())
     paper_run, _ = run_day(agent, day, TOY_PARAMS, cfg.features, None, 1.0, learn=False)
     agent = DQNAgent(cfg.dqn_config())
-    opts = LearnerOptions(inputs="stationary", day_end="terminal_unwind", reward_unit="bps", inventory_clip=3.0)
+    opts = LearnerOptions(inputs="stationary", day_end="terminal_unwind", reward_unit="bps")
     run, _ = run_day(agent, day, TOY_PARAMS, cfg.features, None, 1.0, learn=True, options=opts)
     np.testing.assert_array_equal(run.actions, paper_run.actions)  # same seed, same draws: same play
     mid = 100.0
@@ -120,12 +120,13 @@ def test_stationary_inputs_rewards_in_bps_and_terminal_unwind(toy):
     assert run.rewards[-1] == pytest.approx((paper_run.rewards[-1] + max(unreal, 0.0)) * bps)
     assert run.dones[-1] == 1.0 and not run.dones[:-1].any()
     assert agent.memory.dones[len(agent.memory) - 1] == 1.0
-    s = run.states  # raw (no normaliser): midprice and last trade in bps of the mid
+    s = run.states  # raw (no normaliser): midprice and last trade in bps of the mid, log-compressed
     assert np.all(s[1:, 0] == 0.0)
-    assert np.allclose(np.abs(s[1:, 1]), 750.0) or np.allclose(np.abs(s[1:, 1]), 400.0) or \
-        set(np.round(np.abs(s[1:, 1]))) <= {750.0, 400.0}
+    np.testing.assert_allclose(np.abs(s[1:, 1]), np.log1p(750.0))  # the toy's trades print 7.5 % from the mid
+    np.testing.assert_allclose(s[1:, 2], np.log1p(1.0))  # level-0 size 1 → log(1 + 1)
     inv = s[:, len(cfg.features) : len(cfg.features) + 5]
-    assert np.abs(inv).max() <= 3.0  # inventory in order sizes, clipped
+    pos = paper_run.states[:, len(cfg.features) : len(cfg.features) + 5] * 1e-4 / TOY_PARAMS.quantity
+    np.testing.assert_allclose(inv, np.sign(pos) * np.log1p(np.abs(pos)))  # slog of the inventory in order sizes
 
 
 def test_stationary_private_scores_are_per_fill_pnl_changes(toy):
@@ -135,13 +136,15 @@ def test_stationary_private_scores_are_per_fill_pnl_changes(toy):
     for _ in range(30):
         sb.step()
     obs = Observer(sb.bt.day, decision_times(sb.bt.first_grid, sb.bt.last_event, sb.bt.grid_ns), TOY_FEATURES,
-                   inputs="stationary", quantity=TOY_PARAMS.quantity, inventory_clip=50)
+                   inputs="stationary", quantity=TOY_PARAMS.quantity)
     x = obs.raw(sb.bt, sb.bt.now)
     f = sb.bt.result().fills
     damp = f["realized_pnl"] + np.minimum(f["unrealized_pnl"], 0.0)
     want = np.diff(damp[-6:]) / (TOY_PARAMS.quantity * f["price"][-5:]) * 1e4
-    np.testing.assert_allclose(x[-5:], want)
-    np.testing.assert_allclose(x[len(TOY_FEATURES) : len(TOY_FEATURES) + 5], f["position"][-5:] / TOY_PARAMS.quantity)
+    np.testing.assert_allclose(x[-5:], np.sign(want) * np.log1p(np.abs(want)))
+    pos = f["position"][-5:] / TOY_PARAMS.quantity
+    np.testing.assert_allclose(x[len(TOY_FEATURES) : len(TOY_FEATURES) + 5], np.sign(pos) * np.log1p(np.abs(pos)))
+    np.testing.assert_allclose(x[:2], np.log1p([1.0, 1.0]))  # sizes: log(1 + size)
 
 
 def test_z_clip_bounds_the_states_and_drift_is_measured(toy, tmp_path):

@@ -76,7 +76,6 @@ class LearnerOptions:
     """How states and rewards are built (``AlphaASConfig`` fields of the same names; defaults: the paper's)."""
 
     inputs: str = "paper"
-    inventory_clip: float = 50.0
     z_clip: float | None = None
     day_end: str = "continue"
     reward_unit: str = "usd"
@@ -85,7 +84,7 @@ class LearnerOptions:
 
     @classmethod
     def of(cls, cfg: AlphaASConfig, reward_scale: float = 1.0) -> LearnerOptions:
-        return cls(cfg.inputs, cfg.inventory_clip, cfg.z_clip, cfg.day_end, cfg.reward_unit, reward_scale)
+        return cls(cfg.inputs, cfg.z_clip, cfg.day_end, cfg.reward_unit, reward_scale)
 
 
 PAPER_OPTIONS = LearnerOptions()
@@ -169,8 +168,7 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
     else:
         times = decision_times(bt.first_grid, bt.last_event, bt.grid_ns)
     start = initial_params(genas)
-    observer = Observer(sb.bt.day, times, features, inputs=opt.inputs, quantity=start.quantity,
-                        inventory_clip=opt.inventory_clip)
+    observer = Observer(sb.bt.day, times, features, inputs=opt.inputs, quantity=start.quantity)
     cfg = agent.cfg
     seq = cfg.seq_len if cfg.variant == "lstm" else 1
     window = np.full((seq, cfg.n_inputs), 0.0 if normalizer is not None else np.nan)

@@ -222,11 +222,9 @@ class AlphaASConfig:
     """P&L-to-MAP denominator of the day metrics: mean |position| over "fills" (authors') or the 5-s "grid"."""
     inputs: str = "paper"
     """"paper": the features as the authors compute them (raw price levels, inventory / 0.0001, cumulative
-    dampened P&L / 0.0001). "stationary": price levels (``midprice_k``, ``last_close_price_k``) in bps of the
-    current mid, inventory in order-size units clipped to ±``inventory_clip``, and the score features as the
-    per-fill changes of the dampened P&L in bps of the order's notional (sound)."""
-    inventory_clip: float = 50.0
-    """"stationary" inputs: |inventory| in order sizes is clipped to this."""
+    dampened P&L / 0.0001). "stationary" (sound): price levels and distances in bps of the current mid, sizes,
+    inventory (in order sizes) and the per-fill changes of the dampened P&L (in bps of the order's notional)
+    log-compressed; see :mod:`alpha_as.agents.observation`."""
     z_clip: float | None = None
     """Clip the z-scored state to ±z_clip (sound: 5), so that the test days' inputs stay in the range the network
     was trained on (None = no clipping, the authors' NormalizerStandardize)."""
@@ -259,7 +257,6 @@ class AlphaASConfig:
             (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
             (self.map_over in ("fills", "grid"), "map_over must be 'fills' or 'grid'"),
             (self.inputs in INPUTS, f"inputs must be one of {INPUTS}"),
-            (self.inventory_clip > 0, "inventory_clip must be > 0"),
             (self.z_clip is None or self.z_clip > 0, "z_clip must be > 0 (or absent)"),
             (self.day_end in DAY_ENDS, f"day_end must be one of {DAY_ENDS}"),
             (self.reward_unit in REWARD_UNITS, f"reward_unit must be one of {REWARD_UNITS}"),

@@ -4,11 +4,17 @@ Market features are computed once per day for every decision time of the grid (v
 only data stamped <= t); the private features come from the fill rows the engine has recorded so far.
 Both the Alpha-AS runtime and the gymnasium environment build their observations here.
 
-``inputs = "stationary"`` (the sound learner's option; the paper's are ``"paper"``): the price-level features
-(``midprice_k``, ``last_close_price_k``) become bps of the current mid, the inventory features are in order-size
-units clipped to ±``inventory_clip``, and the score features are the per-fill changes of the asymmetric dampened
-P&L in bps of the order's notional (quantity × fill price) instead of its cumulative level — so a January day
-looks like a December one to the network.
+``inputs = "stationary"`` (the sound learner's option; the paper's are ``"paper"``), so that a January day looks
+like a December one to the network and heavy tails do not put the z-scores in the hundreds:
+
+* price levels (``midprice_k``, ``last_close_price_k``) → bps of the current mid, then ``slog``;
+* distances to the mid (``bid_price``, ``ask_price``, ``spread``, ``microprice``) → bps of the current mid, then
+  ``slog``; sizes (``bid_qty``, ``ask_qty``, ``last_close_qty``) → log(1 + size);
+* inventory → ``slog`` of the position in order sizes; scores → ``slog`` of the per-fill changes of the
+  asymmetric dampened P&L in bps of the order's notional (quantity × fill price), instead of its cumulative level;
+* imbalance and the candle features (already relative and bounded) unchanged;
+
+where slog(x) = sign(x)·log(1 + |x|).
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ import numpy as np
 
 from alpha_as.agents.features import (
     DEFAULT_FEATURES,
+    DISTANCE_BASES,
     PRICE_LEVEL_BASES,
     PRIVATE_FEATURES,
     PRIVATE_HORIZON,
     PRIVATE_SCALE,
+    SIZE_BASES,
     Normalizer,
     asymmetric_dampened,
     market_features,
@@ -54,17 +62,21 @@ def private_now(bt: Backtest) -> np.ndarray:
     return out
 
 
-def private_stationary(bt: Backtest, quantity: float, inventory_clip: float) -> np.ndarray:
-    """The 10 private features, ``inputs = "stationary"``: inventory / quantity clipped to ±inventory_clip, and
-    the last 5 per-fill changes of the dampened P&L in bps of quantity × fill price (0 before 5 fills)."""
+def slog(x: np.ndarray) -> np.ndarray:
+    """sign(x)·log(1 + |x|): monotone, ≈ x near 0, logarithmic in the tails."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def private_stationary(bt: Backtest, quantity: float) -> np.ndarray:
+    """The 10 private features, ``inputs = "stationary"``: slog of the inventory in order sizes, and slog of the
+    last 5 per-fill changes of the dampened P&L in bps of quantity × fill price (0 before 5 fills)."""
     st = bt.state
     n = int(st.si[S.N_FILLS])
     k = min(n, PRIVATE_HORIZON)
     out = np.zeros(2 * PRIVATE_HORIZON)
     if k:
         rows = st.fill_f[n - k : n]
-        out[PRIVATE_HORIZON - k : PRIVATE_HORIZON] = np.clip(rows[:, S.F_POSITION] / quantity, -inventory_clip,
-                                                              inventory_clip)
+        out[PRIVATE_HORIZON - k : PRIVATE_HORIZON] = slog(rows[:, S.F_POSITION] / quantity)
         lo = max(n - k - 1, 0)
         prev = st.fill_f[lo:n]
         score = asymmetric_dampened(prev[:, S.F_REALIZED], prev[:, S.F_UNREALIZED])
@@ -72,16 +84,33 @@ def private_stationary(bt: Backtest, quantity: float, inventory_clip: float) -> 
             score = np.concatenate([[0.0], score])
         with np.errstate(all="ignore"):
             d = np.diff(score) / (quantity * rows[:, S.F_PRICE]) * 1e4
-        out[2 * PRIVATE_HORIZON - k :] = np.where(np.isfinite(d), d, 0.0)
+        out[2 * PRIVATE_HORIZON - k :] = slog(np.where(np.isfinite(d), d, 0.0))
     return out
+
+
+def stationary_market(day: MarketDay, times: np.ndarray, names: Sequence[str], X: np.ndarray) -> np.ndarray:
+    """The market features ``X`` (columns ``names`` at ``times``) as ``inputs = "stationary"`` has them."""
+    X = X.copy()
+    bases = [parse_feature(n)[0] for n in names]
+    mid = None
+    if any(b in PRICE_LEVEL_BASES or b in DISTANCE_BASES for b in bases):
+        mid = market_features(day, times, ["midprice_0"]).X[:, 0]
+    with np.errstate(all="ignore"):
+        for j, b in enumerate(bases):
+            if b in PRICE_LEVEL_BASES:
+                X[:, j] = slog((X[:, j] / mid - 1.0) * 1e4)
+            elif b in DISTANCE_BASES:
+                X[:, j] = slog(X[:, j] / mid * 1e4)
+            elif b in SIZE_BASES:
+                X[:, j] = np.log1p(np.maximum(X[:, j], 0.0))
+    return X
 
 
 class Observer:
     """Builds state vectors for one day. ``names`` = market features (default: the paper's 22)."""
 
     def __init__(self, day: MarketDay, times: np.ndarray, names: Sequence[str] = DEFAULT_FEATURES,
-                 normalizer: Normalizer | None = None, *, inputs: str = "paper", quantity: float = PRIVATE_SCALE,
-                 inventory_clip: float = 50.0) -> None:
+                 normalizer: Normalizer | None = None, *, inputs: str = "paper", quantity: float = PRIVATE_SCALE) -> None:
         if inputs not in ("paper", "stationary"):
             raise ValueError(f"inputs must be 'paper' or 'stationary', got {inputs!r}")
         self.day = day
@@ -91,13 +120,9 @@ class Observer:
         table = market_features(day, self.times, self.market_names)
         self.market = np.ascontiguousarray(table.X, dtype=np.float64)
         self.normalizer = normalizer
-        self.inputs, self.quantity, self.inventory_clip = inputs, quantity, inventory_clip
+        self.inputs, self.quantity = inputs, quantity
         if inputs == "stationary":
-            levels = [j for j, n in enumerate(self.market_names) if parse_feature(n)[0] in PRICE_LEVEL_BASES]
-            if levels:
-                mid = market_features(day, self.times, ["midprice_0"]).X[:, 0]
-                with np.errstate(all="ignore"):
-                    self.market[:, levels] = (self.market[:, levels] / mid[:, None] - 1.0) * 1e4
+            self.market = stationary_market(day, self.times, self.market_names, self.market)
 
     @property
     def n_inputs(self) -> int:
@@ -108,7 +133,7 @@ class Observer:
         i = int(np.searchsorted(self.times, t, side="right")) - 1
         market = self.market[i] if i >= 0 else np.full(len(self.market_names), np.nan)
         if self.inputs == "stationary":
-            return np.concatenate([market, private_stationary(bt, self.quantity, self.inventory_clip)])
+            return np.concatenate([market, private_stationary(bt, self.quantity)])
         return np.concatenate([market, private_now(bt)])
 
     def __call__(self, bt: Backtest, t: int) -> np.ndarray:
