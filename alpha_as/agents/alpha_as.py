@@ -178,10 +178,12 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
         nonlocal window
         window = np.roll(window, -1, axis=0)
         x = observer.raw(sb.bt, t)
-        if max_z is not None:
-            z = np.abs(normalizer.transform(x[None, :])[0])
-            np.maximum(max_z, z, out=max_z)
-        window[-1] = _to_state(x, normalizer, opt.z_clip)
+        if normalizer is None:
+            window[-1] = x
+        else:  # _to_state, with the day's largest |z| taken before the clip
+            z = normalizer.transform(x[None, :])[0]
+            np.maximum(max_z, np.abs(z), out=max_z)
+            window[-1] = z if opt.z_clip is None else np.clip(z, -opt.z_clip, opt.z_clip)
         return window.reshape(-1).copy()
 
     per_action = reference.action_params(genas)  # built once, not per step
@@ -298,7 +300,7 @@ def training_run(job: dict) -> dict:
     run, _ = run_day(agent, day, ASParams.from_dict(job["genas"]), cfg.features, norm, job["epsilon"],
                      learn=True, decision_seconds=cfg.decision_seconds, timing=cfg.timing,
                      engine=cfg.engine_config(), options=LearnerOptions.of(cfg, job.get("reward_scale", 1.0)))
-    return {"memory": agent.memory.to_arrays(), "final_pnl": run.result.metrics.final_total_pnl,
+    return {"memory": agent.memory.trimmed().to_arrays(), "final_pnl": run.result.metrics.final_total_pnl,
             "steps": len(run.actions)}
 
 

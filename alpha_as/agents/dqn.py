@@ -205,6 +205,19 @@ class ReplayMemory:
         self.next_states[row] = np.asarray(s2, dtype=np.float64).reshape(self.state_dim)
         return row
 
+    def trimmed(self) -> ReplayMemory:
+        """A copy holding only the stored rows (capacity = size), in storage order; unchanged when full. What a
+        training run hands back to be merged: the same rows in the same order, without the empty capacity."""
+        if self.size == self.capacity:
+            return self
+        m = ReplayMemory(max(self.size, 1), self.state_dim, merge_states=self.merge_states)
+        for k in ("states", "actions", "rewards", "next_states", "dones", "q"):
+            getattr(m, k)[: self.size] = getattr(self, k)[: self.size]
+        m.size, m.pos = self.size, self.size % m.capacity
+        if m.merge_states:
+            m._index = {m.states[i].tobytes(): i for i in range(m.size)}
+        return m
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         meta = np.array([self.capacity, self.state_dim, int(self.merge_states), self.size, self.pos])
         return {"meta": meta, "states": self.states, "actions": self.actions, "rewards": self.rewards,

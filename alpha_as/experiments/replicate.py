@@ -54,7 +54,7 @@ from alpha_as.errors import InputError
 from alpha_as.experiments import runner
 from alpha_as.experiments.config import canonical
 from alpha_as.experiments.protocol import LABELS, ROLES, Protocol, Session
-from alpha_as.experiments.resources import PeakRSS
+from alpha_as.experiments.resources import PeakRSS, release_memory
 
 STAGES = ("data", "features", "genas", "baselines", "references", "agents", "report")
 SYNTH_INSTRUMENT = "btcusdt_synth"
@@ -362,7 +362,6 @@ def agent_progress(spec: dict) -> int:
 
 def agent_job(spec: dict) -> dict:
     """Train one agent (resuming) and play the test sessions in order (resuming); runs in a worker process."""
-    import gc
 
     import pyarrow as pa
     import torch
@@ -380,6 +379,7 @@ def agent_job(spec: dict) -> dict:
         model = AlphaAS(folder, AlphaASConfig.from_dict(spec["config"]), ASParams.from_dict(spec["genas"]))
     model.train(spec["data"], spec["instrument"], spec["train"])
     agents._DAY_CACHE.clear()  # the training day is not needed any more
+    release_memory()
     runs = Path(spec["runs"])
     for k, s in enumerate(spec["test"]):
         key = f"{s['date']} {s['window']}"
@@ -399,7 +399,7 @@ def agent_job(spec: dict) -> dict:
         runner.commit_folder(tmp, final)
         model.save()  # after the session's folder: a kill in between replays the session identically
         del day, run
-        gc.collect()
+        release_memory()
     return {"agent": spec["agent"], "seed": spec["seed"], "sessions": len(spec["test"])}
 
 
