@@ -311,6 +311,8 @@ def load_protocol(path: str | Path) -> Protocol:
     if not t.seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in t.seeds) \
             or len(set(t.seeds)) != len(t.seeds):
         raise InputError(f"{src}: key 'seeds' must list distinct integers >= 0")
+    if not all(isinstance(n, str) for n in t.notes):
+        raise InputError(f"{src}: key 'notes' must be a list of strings")
     if t.workers < 0:
         raise InputError(f"{src}: key 'workers' must be >= 0 (0 = number of cores)")
     if t.map_over not in ("fills", "grid"):
