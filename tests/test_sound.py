@@ -250,3 +250,20 @@ def test_skipping_the_untaken_targets_changes_no_weight():
         full.fit()
     for k, v in fast.online.state_dict().items():
         assert torch.equal(v, full.online.state_dict()[k]), k
+
+
+def test_dqn_overrides_in_a_protocol(tmp_path):
+    from alpha_as.experiments.protocol import load_protocol
+
+    path = tmp_path / "p.toml"
+    path.write_text('[protocol]\ndata = "data"\ninstrument = "x"\n[agents]\ndqn = {lr = 0.003}\n'
+                    "[sound]\ndqn = {bellman_iterations = 4}\n")
+    p = load_protocol(path)
+    assert p.agent_config("alpha-as-1", 0, ["bid_qty_0"]).dqn_config().lr == 0.003
+    sound = p.agent_config("alpha-as-1-sound", 0, ["bid_qty_0"]).dqn_config()
+    assert sound.bellman_iterations == 4 and sound.output_activation == "linear"
+    path.write_text('[protocol]\ndata = "data"\ninstrument = "x"\n[agents]\ndqn = {bogus = 1}\n')
+    with pytest.raises(InputError, match="bogus"):
+        load_protocol(path)
+    with pytest.raises(InputError, match="set by the agent config"):
+        AlphaASConfig(dqn={"variant": "lstm"})

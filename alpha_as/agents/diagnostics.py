@@ -165,7 +165,10 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, fmt)
 
     lines = []
-    for c in doc.get("checks", []):
+    checks = doc.get("checks", [])
+    train = [c for c in checks if c.get("phase") == "train"]
+    shown = train[:1] + train[-1:] if len(train) > 2 else train  # the first and the last training iteration
+    for c in shown + [c for c in checks if c.get("phase") != "train"]:
         lines.append(f"Q vs MC return [{c.get('phase')} {c.get('session') or c.get('index')}]: corr "
                      f"{f(c.get('q_mc_corr'))}, bias {f(c.get('q_mc_bias'), '+.4g')} (mean Q {f(c.get('q_mean'), '+.4g')}"
                      f", mean G {f(c.get('mc_mean'), '+.4g')}, n {c.get('n')})")
