@@ -145,7 +145,8 @@ class QNetwork(nn.Module):
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives exactly 0, as it should
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 class StateWindow:
