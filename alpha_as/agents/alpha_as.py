@@ -107,15 +107,6 @@ class DayRun:
     max_abs_z: np.ndarray | None = None
 
 
-def _to_state(x: np.ndarray, normalizer: Normalizer | None, z_clip: float | None = None) -> np.ndarray:
-    """z-score one raw state (NaN → 0, clipped to ±z_clip when set), or keep it raw (NaN kept) when no
-    normaliser is fitted yet."""
-    if normalizer is None:
-        return x
-    z = normalizer.transform(x[None, :])[0]
-    return z if z_clip is None else np.clip(z, -z_clip, z_clip)
-
-
 def _finite(x: np.ndarray) -> np.ndarray:
     """np.nan_to_num(x, nan=0.0), skipped (it is slow) when x is all finite."""
     return x if np.isfinite(x).all() else np.nan_to_num(x, nan=0.0)
@@ -180,7 +171,7 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
         x = observer.raw(sb.bt, t)
         if normalizer is None:
             window[-1] = x
-        else:  # _to_state, with the day's largest |z| taken before the clip
+        else:  # z-scored (NaN → 0) and clipped; the day's largest |z| is taken before the clip
             z = normalizer.transform(x[None, :])[0]
             np.maximum(max_z, np.abs(z), out=max_z)
             window[-1] = z if opt.z_clip is None else np.clip(z, -opt.z_clip, opt.z_clip)
