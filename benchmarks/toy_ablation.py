@@ -13,23 +13,21 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from alpha_as.agents.actions import action_to_params
-from alpha_as.agents.alpha_as import AlphaAS, LearnerOptions, initial_params, load_market_day, run_day
+from alpha_as.agents.alpha_as import AlphaAS
 from alpha_as.agents.config import SOUND, AlphaASConfig
 from alpha_as.agents.toys import (
-    BEST_ACTION,
-    BOOK_SIZE,
     TOY_FEATURES,
     TOY_INSTRUMENT,
     TOY_PARAMS,
+    constant_pnls,
+    play_greedy,
+    regime_best_actions,
     write_toy_days,
 )
-from alpha_as.engine.backtest import Backtest
 
 TRAIN = dt.date(2021, 1, 4)
 HELD_OUT = [dt.date(2021, 1, 5), dt.date(2021, 1, 6)]
@@ -61,15 +59,9 @@ def evaluate(root: Path, store: Path, cfg: AlphaASConfig, switching: bool) -> tu
     m.train(store, TOY_INSTRUMENT, TRAIN.isoformat())
     match, edge = [], []
     for d in HELD_OUT:
-        day = load_market_day(store, TOY_INSTRUMENT, d, "all")
-        run, _ = run_day(m.agent, day, m.genas, cfg.features, m.normalizer, 0.0, learn=False,
-                         options=LearnerOptions.of(cfg, m.reward_scale))
-        size = np.array([day.bid_qty[np.searchsorted(day.depth_ts, t, "right") - 1, 0] for t in run.t])
-        want = np.where(size == BOOK_SIZE["narrow"], BEST_ACTION["narrow"], BEST_ACTION["wide"])
-        match.append(float(np.mean(run.actions == want)))
-        best = max(Backtest(day, replace(initial_params(TOY_PARAMS), **action_to_params(a))).run().metrics.final_total_pnl
-                   for a in range(20))
-        edge.append(run.result.metrics.final_total_pnl - best)
+        day, run = play_greedy(m, store, d)
+        match.append(float(np.mean(run.actions == regime_best_actions(day, run.t))))
+        edge.append(run.result.metrics.final_total_pnl - float(constant_pnls(day).max()))
     corr = m.diagnostics["checks"][-1]["q_mc_corr"]
     return float(np.mean(match)), float(np.mean(edge)), float("nan") if corr is None else float(corr)
 

@@ -9,23 +9,22 @@ session's summary (see ``conftest.py``), whatever it is, and not asserted.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from alpha_as.agents.actions import action_to_params
-from alpha_as.agents.alpha_as import AlphaAS, LearnerOptions, initial_params, load_market_day, run_day
+from alpha_as.agents.alpha_as import AlphaAS, load_market_day
 from alpha_as.agents.config import SOUND, AlphaASConfig
 from alpha_as.agents.toys import (
     BEST_ACTION,
-    BOOK_SIZE,
     TOY_FEATURES,
     TOY_INSTRUMENT,
     TOY_PARAMS,
+    constant_pnls,
+    play_greedy,
+    regime_best_actions,
     write_toy_days,
 )
-from alpha_as.engine.backtest import Backtest
 from tests.conftest import report_line
 
 TRAIN = dt.date(2021, 1, 4)
@@ -61,21 +60,10 @@ def trained(root, store, agent: str, sound: bool) -> AlphaAS:
     return _TRAINED[key]
 
 
-def greedy(m: AlphaAS, store, date: dt.date):
-    day = load_market_day(store, TOY_INSTRUMENT, date, "all")
-    run, _ = run_day(m.agent, day, m.genas, m.config.features, m.normalizer, 0.0, learn=False,
-                     options=LearnerOptions.of(m.config, m.reward_scale))
-    return day, run
-
-
-def constant_pnl(day, action: int) -> float:
-    return Backtest(day, replace(initial_params(TOY_PARAMS), **action_to_params(action))).run().metrics.final_total_pnl
-
-
 def test_toy_answers_hold_for_constant_actions(toys):
     """The toy's stated answers: action 7 is the best constant on the one-regime day, clearly."""
     day = load_market_day(toys["one"], TOY_INSTRUMENT, TRAIN, "all")
-    pnl = np.array([constant_pnl(day, a) for a in range(20)])
+    pnl = constant_pnls(day)
     assert int(np.argmax(pnl)) == BEST_ACTION["wide"]
     second = np.sort(pnl)[-2]
     assert pnl[BEST_ACTION["wide"]] > 1.2 * second > 0
@@ -86,7 +74,7 @@ def test_sound_agent_finds_the_best_action(toys, agent):
     m = trained(toys["root"], toys["one"], agent, True)
     shares = []
     for d in HELD_OUT:
-        _, run = greedy(m, toys["one"], d)
+        _, run = play_greedy(m, toys["one"], d)
         shares.append(float(np.mean(run.actions == BEST_ACTION["wide"])))
     report_line(f"toy one-regime, {agent}-sound: greedy picks the best action (7) on "
                 f"{', '.join(f'{100 * s:.0f} %' for s in shares)} of held-out steps")
@@ -101,11 +89,9 @@ def test_sound_agent_reads_the_regime_and_beats_the_best_constant(toys, agent):
     m = trained(toys["root"], toys["switching"], agent, True)
     lines = []
     for d in HELD_OUT:
-        day, run = greedy(m, toys["switching"], d)
-        consts = np.array([constant_pnl(day, a) for a in range(20)])
-        regime_size = np.array([day.bid_qty[np.searchsorted(day.depth_ts, t, "right") - 1, 0] for t in run.t])
-        want = np.where(regime_size == BOOK_SIZE["narrow"], BEST_ACTION["narrow"], BEST_ACTION["wide"])
-        match = float(np.mean(run.actions == want))
+        day, run = play_greedy(m, toys["switching"], d)
+        consts = constant_pnls(day)
+        match = float(np.mean(run.actions == regime_best_actions(day, run.t)))
         pnl = run.result.metrics.final_total_pnl
         lines.append(f"{d}: P&L {pnl:.4f} vs best constant {consts.max():.4f} (action {int(consts.argmax())}), "
                      f"regime-best action on {100 * match:.0f} % of steps")
@@ -120,8 +106,8 @@ def test_paper_preset_on_the_toys_is_reported(toys):
     for kind in ("one", "switching"):
         m = trained(toys["root"], toys[kind], "alpha-as-1", False)
         for d in HELD_OUT[:1]:
-            day, run = greedy(m, toys[kind], d)
-            consts = np.array([constant_pnl(day, a) for a in range(20)])
+            day, run = play_greedy(m, toys[kind], d)
+            consts = constant_pnls(day)
             top = np.bincount(run.actions, minlength=20)
             check = m.diagnostics["checks"][-1]
             out.append(f"{kind}: greedy top action {int(top.argmax())} on {100 * top.max() / top.sum():.0f} % of steps "

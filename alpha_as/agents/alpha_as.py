@@ -50,6 +50,7 @@ from alpha_as.data.store import MarketDay
 from alpha_as.engine.backtest import BacktestResult, SteppedBacktest, write_json_atomic
 from alpha_as.engine.config import EngineConfig
 from alpha_as.errors import InputError
+from alpha_as.jsonsafe import plain
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 
 STATE_FILE = "alpha_as.json"
@@ -366,7 +367,7 @@ class AlphaAS:
     def diagnostics_doc(self) -> dict:
         """diagnostics.json (format in :mod:`alpha_as.agents.diagnostics`), NaN as null."""
         name = self.folder.parent.name if self.folder.name.startswith("seed=") else self.folder.name
-        return diag.plain({"format": diag.FORMAT, "model": name, "agent": self.config.agent, "seed": self.config.seed,
+        return plain({"format": diag.FORMAT, "model": name, "agent": self.config.agent, "seed": self.config.seed,
                            "preset": self.config.preset, "output_activation": self.agent.cfg.output_activation,
                            **self.diagnostics})
 
@@ -419,9 +420,9 @@ class AlphaAS:
         a.set_memory(merged)
         fit = a.fit()
         a.copy_target()
-        self.diagnostics["fits"].append(diag.plain(diag.fit_record(fit, "train", i, None)))
+        self.diagnostics["fits"].append(plain(diag.fit_record(fit, "train", i, None)))
         check = diag.memories_check(a, mems)  # this iteration's runs, in order, against the network just fitted
-        self.diagnostics["checks"].append(diag.plain({"phase": "train", "index": i, "session": None, **check}))
+        self.diagnostics["checks"].append(plain({"phase": "train", "index": i, "session": None, **check}))
         self.iterations_done += 1
         rec = {"phase": "train", "iteration": i, "epsilon": eps, "rows": len(merged),
                "run_pnl": [o["final_pnl"] for o in outs], "fit_epochs": fit.epochs,
@@ -453,7 +454,7 @@ class AlphaAS:
                              engine=cfg.engine_config(), map_over=cfg.map_over,
                              options=LearnerOptions.of(cfg, self.reward_scale))
         names = list(cfg.features) + list(PRIVATE_FEATURES)
-        day_diag = diag.plain(diag.day_diagnostics(self.agent, run, names, session or str(day.date)))
+        day_diag = plain(diag.day_diagnostics(self.agent, run, names, session or str(day.date)))
         run.info["diagnostics"] = day_diag
         if learn:
             k = len(self.test_days)
@@ -461,7 +462,7 @@ class AlphaAS:
             self.diagnostics["days"].append(day_diag)
             self.diagnostics["checks"].append({"phase": "test", "index": k, "session": day_diag["session"], **check})
             fit = self.agent.fit()
-            self.diagnostics["fits"].append(diag.plain(diag.fit_record(fit, "test", k, day_diag["session"])))
+            self.diagnostics["fits"].append(plain(diag.fit_record(fit, "test", k, day_diag["session"])))
             self.since_copy_ns = since
             self.test_days.append(session or str(day.date))
             self.history.append({"phase": "test", "date": str(day.date), "rows": len(self.agent.memory),

@@ -14,6 +14,7 @@ from alpha_as.agents.features import parse_feature
 from alpha_as.configs import from_dict
 from alpha_as.data import store
 from alpha_as.errors import InputError
+from alpha_as.jsonsafe import plain
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 
 
@@ -189,10 +190,10 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
                      decision_seconds=cfg.decision_seconds, engine=cfg.engine_config(), timing=cfg.timing,
                      map_over=cfg.map_over, options=LearnerOptions.of(cfg, model.reward_scale))
     names = list(cfg.features) + list(PRIVATE_FEATURES)
-    played = diag.plain(diag.day_diagnostics(model.agent, run, names, f"{date} (frozen, eps {args.epsilon:g})"))
-    played["target_online_gap"] = diag.plain(model.agent.target_online_gap(run.states))
+    played = plain(diag.day_diagnostics(model.agent, run, names, f"{date} (frozen, eps {args.epsilon:g})"))
+    played["target_online_gap"] = plain(model.agent.target_online_gap(run.states))
     m = run.result.metrics
-    played["metrics"] = diag.plain(m.to_dict())
+    played["metrics"] = plain(m.to_dict())
     doc = {**model.diagnostics_doc(), "played": played}
     if args.json:
         print(json.dumps(doc, indent=1))

@@ -145,19 +145,6 @@ def fit_record(fit, phase: str, index: int, session: str | None) -> dict[str, An
             "target_online_gap": fit.target_online_gap, "seconds": round(fit.seconds, 3)}
 
 
-def plain(x: Any) -> Any:
-    """JSON-ready: NaN/inf → None, numpy scalars → Python."""
-    if isinstance(x, dict):
-        return {k: plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [plain(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        return float(x) if math.isfinite(float(x)) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
-
-
 def summary_lines(doc: dict[str, Any]) -> list[str]:
     """A short text summary of a diagnostics document (``alpha-as diagnose``)."""
 

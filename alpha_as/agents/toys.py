@@ -19,8 +19,9 @@ filled; a skewed quote (the authors' skew rule) fills one side only and earns no
 * a day that switches regimes (blocks of ``switch_seconds``, drawn with a seed) is won by the policy that reads
   ``bid_qty_0``: it beats the best constant action (index 7, which earns nothing in the narrow blocks).
 
-:func:`write_toy_days` writes such days into a store; the tests train the agents on them with the real
-protocol (:class:`~alpha_as.agents.alpha_as.AlphaAS`) and check the answers.
+:func:`write_toy_days` writes such days into a store; the tests (and ``benchmarks/toy_ablation.py``) train the
+agents on them with the real protocol (:class:`~alpha_as.agents.alpha_as.AlphaAS`) and check the answers with
+:func:`play_greedy`, :func:`regime_best_actions` and :func:`constant_pnls`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from alpha_as.data import store
+from alpha_as.data.store import MarketDay
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 
 TOY_PARAMS = ASParams(k_default=0.1, spread_multiplier=1.0, window_tick=25, position_multiplier=1.0)
@@ -90,3 +92,29 @@ def write_toy_days(root: str | Path, dates: Sequence[dt.date], *, minutes: int =
         store.write_trades(root, instrument, date, tt, price, np.full(n_sec, 0.01), side)
         schedules.append(regimes)
     return schedules
+
+
+def regime_best_actions(day: MarketDay, times: np.ndarray) -> np.ndarray:
+    """The best action at each decision time: the regime flag (level-0 size of the last snapshot ``<= t``) read
+    as :data:`BEST_ACTION` of its regime."""
+    size = day.bid_qty[np.searchsorted(day.depth_ts, times, "right") - 1, 0]
+    return np.where(size == BOOK_SIZE["narrow"], BEST_ACTION["narrow"], BEST_ACTION["wide"])
+
+
+def constant_pnls(day: MarketDay, genas: ASParams = TOY_PARAMS) -> np.ndarray:
+    """The day's final total P&L of each of the 20 constant actions (AS on ``genas`` with the action's γ, skew)."""
+    from alpha_as.agents.reference import action_params
+    from alpha_as.engine.backtest import Backtest
+
+    return np.array([Backtest(day, p).run().metrics.final_total_pnl for p in action_params(genas)])
+
+
+def play_greedy(model, store_root: str | Path, date: dt.date):
+    """(day, DayRun) of a trained :class:`~alpha_as.agents.alpha_as.AlphaAS` playing a toy day greedily (ε 0),
+    frozen (no learning)."""
+    from alpha_as.agents.alpha_as import LearnerOptions, load_market_day, run_day
+
+    day = load_market_day(store_root, TOY_INSTRUMENT, date, "all")
+    run, _ = run_day(model.agent, day, model.genas, model.config.features, model.normalizer, 0.0, learn=False,
+                     options=LearnerOptions.of(model.config, model.reward_scale))
+    return day, run

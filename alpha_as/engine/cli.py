@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from alpha_as.agents.actions import N_ACTIONS
+from alpha_as.agents.config import MODEL_AGENTS
 from alpha_as.configs import from_dict, load_json_arg
 from alpha_as.data import store
 from alpha_as.engine.backtest import Backtest
@@ -21,7 +22,7 @@ from alpha_as.strategies.fixed_quoter import FixedQuoterParams
 from baselines import FOICParams, LIICParams
 
 STRATEGIES = {"as": ASParams, "fixed": FixedQuoterParams, "foic": FOICParams, "liic": LIICParams}
-AGENTS = ("alpha-as-1", "alpha-as-2", "alpha-as-1-sound", "alpha-as-2-sound")
+AGENTS = tuple(MODEL_AGENTS)
 POLICIES = ("random", "constant")
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from alpha_as.jsonsafe import plain
 from alpha_as.report import stats
 from alpha_as.report.load import HIGHER_IS_BETTER, INDICATOR_LABELS, INDICATORS, ModelInfo, Results
 from alpha_as.report.tables import PAPER_TABLE8, fmt_num, md_escape, table8
@@ -187,22 +188,6 @@ def all_claims(res: Results) -> list[dict[str, Any]]:
     return [claim_c1(res, **kw), claim_c2(res, **kw), claim_c3(res, **kw)]
 
 
-def _plain(x: Any) -> Any:
-    """JSON-safe: NaN/inf → None, numpy scalars → Python, tuples → lists."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        f = float(x)
-        return f if math.isfinite(f) else None
-    return x
-
-
 def claims_json(res: Results, claims: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> str:
     """The deterministic text of claims.json (sorted keys, no timestamps)."""
     doc = {
@@ -218,7 +203,7 @@ def claims_json(res: Results, claims: list[dict[str, Any]], extra: dict[str, Any
         "claims": claims,
     }
     doc.update(extra or {})
-    return json.dumps(_plain(doc), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(plain(doc), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 # ----------------------------------------------------------------------------------------------- markdown
