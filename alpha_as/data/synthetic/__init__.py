@@ -4,6 +4,7 @@ It is the default input of the main job. It is not the paper's data (which canno
 the data's published statistics (counts, tick activity, spread, the BTC price path), not its history.
 """
 
+from alpha_as.data.synthetic.calibration import SynthOptions
 from alpha_as.data.synthetic.generate import SynthReport, generate_market, simulate
 
-__all__ = ["SynthReport", "generate_market", "simulate"]
+__all__ = ["SynthOptions", "SynthReport", "generate_market", "simulate"]

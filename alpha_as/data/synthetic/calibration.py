@@ -44,6 +44,45 @@ DEFAULT_TRADES_PER_12H = 450_000
 
 
 @dataclass(frozen=True)
+class SynthOptions:
+    """Market variants of the generator (``alpha-as data synth`` flags, a protocol's ``[data]`` table).
+
+    The defaults are the calibrated market. A non-default variant is written under its own instrument name
+    (:meth:`instrument`), so stores of different variants never mix.
+    """
+
+    informed: float = 1.0
+    """Strength of informed order flow, as a multiple of the calibrated value (0 = a benign market whose
+    market orders carry no information about the coming price move)."""
+    stale_sweep: float = 1.0
+    """Rate at which stale resting levels are swept by aggressive orders rather than cancelled, as a multiple of
+    the calibrated value (0 = stale levels are only cancelled)."""
+
+    def __post_init__(self) -> None:
+        from alpha_as.errors import InputError
+
+        for name in ("informed", "stale_sweep"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 10):
+                raise InputError(f"synthetic market: {name} must be a number in [0, 10], got {v!r}")
+
+    @property
+    def is_default(self) -> bool:
+        return self == SynthOptions()
+
+    def instrument(self, base: str) -> str:
+        """``base`` for the calibrated market, else ``base`` + a suffix naming the variant."""
+        if self.is_default:
+            return base
+        parts = []
+        for name, tag in (("informed", "inf"), ("stale_sweep", "sw")):
+            v = float(getattr(self, name))
+            if v != 1.0:
+                parts.append(f"{tag}{v:g}".replace(".", "p"))
+        return base + "_" + "_".join(parts)
+
+
+@dataclass(frozen=True)
 class DayPlan:
     """Everything the kernel needs for one day, drawn from (seed, date)."""
 
@@ -126,8 +165,9 @@ def _closes(date: dt.date) -> tuple[float, float]:
     return prev, days[idx].close_usd
 
 
-def plan_day(date: dt.date, *, seed: int = 0, hours: float = 12.0) -> DayPlan:
+def plan_day(date: dt.date, *, seed: int = 0, hours: float = 12.0, options: SynthOptions | None = None) -> DayPlan:
     """Draw one day's plan. ``hours`` (0 < hours <= 12) shortens the window from 07:00 UTC."""
+    options = options or SynthOptions()
     rng = day_seed(seed, date)
     row = paper.paper_day(date)
     n_steps = int(round(hours * 3600 * 1000 / STEP_MS))
@@ -194,12 +234,12 @@ def plan_day(date: dt.date, *, seed: int = 0, hours: float = 12.0) -> DayPlan:
 
     move = fair[np.minimum(np.arange(n_steps) + FLOW_LOOKAHEAD_STEPS, n_steps)] - fair[:n_steps]
     scale = max(float(np.median(np.abs(move))), 1e-9)
-    flow_bias = FLOW_BIAS_MAX * np.tanh(move / scale)
+    flow_bias = options.informed * FLOW_BIAS_MAX * np.tanh(move / scale)
 
     return DayPlan(
         date=date, start_ms=start_ms, n_steps=n_steps, fair=fair, print_rate=print_rate, flow_bias=flow_bias,
         snapshot_ms=snapshot_ms.astype(np.int64), target_trades=target_trades,
         target_snapshots=target_snapshots, kernel_seed=int(rng.integers(1, 2**31 - 1)),
         tick_gap_mean=float(rng.uniform(3.0, 6.0)), touch_size_median=float(rng.uniform(0.15, 0.4)),
-        refill_prob=0.72, stale_ticks=float(rng.uniform(1.0, 4.0)), sweep_prob=0.12,
+        refill_prob=0.72, stale_ticks=float(rng.uniform(1.0, 4.0)), sweep_prob=min(1.0, 0.12 * options.stale_sweep),
     )

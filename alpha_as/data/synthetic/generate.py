@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from alpha_as.data import paper, store
-from alpha_as.data.synthetic.calibration import STEP_MS, TICK, plan_day
+from alpha_as.data.synthetic.calibration import STEP_MS, TICK, SynthOptions, plan_day
 from alpha_as.data.synthetic.kernel import simulate_day
 
 LEVELS = 5
@@ -45,9 +45,10 @@ class SynthReport:
         return "\n".join(lines)
 
 
-def simulate(date: dt.date, *, seed: int = 0, hours: float = 12.0, levels: int = LEVELS):
+def simulate(date: dt.date, *, seed: int = 0, hours: float = 12.0, levels: int = LEVELS,
+             options: SynthOptions | None = None):
     """Simulate one day in memory: (depth_ts_ms, bid_px, ask_px, bid_qty, ask_qty, trade_ts_ms, price, qty, side)."""
-    plan = plan_day(date, seed=seed, hours=hours)
+    plan = plan_day(date, seed=seed, hours=hours, options=options)
     capacity = int(plan.target_trades * 1.6) + 10_000
     out = simulate_day(plan.fair, plan.print_rate, plan.flow_bias, plan.snapshot_ms, plan.start_ms, STEP_MS, plan.kernel_seed,
                        levels, plan.tick_gap_mean, plan.touch_size_median, plan.refill_prob, plan.stale_ticks,
@@ -68,9 +69,9 @@ def simulate(date: dt.date, *, seed: int = 0, hours: float = 12.0, levels: int =
 
 
 def _generate_one(args: tuple) -> DayResult:
-    root, instrument, date, seed, hours = args
+    root, instrument, date, seed, hours, options = args
     t0 = time.perf_counter()
-    ts, bpx, apx, bq, aq, t_ts, t_px, t_q, t_side = simulate(date, seed=seed, hours=hours)
+    ts, bpx, apx, bq, aq, t_ts, t_px, t_q, t_side = simulate(date, seed=seed, hours=hours, options=options)
     # trades first, depth last: the depth file marks a finished day (see generate_market's skip rule)
     store.write_trades(root, instrument, date, t_ts, t_px, t_q, t_side)
     store.write_depth(root, instrument, date, ts, bpx, apx, bq, aq)
@@ -79,8 +80,12 @@ def _generate_one(args: tuple) -> DayResult:
 
 def generate_market(root: str | Path, *, instrument: str = "btcusdt_synth", start: dt.date = paper.FI_DAY,
                     end: dt.date = paper.PAPER_DAYS[-1].date, hours: float = 12.0, seed: int = 0,
-                    workers: int | None = None, force: bool = False, progress: bool = False) -> SynthReport:
+                    workers: int | None = None, force: bool = False, progress: bool = False,
+                    options: SynthOptions | None = None) -> SynthReport:
     """Generate the paper's days in [start, end] (31 Dec 2020 is not one) into ``root``.
+
+    ``options`` selects a market variant (default: the calibrated market); it is written under exactly the
+    ``instrument`` given, so callers name variants with :meth:`SynthOptions.instrument`.
 
     Days whose depth and trade files both exist are skipped unless ``force``; each file is written
     atomically, and a day's depth file is written last, so an interrupted run resumes cleanly.
@@ -99,7 +104,7 @@ def generate_market(root: str | Path, *, instrument: str = "btcusdt_synth", star
         if done and not force:
             report.days.append(DayResult(d, 0, 0, 0.0, skipped=True))
         else:
-            todo.append((root, instrument, d, seed, hours))
+            todo.append((root, instrument, d, seed, hours, options))
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     if todo:
         bar = None
