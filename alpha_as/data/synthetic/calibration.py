@@ -17,6 +17,12 @@ What is calibrated, and how (every choice here is INFERRED: the paper's data can
   level of the daily closes (the open of the day's path is previous close + 7/24 of the day's move),
   with stochastic volatility tied to activity (volatility clustering) and regime-switching drift
   (trending and mean-reverting stretches). The book (see :mod:`.kernel`) follows it.
+* **Microstructure** (issue #11). F is the price of a leading venue; the book's makers follow R, an EWMA
+  of F (``REF_TAU_S``), and keep their quotes until R leaves them behind by ``STALE_SIGMA`` (then the side is
+  re-centred on R), so the mid is sticky and moves in jumps; informed market orders trade toward F - mid, so
+  impact builds over about a second while the book catches up. The constants below say what each was tuned
+  to; :mod:`.targets` lists the targets and the real samples they stand for. Market variants
+  (:class:`SynthOptions`) scale the informed flow and the stale sweeps.
 """
 
 from __future__ import annotations
@@ -35,10 +41,45 @@ TICK = 0.01
 """Price tick in USD (BTCUSDT)."""
 STEP_MS = 100
 """Simulation step of the kernel (ms)."""
-FLOW_LOOKAHEAD_STEPS = 10
-"""Informed order flow looks this many steps (1 s) ahead of the fair price."""
-FLOW_BIAS_MAX = 0.4
-"""Largest lean of the buy probability away from 0.5."""
+# ---- microstructure (issue #11). Tuned together, by a local search on 2020-12-09 (checked on 2020-12-20 and
+# 2021-01-05), to the targets of :mod:`.targets`, which stand for Binance BTCUSDT spot 2024 and USD-M futures
+# (hftbacktest's captures) and the 2022-01-15 trades, measured with :mod:`alpha_as.data.microstructure`.
+# Each line names the statistics it moves most.
+REF_TAU_S = 0.19
+"""Time constant (s) of the makers' reference price R, an EWMA of the fair price F (the leading venue's
+price). Sets how long a price move takes to reach the book: VR(5 s / 1 s) 1.15 and impact(1 s) / impact(30 s)
+0.65 (spot 1.27 and 0.6-0.7)."""
+STALE_SIGMA = 1.03
+"""A side whose touch is this far on the wrong side of R is re-centred on R, in sd of the day's 1-s
+fair-price change: how sticky the mid is (share of 1-s intervals with no mid change 0.55; spot 0.50)."""
+SWEEP_PROB = 0.07
+"""Probability that a stale level is swept by an aggressive order (a print) rather than cancelled: the
+stale-sweep share of volume (at most half; it was about 0.87 before issue #11)."""
+INFORMED_MAX = 0.6
+"""Largest probability that a market order is informed (trades toward F - mid): toxicity, i.e. the touch
+quoter's 5-s markout -0.20 bps (spot -0.35, futures -0.08) and the realized spread / sd(5 s) -0.17."""
+INFORMED_GAP_SIGMA = 0.43
+"""Gap |F - mid| at which that probability is reached, in sd of the day's 1-s fair-price change."""
+INFORMED_SIZE_MULT = 2.5
+"""Informed orders are this many times larger (median): largest third of orders by size >= 1.5x as toxic as
+the smallest, walking orders 2-5x as toxic as touch-only ones (spot 2.1-2.8, futures 4.9)."""
+REFILL_PROB = 0.3
+"""Probability that a liquidity event on a side fills an opened spread next to R: how long a spread stays
+open (mean spread; paper: median 1 tick, mean 0.37 USD)."""
+BEHIND_FRAC = 0.04
+"""Size of a new level behind the touch relative to a touch level (then +15 % per level of depth): thin
+levels behind a thick touch, so large orders walk (walking volume share 0.50; spot 0.56) in many prints."""
+GAP_SCALE = 0.2
+"""Multiplier of the mean gap (ticks) between book levels (drawn per day from 3-6): dense levels near the
+touch, as on Binance, so walking orders print at successive ticks (tick-rule accuracy >= 0.93)."""
+LEVEL_SIZE_SCALE = 1.6
+"""Multiplier of the median size of a new touch level (drawn per day from 0.15-0.4 BTC): how often orders
+deplete the touch (no-change share, walking share)."""
+TRADE_SIZE_MEDIAN = 0.005
+"""Median market-order size (BTC): print sizes median 0.010, p90 0.13, p99 1.0 BTC (spot 2024 scaled to the
+2020 price)."""
+TRADE_SIZE_SIGMA = 1.9
+"""Log-normal sigma of market-order sizes (the print-size tail)."""
 DEFAULT_SNAPSHOTS_PER_12H = 42_000
 DEFAULT_TRADES_PER_12H = 450_000
 
@@ -58,6 +99,10 @@ class SynthOptions:
     """Rate at which stale resting levels are swept by aggressive orders rather than cancelled, as a multiple of
     the calibrated value (0 = stale levels are only cancelled)."""
 
+    snapshot_ms: int = 0
+    """0: the paper's snapshot schedule (about one a second). > 0: a snapshot every ``snapshot_ms`` ms instead
+    (100 = one per kernel step, the "every change" store that measures what 1-s sampling costs a quoter)."""
+
     def __post_init__(self) -> None:
         from alpha_as.errors import InputError
 
@@ -65,6 +110,8 @@ class SynthOptions:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= 10):
                 raise InputError(f"synthetic market: {name} must be a number in [0, 10], got {v!r}")
+        if not (isinstance(self.snapshot_ms, int) and 0 <= self.snapshot_ms <= 60_000):
+            raise InputError(f"synthetic market: snapshot_ms must be an integer in [0, 60000], got {self.snapshot_ms!r}")
 
     @property
     def is_default(self) -> bool:
@@ -79,6 +126,8 @@ class SynthOptions:
             v = float(getattr(self, name))
             if v != 1.0:
                 parts.append(f"{tag}{v:g}".replace(".", "p"))
+        if self.snapshot_ms:
+            parts.append(f"snap{self.snapshot_ms}ms")
         return base + "_" + "_".join(parts)
 
 
@@ -94,8 +143,8 @@ class DayPlan:
     """Latent fair price in ticks at the start of each step (float64, n_steps + 1)."""
     print_rate: np.ndarray
     """Target trade prints per step (float64, n_steps); sums to ``target_trades``."""
-    flow_bias: np.ndarray
-    """Buy probability of a market order minus 0.5, per step: leans toward F's move over the next second."""
+    ref: np.ndarray
+    """The makers' reference price R in ticks (an EWMA of ``fair``), per step."""
     snapshot_ms: np.ndarray
     """Epoch ms of each depth snapshot (int64, sorted)."""
     target_trades: int
@@ -105,12 +154,20 @@ class DayPlan:
     """Mean gap (ticks) between consecutive book levels near the touch."""
     touch_size_median: float
     """Median size (BTC) of a new book level."""
+    behind_frac: float
+    """Size of a level behind the touch relative to a touch level (before the depth growth)."""
     refill_prob: float
     """Probability per step that an empty touch region is refilled next to the fair price."""
     stale_ticks: float
     """How far (ticks) the fair price may run through a resting level before it is repriced."""
     sweep_prob: float
     """Probability that a stale level is taken by an aggressive order (trades) rather than cancelled."""
+    trade_size_median: float
+    trade_size_sigma: float
+    informed_max: float
+    informed_gap: float
+    """In ticks."""
+    informed_size_mult: float
 
 
 def _ou(rng: np.random.Generator, n: int, dt_s: float, tau_s: float, sd: float) -> np.ndarray:
@@ -192,6 +249,8 @@ def plan_day(date: dt.date, *, seed: int = 0, hours: float = 12.0, options: Synt
     offset = int(rng.integers(0, 60))
     jitter = rng.integers(0, 25, size=len(slots))
     snapshot_ms = start_ms + slots[keep] + offset + jitter[keep]
+    if options.snapshot_ms:  # drawn above all the same, so the market itself does not change
+        snapshot_ms = start_ms + np.arange(options.snapshot_ms - 1, n_steps * STEP_MS, options.snapshot_ms)
     target_snapshots = int(round(target_snap_12h * available.sum() / max(available_full, 1)
                                  * (len(slots) / max(len(slots), 1)))) if len(slots) else 0
 
@@ -232,14 +291,17 @@ def plan_day(date: dt.date, *, seed: int = 0, hours: float = 12.0, options: Synt
     s = np.linspace(0.0, 1.0, n_steps + 1)
     fair = (p_open + (p_end - p_open) * s) / TICK + (y - s * y[-1])
 
-    move = fair[np.minimum(np.arange(n_steps) + FLOW_LOOKAHEAD_STEPS, n_steps)] - fair[:n_steps]
-    scale = max(float(np.median(np.abs(move))), 1e-9)
-    flow_bias = options.informed * FLOW_BIAS_MAX * np.tanh(move / scale)
+    a = math.exp(-dt_s / REF_TAU_S) if REF_TAU_S > 0 else 0.0
+    ref = lfilter([1.0 - a], [1.0, -a], fair[:n_steps], zi=[a * fair[0]])[0]
+    sigma_1s = sigma_step * math.sqrt(1.0 / dt_s)  # ticks, at average activity
 
     return DayPlan(
-        date=date, start_ms=start_ms, n_steps=n_steps, fair=fair, print_rate=print_rate, flow_bias=flow_bias,
+        date=date, start_ms=start_ms, n_steps=n_steps, fair=fair, print_rate=print_rate, ref=ref,
         snapshot_ms=snapshot_ms.astype(np.int64), target_trades=target_trades,
         target_snapshots=target_snapshots, kernel_seed=int(rng.integers(1, 2**31 - 1)),
-        tick_gap_mean=float(rng.uniform(3.0, 6.0)), touch_size_median=float(rng.uniform(0.15, 0.4)),
-        refill_prob=0.72, stale_ticks=float(rng.uniform(1.0, 4.0)), sweep_prob=min(1.0, 0.12 * options.stale_sweep),
+        tick_gap_mean=max(1.05, GAP_SCALE * float(rng.uniform(3.0, 6.0))), touch_size_median=LEVEL_SIZE_SCALE * float(rng.uniform(0.15, 0.4)),
+        behind_frac=BEHIND_FRAC, refill_prob=REFILL_PROB, stale_ticks=STALE_SIGMA * sigma_1s, sweep_prob=min(1.0, SWEEP_PROB * options.stale_sweep),
+        trade_size_median=TRADE_SIZE_MEDIAN, trade_size_sigma=TRADE_SIZE_SIGMA,
+        informed_max=INFORMED_MAX * options.informed, informed_gap=INFORMED_GAP_SIGMA * sigma_1s,
+        informed_size_mult=INFORMED_SIZE_MULT,
     )

@@ -16,8 +16,6 @@ from alpha_as.data.synthetic.calibration import STEP_MS, TICK, SynthOptions, pla
 from alpha_as.data.synthetic.kernel import simulate_day
 
 LEVELS = 5
-TRADE_SIZE_MEDIAN = 0.012
-"""Median aggressive order size (BTC)."""
 
 
 @dataclass
@@ -46,14 +44,21 @@ class SynthReport:
 
 
 def simulate(date: dt.date, *, seed: int = 0, hours: float = 12.0, levels: int = LEVELS,
-             options: SynthOptions | None = None):
-    """Simulate one day in memory: (depth_ts_ms, bid_px, ask_px, bid_qty, ask_qty, trade_ts_ms, price, qty, side)."""
+             options: SynthOptions | None = None, info: dict | None = None):
+    """Simulate one day in memory: (depth_ts_ms, bid_px, ask_px, bid_qty, ask_qty, trade_ts_ms, price, qty, side).
+
+    ``info``, if given, receives the kernel's counts: ``market_orders`` and ``swept_volume`` (BTC printed by
+    sweeps of stale levels, the share of volume the calibration bounds).
+    """
     plan = plan_day(date, seed=seed, hours=hours, options=options)
     capacity = int(plan.target_trades * 1.6) + 10_000
-    out = simulate_day(plan.fair, plan.print_rate, plan.flow_bias, plan.snapshot_ms, plan.start_ms, STEP_MS, plan.kernel_seed,
-                       levels, plan.tick_gap_mean, plan.touch_size_median, plan.refill_prob, plan.stale_ticks,
-                       plan.sweep_prob, TRADE_SIZE_MEDIAN, capacity)
-    s_bpx, s_bq, s_apx, s_aq, n_snap, tr_ts, tr_px, tr_q, tr_side, nt, _ = out
+    out = simulate_day(plan.fair, plan.ref, plan.print_rate, plan.snapshot_ms, plan.start_ms, STEP_MS,
+                       plan.kernel_seed, levels, plan.tick_gap_mean, plan.touch_size_median, plan.behind_frac, plan.refill_prob,
+                       plan.stale_ticks, plan.sweep_prob, plan.trade_size_median, plan.trade_size_sigma,
+                       plan.informed_max, plan.informed_gap, plan.informed_size_mult, capacity)
+    s_bpx, s_bq, s_apx, s_aq, n_snap, tr_ts, tr_px, tr_q, tr_side, nt, n_orders, swept = out
+    if info is not None:
+        info.update(market_orders=int(n_orders), swept_volume=float(swept))
     if nt > capacity:
         raise RuntimeError(f"synthetic day {date}: {nt} trades exceed the buffer of {capacity}")
     ts = plan.snapshot_ms[:n_snap]
