@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= data
 SEED   ?= 0
 
-.PHONY: install test test-all data data-bitstamp replicate replicate-bitstamp bench lint clean
+.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ replicate: install
 	# The paper's whole protocol on the built-in synthetic market (generated into $(DATA)/ if absent), then the
 	# report: results/paper/report.md, claims.json, tables/, plots/, timings.json. A rerun resumes.
 	$(BIN)/alpha-as replicate --config experiments/paper.toml
+
+replicate-sensitivity: install
+	# The protocol under the variants of experiments/sensitivity.toml (benign market, queue fills, on-grid baselines),
+	# each a full replication in results/sensitivity/<variant>/, then results/sensitivity/robustness.md. A rerun resumes.
+	$(BIN)/alpha-as replicate-sensitivity --config experiments/sensitivity.toml
 
 BITSTAMP_CAPTURE ?= ../shared/data/bitstamp_btcusd_20150501_obanalytics/2015-05-01.log.bz2
 

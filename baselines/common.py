@@ -1,9 +1,23 @@
-"""What both baselines share: the quoted prices (a book level, clamped to mid ± tick), hours, validation."""
+"""What both baselines share: the quoted prices (a book level, clamped away from the mid), hours, validation.
+
+**The price clamp** (``clamp``): the quoted bid and ask are the book's prices at ``level``, then
+
+* ``"authors"`` (default; the authors' rule, CONFIRMED-CODE): bid = min(level bid, mid − tick), ask =
+  max(level ask, mid + tick). With a one-tick spread mid − tick is half a tick *behind* the best bid (an
+  off-grid price, e.g. 99.995 for a 100.00 / 100.01 book), so the bid never joins the touch there; with a
+  spread of two ticks or more the clamp does not bind.
+* ``"on_grid"`` (join the touch): the clamp is to the tick grid, half a tick from the mid: bid =
+  min(level bid, floor((mid − tick/2) / tick) · tick), ask = max(level ask, ceil((mid + tick/2) / tick) ·
+  tick) (with a 1e-6-tick tolerance against rounding). With a one-tick spread the bound is the best bid
+  (best ask) itself, so level 0 quotes at the touch; on any uncrossed book on the grid the bound never binds
+  (the best bid is at most mid − tick/2), and on a locked, crossed or off-grid book the quotes are the
+  nearest grid prices at least half a tick from the mid: never inside mid ± tick/2, never off the grid.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -20,7 +34,12 @@ P_QTY = 1
 P_LIMIT = 2
 P_FIRST_HOUR = 3
 P_LAST_HOUR = 4
-N_PARAMS = 5
+P_CLAMP = 5
+N_PARAMS = 6
+CLAMP_MODES = ("authors", "on_grid")
+"""``clamp`` values; the index is stored in the parameter vector."""
+GRID_TOL = 1e-6
+"""Tolerance, in ticks, of the on-grid clamp's floor / ceil (prices are binary floats)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +57,10 @@ class BaselineParams:
     """First UTC hour of quoting."""
     last_hour: int = 19
     """No quotes from this UTC hour on."""
+    clamp: str = field(default="authors", metadata={"omit_default": True})
+    """Price clamp: "authors" (mid ± tick) or "on_grid" (the tick grid, half a tick from the mid: joins the
+    touch of a one-tick spread); see the module doc. Left out of :meth:`to_dict` (and so of the runs' config
+    hashes) at its default, so results from before the option keep their identity."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.level <= 19:
@@ -46,20 +69,27 @@ class BaselineParams:
             raise InputError(f"{self.NAME}: quantity and inventory_limit must be > 0")
         if not 0 <= self.first_hour < self.last_hour <= 24:
             raise InputError(f"{self.NAME}: need 0 <= first_hour < last_hour <= 24")
+        if self.clamp not in CLAMP_MODES:
+            raise InputError(f"{self.NAME}: clamp must be one of {', '.join(CLAMP_MODES)}, got {self.clamp!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.clamp == "authors":
+            del d["clamp"]
+        return d
 
     def to_array(self) -> np.ndarray:
         p = np.zeros(N_PARAMS)
         p[P_LEVEL], p[P_QTY], p[P_LIMIT] = self.level, self.quantity, self.inventory_limit
         p[P_FIRST_HOUR], p[P_LAST_HOUR] = self.first_hour, self.last_hour
+        p[P_CLAMP] = CLAMP_MODES.index(self.clamp)
         return p
 
 
 @njit(cache=True)
 def level_prices(p, bid_px, ask_px, i, tick):
-    """(bid, ask): the book's prices at level ``level`` of snapshot i, clamped to mid ± tick.
+    """(bid, ask): the book's prices at level ``level`` of snapshot i, clamped by the ``clamp`` rule (the
+    module doc): mid ± tick (the authors') or the tick grid half a tick from the mid (on_grid).
 
     A level the snapshot does not have (a thin book) falls back to the deepest visible one.
     """
@@ -72,7 +102,16 @@ def level_prices(p, bid_px, ask_px, i, tick):
         if math.isfinite(ask_px[i, j]):
             a = ask_px[i, j]
     mid = 0.5 * (bid_px[i, 0] + ask_px[i, 0])
-    return min(b, mid - tick), max(a, mid + tick)
+    if p[P_CLAMP] == 0.0:
+        return min(b, mid - tick), max(a, mid + tick)
+    # on_grid: the book's own price unless it is above the bound (then the bound itself, a grid price)
+    bid_cap = math.floor((mid - 0.5 * tick) / tick + GRID_TOL) * tick
+    ask_cap = math.ceil((mid + 0.5 * tick) / tick - GRID_TOL) * tick
+    if b > bid_cap + GRID_TOL * tick:
+        b = bid_cap
+    if a < ask_cap - GRID_TOL * tick:
+        a = ask_cap
+    return b, a
 
 
 @njit(cache=True)

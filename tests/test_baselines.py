@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+from alpha_as.cli import main
 from alpha_as.engine import Backtest
+from alpha_as.errors import InputError
+from alpha_as.experiments.config import canonical, load_config
 from baselines import FOICParams, LIICParams
+from baselines.common import N_PARAMS
 from baselines.fixed_offset import foic_quotes
 from baselines.linear_inventory import liic_quotes
 from tests.engine_days import T0, make_day
@@ -25,6 +31,61 @@ def test_foic_joins_the_best_or_a_deeper_level_with_the_mid_clamp():
     tight = make_day([(0, [(100.00, 1)], [(100.01, 1)])], [])
     bid, _, ask, _ = quotes(foic_quotes, FOICParams(), 0.0, day=tight)
     assert bid == pytest.approx(99.995) and ask == pytest.approx(100.015)  # mid -/+ tick
+
+
+ONE_TICK = make_day([(0, [(30000.00, 1), (29999.95, 1)], [(30000.01, 1), (30000.06, 1)])], [])
+
+
+@pytest.mark.parametrize("fn", [foic_quotes, liic_quotes])
+def test_one_tick_spread_on_grid_joins_the_touch_and_the_authors_rule_is_half_a_tick_behind(fn):
+    cls = FOICParams if fn is foic_quotes else LIICParams
+    bid, _, ask, _ = quotes(fn, cls(clamp="on_grid"), 0.0, day=ONE_TICK)
+    assert (bid, ask) == (30000.00, 30000.01)  # exactly the book's prices
+    bid, _, ask, _ = quotes(fn, cls(), 0.0, day=ONE_TICK)
+    assert bid == pytest.approx(29999.995) and ask == pytest.approx(30000.015)  # mid -/+ tick: off the grid
+    assert quotes(fn, cls(clamp="on_grid", level=1), 0.0, day=ONE_TICK)[::2] == (29999.95, 30000.06)
+
+
+@pytest.mark.parametrize(("bids", "asks", "want"), [
+    ([100.00], [100.02], (100.00, 100.02)),    # two ticks: the touch (no clamp binds)
+    ([100.00], [100.05], (100.00, 100.05)),    # wider: the touch
+    ([100.01], [100.01], (100.00, 100.02)),    # locked: the grid prices around the mid
+    ([100.03], [100.00], (100.01, 100.02)),    # crossed (mid 100.015): a tick either side of the grid's midpoint
+    ([100.004], [100.012], (100.00, 100.02)),  # off the grid: the grid, at least half a tick from the mid
+])
+def test_on_grid_never_quotes_inside_half_a_tick_or_off_the_grid(bids, asks, want):
+    day = make_day([(0, [(bids[0], 1)], [(asks[0], 1)])], [])
+    bid, _, ask, _ = quotes(foic_quotes, FOICParams(clamp="on_grid"), 0.0, day=day)
+    assert bid == pytest.approx(want[0], abs=1e-9) and ask == pytest.approx(want[1], abs=1e-9)
+    mid = 0.5 * (bids[0] + asks[0])
+    assert bid <= mid - 0.005 + 1e-9 and ask >= mid + 0.005 - 1e-9
+    assert abs(bid / 0.01 - round(bid / 0.01)) < 1e-6 and abs(ask / 0.01 - round(ask / 0.01)) < 1e-6
+
+
+def test_clamp_option_in_the_vector_the_config_files_and_the_run_command(tmp_path, capsys):
+    assert FOICParams().to_array().shape == (N_PARAMS,) and N_PARAMS == 6
+    assert FOICParams().to_array()[5] == 0.0 and LIICParams(clamp="on_grid").to_array()[5] == 1.0
+    # the default stays out of the dict and the config hash (earlier results keep their identity)
+    assert "clamp" not in FOICParams().to_dict() and "clamp" not in canonical(LIICParams())
+    assert canonical(LIICParams(clamp="on_grid"))["clamp"] == "on_grid"
+    cfg = tmp_path / "e.toml"
+    cfg.write_text('[experiment]\ndata = "d"\ninstrument = "x"\ndays = ["2020-12-09"]\n'
+                   '[models.f]\nkind = "foic"\nparams = { clamp = "on_grid" }\n')
+    assert load_config(cfg, check_data=False).models["f"].params.clamp == "on_grid"
+    cfg.write_text(cfg.read_text().replace('"on_grid"', '"inside"'))
+    with pytest.raises(InputError) as e:
+        load_config(cfg, check_data=False)
+    msg = str(e.value)
+    assert "[models.f] params" in msg and "clamp must be one of authors, on_grid, got 'inside'" in msg
+    assert "\n" not in msg
+    rc = main(["run", "liic", "--data", str(tmp_path), "--instrument", "x", "--day", "2020-12-09",
+               "--out", str(tmp_path / "o"), "--params", json.dumps({"clamp": 3})])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "key 'clamp' must be str" in err
+    rc = main(["run", "liic", "--data", str(tmp_path), "--instrument", "x", "--day", "2020-12-09",
+               "--out", str(tmp_path / "o"), "--params", '{"clamp": "grid"}'])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "LIIC: clamp must be one of authors, on_grid" in err
 
 
 @pytest.mark.parametrize(("position", "bid_qty", "ask_qty"), [

@@ -122,6 +122,13 @@ def test_sessions_and_quick_mode():
     ("", '[engine]\nlatency_ms = "x"', "[engine]: key 'latency_ms' must be float"),
     ("", "[nonsense]", "unknown table(s) nonsense"),
     ("notes = [3]", "", "key 'notes' must be"),
+    ("", "[synth]\ninformed = -1.0", "[synth]: synthetic market: informed must be a number in [0, 10]"),
+    ("", "[synth]\nbogus = 1", "[synth]: unknown key(s) bogus"),
+    ("", "[synth]\ninformed = 0.0", "[synth]: a market variant needs synthetic = true"),
+    ("", '[baselines]\nclamp = "inside"', "[baselines]: FOIC: clamp must be one of authors, on_grid, got 'inside'"),
+    ("", "[baselines]\nbogus = 1", "[baselines]: unknown key(s) bogus"),
+    ("", "[baselines]\nfoic = 1", "[baselines]: 'foic' must be a table [baselines.foic]"),
+    ("", '[baselines.liic]\nclamp = "inside"', "[baselines.liic]: LIIC: clamp must be one of"),
     ("", "", "missing required key(s) instrument"),
 ])
 def test_a_bad_protocol_is_one_error_line(tmp_path, capsys, protocol, tables, message):

@@ -147,3 +147,20 @@ def test_files_are_byte_identical_whatever_the_worker_count(tmp_path):
             pa_ = store.partition_path(tmp_path / "a", kind, "btcusdt_synth", d).read_bytes()
             pb_ = store.partition_path(tmp_path / "b", kind, "btcusdt_synth", d).read_bytes()
             assert pa_ == pb_
+
+
+def test_days_of_another_generator_version_or_settings_are_regenerated(tmp_path):
+    kw = dict(start=dt.date(2021, 1, 2), end=dt.date(2021, 1, 2), hours=0.05, workers=1)
+    generate_market(tmp_path, seed=1, **kw)
+    stamp = tmp_path / "type=depth" / "instrument=btcusdt_synth" / "synthetic.json"
+    assert stamp.is_file()
+    path = store.partition_path(tmp_path, "depth", "btcusdt_synth", dt.date(2021, 1, 2))
+    first = path.read_bytes()
+    assert all(d.skipped for d in generate_market(tmp_path, seed=1, **kw).days)
+    # another seed: the day is regenerated, not silently kept
+    rep = generate_market(tmp_path, seed=2, **kw)
+    assert rep.regenerated and not any(d.skipped for d in rep.days) and path.read_bytes() != first
+    # a store from before the stamp (generator 1) is regenerated too
+    stamp.unlink()
+    rep = generate_market(tmp_path, seed=2, **kw)
+    assert rep.regenerated and "regenerated" in rep.summary()

@@ -1,9 +1,10 @@
 """Keep numba's on-disk cache of the engine consistent with the sources it inlines.
 
 numba keys a cached function on its own source file only. The replay loop in ``kernel.py`` inlines the
-strategies and estimators from other modules, so an edit there would leave a stale compiled loop in the
-cache. Before the kernel is imported, this hashes every source the loop depends on and, when the hash
-changed since the cache was written, deletes the cached loop so numba compiles it afresh.
+strategies and estimators from other modules, and the baselines' quote functions inline ``baselines/common.py``,
+so an edit there would leave a stale compiled function in the cache. Before the kernel is imported, this hashes
+every source the loop depends on and, when the hash changed since the cache was written, deletes the cached
+functions of all of them (the loop's and every inlined module's) so numba compiles them afresh.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ def invalidate_if_stale() -> bool:
         if stamp.is_file() and stamp.read_text() == digest:
             return False
         removed = False
-        if cache_dir.is_dir():
-            for f in list(cache_dir.glob("kernel.*.nbi")) + list(cache_dir.glob("kernel.*.nbc")):
+        for rel in ("engine/kernel.py", *SOURCES):
+            src = PACKAGE / rel
+            pycache = src.parent / "__pycache__"
+            if not pycache.is_dir():
+                continue
+            for f in list(pycache.glob(f"{src.stem}.*.nbi")) + list(pycache.glob(f"{src.stem}.*.nbc")):
                 f.unlink(missing_ok=True)
                 removed = True
         cache_dir.mkdir(exist_ok=True)

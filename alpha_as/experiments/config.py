@@ -368,10 +368,15 @@ def default_workers() -> int:
 
 
 def canonical(obj: object) -> dict:
-    """A parameter dataclass as a plain dict with float fields as floats (so ``1`` and ``1.0`` hash alike)."""
+    """A parameter dataclass as a plain dict with float fields as floats (so ``1`` and ``1.0`` hash alike).
+
+    A field declared with ``metadata={"omit_default": True}`` (an option added later, e.g. the baselines'
+    ``clamp``) is left out while it has its default value, so the hashes of earlier configs do not change."""
     hints = typing.get_type_hints(type(obj))
     out = {}
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
+        if f.metadata.get("omit_default") and v == f.default:
+            continue
         out[f.name] = float(v) if hints.get(f.name) is float else v
     return out

@@ -26,7 +26,16 @@ session. Schema (every key checked; one error line naming the file, table and ke
     [genas]     # GAConfig fields (not seed, workers, window)
     [agents]    # AlphaASConfig fields (not agent, seed, workers, window, features, engine, map_over)
     [sound]     # optional: AlphaASConfig fields for the -sound models only (same keys refused)
-    [baselines.foic]  [baselines.liic]   # FOICParams / LIICParams fields
+    [baselines] # optional keys shared by both baselines (e.g. clamp = "on_grid"), then
+    [baselines.foic]  [baselines.liic]   # FOICParams / LIICParams fields (override the shared ones)
+    [synth]     # optional: SynthOptions fields, the synthetic market's variant (informed, stale_sweep)
+
+**Market variants** (``[synth]``, with ``synthetic = true`` only): a non-default
+:class:`~alpha_as.data.synthetic.SynthOptions` (e.g. ``informed = 0.0``, a benign market) makes the instrument
+``SynthOptions.instrument(instrument)`` (``btcusdt_synth_inf0``), so a variant's days are generated into, and
+read from, their own partitions of the store and never mix with the calibrated market's. The variant is part
+of the protocol's identity; the calibrated market (the default) leaves the identity of earlier protocols as it
+was.
 
 **Models** (:data:`MODELS`, the report's column order): the paper's five, then the reference policies and the
 repaired agents. Roles: ``baseline`` (FOIC, LIIC), ``reference`` (Gen-AS), ``agent`` (the paper's Alpha-AS-1/2),
@@ -57,6 +66,7 @@ from pathlib import Path
 
 from alpha_as.agents.config import SOUND, AlphaASConfig, model_agent
 from alpha_as.data import paper, store
+from alpha_as.data.synthetic.calibration import GENERATOR_VERSION, SynthOptions
 from alpha_as.engine.config import EngineConfig
 from alpha_as.errors import InputError
 from alpha_as.experiments.config import NAME_RE, build, read_toml
@@ -81,7 +91,8 @@ NEEDS_GENAS = ("agent", "variant", "policy", "oracle")
 """Roles that quote AS on Gen-AS's parameters."""
 SOUND_DROPS = ("preset", "q_target", "epochs", "batch_size")
 """[agents] keys a -sound model does not take (its preset sets them)."""
-TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines")
+TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines", "synth")
+BASELINE_MODELS = ("foic", "liic")
 AGENT_FIXED = ("agent", "seed", "workers", "window", "features", "engine", "map_over")
 GA_FIXED = ("seed", "workers", "window")
 SYNTH_NOTE = ("The built-in synthetic BTCUSDT-like market (`alpha-as data synth`): a simulated limit order book "
@@ -183,6 +194,9 @@ class Protocol:
     """{"foic": FOICParams, "liic": LIICParams}."""
     sound: dict = field(default_factory=dict)
     """[sound]: AlphaASConfig fields (validated) applied last to the -sound models' configs."""
+    synth: SynthOptions = field(default_factory=SynthOptions)
+    """[synth]: the synthetic market's variant (the default: the calibrated market); ``instrument`` is already
+    the variant's."""
     quick: bool = False
     notes: tuple[str, ...] = ()
 
@@ -228,7 +242,9 @@ class Protocol:
                 "seeds": list(self.seeds), "map_over": self.map_over, "engine": self.engine.to_dict(),
                 "features": dataclasses.asdict(self.features), "genas": self.genas, "agents": self.agents,
                 "baselines": {k: v.to_dict() for k, v in self.baselines.items()}, "quick": self.quick,
-                **({"sound": self.sound} if any(ROLES[m] == "variant" for m in self.models) else {})}
+                **({"sound": self.sound} if any(ROLES[m] == "variant" for m in self.models) else {}),
+                **({} if self.synth.is_default else {"synth": dataclasses.asdict(self.synth)}),
+                **({"synthetic_generator": GENERATOR_VERSION} if self.synthetic else {})}
 
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
@@ -276,11 +292,43 @@ def agent_config_check(d: dict, source: str) -> AlphaASConfig:
         raise InputError(msg if msg.startswith(source) else f"{source}: {msg}") from None
 
 
+def _baselines(bt: dict, file: str) -> dict[str, object]:
+    """``[baselines]``: shared keys (not tables) under each model's table."""
+    models = {k: v for k, v in bt.items() if isinstance(v, dict)}
+    shared = {k: v for k, v in bt.items() if not isinstance(v, dict)}
+    for k in BASELINE_MODELS:
+        if k in shared:
+            raise InputError(f"{file} [baselines]: '{k}' must be a table [baselines.{k}]")
+    bad = sorted(set(models) - set(BASELINE_MODELS))
+    if bad:
+        raise InputError(f"{file} [baselines]: unknown model(s) {', '.join(bad)}; known: foic, liic")
+    build(FOICParams, shared, f"{file} [baselines]")
+    return {"foic": build(FOICParams, {**shared, **models.get("foic", {})}, f"{file} [baselines.foic]"),
+            "liic": build(LIICParams, {**shared, **models.get("liic", {})}, f"{file} [baselines.liic]")}
+
+
+def synth_note(options: SynthOptions, instrument: str) -> str:
+    """The data note of a market variant (added to :data:`SYNTH_NOTE`): its non-default fields."""
+    default = SynthOptions()
+    changed = ", ".join(f"{f.name} = {getattr(options, f.name)!r}" for f in dataclasses.fields(options)
+                        if getattr(options, f.name) != getattr(default, f.name))
+    return (f" This run uses a variant of the generator (`[synth]` {changed}; see `SynthOptions`), instrument "
+            f"{instrument}.")
+
+
 def load_protocol(path: str | Path) -> Protocol:
     """Read and validate a protocol file; every problem is one InputError line naming the file and key."""
     path = Path(path)
-    file = str(path)
-    doc = read_toml(path, TABLES, "protocol file")
+    return protocol_from_doc(read_toml(path, TABLES, "protocol file"), path)
+
+
+def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protocol:
+    """Validate a protocol document (a protocol file's tables) read from ``path``; errors name ``file``
+    (default: the path), e.g. a sensitivity file's variant."""
+    file = str(path) if file is None else file
+    unknown = sorted(set(doc) - set(TABLES))
+    if unknown:
+        raise InputError(f"{file}: unknown table(s) {', '.join(unknown)}; known: {', '.join(TABLES)}")
     if "protocol" not in doc:
         raise InputError(f"{file}: missing table [protocol]")
     src = f"{file} [protocol]"
@@ -329,19 +377,21 @@ def load_protocol(path: str | Path) -> Protocol:
     _no_keys(sound, AGENT_FIXED, f"{file} [sound]")
     base = {k: v for k, v in agents.items() if k not in SOUND_DROPS}
     agent_config_check({**base, **SOUND, **sound}, f"{file} [sound]")  # what a -sound model is built from
-    bt = _table(doc, "baselines", file)
-    bad = sorted(set(bt) - {"foic", "liic"})
-    if bad:
-        raise InputError(f"{file} [baselines]: unknown model(s) {', '.join(bad)}; known: foic, liic")
-    baselines = {"foic": build(FOICParams, _table(bt, "foic", file), f"{file} [baselines.foic]"),
-                 "liic": build(LIICParams, _table(bt, "liic", file), f"{file} [baselines.liic]")}
-    note = t.data_note or (SYNTH_NOTE if t.synthetic else f"Market data: instrument {t.instrument} from the store "
-                           f"{t.data} (authors' parquet layout).")
-    return Protocol(path=path, name=name, data=Path(t.data).absolute(), instrument=t.instrument,
+    baselines = _baselines(_table(doc, "baselines", file), file)
+    synth = build(SynthOptions, _table(doc, "synth", file), f"{file} [synth]")
+    if not synth.is_default and not t.synthetic:
+        raise InputError(f"{file} [synth]: a market variant needs synthetic = true in [protocol] (it is a variant of "
+                         f"the built-in synthetic market)")
+    instrument = synth.instrument(t.instrument)
+    note = t.data_note or ((SYNTH_NOTE + ("" if synth.is_default else synth_note(synth, instrument))) if t.synthetic
+                           else f"Market data: instrument {t.instrument} from the store {t.data} (authors' parquet "
+                           "layout).")
+    return Protocol(path=path, name=name, data=Path(t.data).absolute(), instrument=instrument,
                     synthetic=t.synthetic, out=Path(t.out or f"results/{name}").absolute(), fi=fi, train=train,
                     test=test, models=tuple(t.models), seeds=tuple(t.seeds),
                     workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note, notes=tuple(t.notes),
-                    engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound)
+                    engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound,
+                    synth=synth)
 
 
 QUICK_WINDOW_HOURS = 1

@@ -98,24 +98,28 @@ class Replication:
 
 
 def stage_data(p: Protocol, echo: Callable[[str], None], progress: bool = True) -> str:
-    """Make sure the store holds every session's day; generate missing synthetic days when allowed."""
+    """Make sure the store holds every session's day; generate missing synthetic days when allowed (with the
+    protocol's market variant, under its instrument). A synthetic store made by another generator version or
+    with other settings is regenerated (see :func:`alpha_as.data.synthetic.generate_market`), never mixed."""
     days = sorted({s.date for s in p.sessions()})
     missing = [d for d in days if not all(store.partition_path(p.data, k, p.instrument, d).is_file()
                                           for k in (store.DEPTH, store.TRADE))]
-    if not missing:
-        return "skipped"
     if not p.synthetic:
+        if not missing:
+            return "skipped"
         d = missing[0]
         kind = store.DEPTH if not store.partition_path(p.data, store.DEPTH, p.instrument, d).is_file() else store.TRADE
         raise InputError(f"day {d} is not in the store: {store.partition_path(p.data, kind, p.instrument, d)} is "
                          f"missing (import your data with `alpha-as data import`, or set synthetic = true)")
-    off = [d for d in missing if d not in {pd.date for pd in paper.PAPER_DAYS}]
+    off = [d for d in days if d not in {pd.date for pd in paper.PAPER_DAYS}]
     if off:
         raise InputError(f"{p.path}: the synthetic market only has the paper's days; {off[0]} is not one")
     from alpha_as.data.synthetic import generate_market
 
-    rep = generate_market(p.data, instrument=p.instrument, start=missing[0], end=missing[-1], workers=p.workers,
-                          progress=progress)
+    rep = generate_market(p.data, instrument=p.instrument, start=days[0], end=days[-1], workers=p.workers,
+                          progress=progress, options=p.synth)  # p.instrument names the variant
+    if all(d.skipped for d in rep.days):
+        return "skipped"
     echo(rep.summary())
     return "ran"
 

@@ -1,4 +1,6 @@
-"""``alpha-as replicate --config experiments/paper.toml``: the paper's protocol in one command.
+"""``alpha-as replicate --config experiments/paper.toml``: the paper's protocol in one command;
+``alpha-as replicate-sensitivity --config experiments/sensitivity.toml``: the protocol under several variants
+(:mod:`alpha_as.experiments.sensitivity`).
 
 Exit codes: 0 done, 2 bad input (one line on stderr). A rerun resumes where the previous one stopped.
 """
@@ -38,6 +40,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_replicate)
 
+    s = sub.add_parser(
+        "replicate-sensitivity", help="the protocol under several variants (market, fills, baselines), then the "
+        "robustness table of the claims",
+        description="Run (or resume) each variant of a sensitivity file as its own full replication (results in "
+        "<out>/<variant>/, resumable like `alpha-as replicate`, all sharing the base protocol's data store), then "
+        "write <out>/robustness.md and robustness.json: each claim's verdict and key figure in each variant.",
+    )
+    s.add_argument("--config", required=True, type=Path, help="sensitivity file (TOML), e.g. experiments/sensitivity.toml")
+    s.add_argument("--quick", action="store_true", help="every variant in the CI variant of `replicate --quick` "
+                   "(writes <out>-quick/<variant>/)")
+    s.add_argument("--variants", metavar="A,B", help="run only these variants (the table still lists every one)")
+    s.add_argument("--seeds", type=int, metavar="N", help="repeat the stochastic stages with seeds 0..N-1")
+    s.add_argument("--out", type=Path, help="output folder (overrides the file)")
+    s.add_argument("--workers", type=int, help="processes (0 = number of cores; overrides the protocol)")
+    s.add_argument("--force", action="store_true", help="delete each variant's earlier results and start over")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.set_defaults(func=_cmd_sensitivity)
+
 
 def apply_overrides(p: Protocol, args: argparse.Namespace) -> Protocol:
     """The protocol with the command line's overrides applied."""
@@ -61,7 +81,9 @@ def apply_overrides(p: Protocol, args: argparse.Namespace) -> Protocol:
             raise InputError(f"--data {data}: no such folder")
         own = data != p.data or instrument != p.instrument
         if own:
-            changes.update(data=data, instrument=instrument, synthetic=False,
+            from alpha_as.data.synthetic.calibration import SynthOptions
+
+            changes.update(data=data, instrument=instrument, synthetic=False, synth=SynthOptions(),
                            data_note=f"Market data: instrument {instrument} from the store {data} (authors' parquet "
                            f"layout), run with the protocol of {p.path}.")
     p = dataclasses.replace(p, **changes)
@@ -83,4 +105,21 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
     report = p.out / "report.md"
     if report.is_file() and rep.status.get("report") == "ran":
         print(f"report: {report}")
+    return 0
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from alpha_as.experiments.sensitivity import load_sensitivity, run_sensitivity, with_overrides
+
+    s = with_overrides(load_sensitivity(args.config), quick=args.quick, seeds=args.seeds, workers=args.workers,
+                       out=args.out)
+    only = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    done = run_sensitivity(s, only=only, force=args.force, progress=not args.no_progress)
+    print(f"{'variant':<20} {'ran':<40} {'seconds':>8}")
+    for v in s.variants:
+        rep = done.get(v.name)
+        if rep is not None:
+            ran = ", ".join(k for k, st in rep.status.items() if st == "ran") or "-"
+            print(f"{v.name:<20} {ran:<40} {rep.total_seconds:>8.1f}")
+    print(f"robustness: {done['robustness']}")
     return 0

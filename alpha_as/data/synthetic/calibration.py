@@ -37,6 +37,9 @@ from scipy.signal import lfilter
 
 from alpha_as.data import paper
 
+GENERATOR_VERSION = 2
+"""1: the market before issue #11; 2: recalibrated to real Binance microstructure (issue #11). Stamped into each
+generated store and into a synthetic protocol's identity, so results on one version never mix with the other."""
 TICK = 0.01
 """Price tick in USD (BTCUSDT)."""
 STEP_MS = 100

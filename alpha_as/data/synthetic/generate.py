@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -11,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from alpha_as.atomic import write_text_atomic
 from alpha_as.data import paper, store
-from alpha_as.data.synthetic.calibration import STEP_MS, TICK, SynthOptions, plan_day
+from alpha_as.data.synthetic.calibration import GENERATOR_VERSION, STEP_MS, TICK, SynthOptions, plan_day
 from alpha_as.data.synthetic.kernel import simulate_day
 
 LEVELS = 5
+STAMP_FILE = "synthetic.json"
 
 
 @dataclass
@@ -33,11 +37,16 @@ class SynthReport:
     root: Path
     days: list[DayResult] = field(default_factory=list)
     wall_seconds: float = 0.0
+    regenerated: bool = False
+    """True when existing days were made by another generator version or settings and were regenerated."""
 
     def summary(self) -> str:
         made = [d for d in self.days if not d.skipped]
         lines = [f"{d.date}  snapshots {d.snapshots:>7,}  trades {d.trades:>8,}  {d.seconds:5.1f} s" for d in made]
         skipped = len(self.days) - len(made)
+        if self.regenerated:
+            lines.append(f"note: the store's {self.instrument!r} days were made by another generator version or "
+                         "settings; they were regenerated")
         lines.append(f"synthetic market {self.instrument!r} in {self.root}: {len(made)} day(s) generated, "
                      f"{skipped} already present, {self.wall_seconds:.1f} s wall")
         return "\n".join(lines)
@@ -93,7 +102,9 @@ def generate_market(root: str | Path, *, instrument: str = "btcusdt_synth", star
     ``instrument`` given, so callers name variants with :meth:`SynthOptions.instrument`.
 
     Days whose depth and trade files both exist are skipped unless ``force``; each file is written
-    atomically, and a day's depth file is written last, so an interrupted run resumes cleanly.
+    atomically, and a day's depth file is written last, so an interrupted run resumes cleanly. The instrument
+    folder keeps a stamp (``synthetic.json``: generator version, seed, hours, options); days written by another
+    generator version or with other settings (or with no stamp) are regenerated, never mixed.
     """
     root = Path(root)
     dates = paper.paper_dates(start, end)
@@ -103,6 +114,16 @@ def generate_market(root: str | Path, *, instrument: str = "btcusdt_synth", star
         raise InputError(f"no paper day between {start} and {end} (the calendar is 2020-12-07 .. 2021-01-08)")
     report = SynthReport(instrument, root)
     t0 = time.perf_counter()
+    stamp = {"generator": GENERATOR_VERSION, "seed": int(seed), "hours": float(hours),
+             "options": dataclasses.asdict(options or SynthOptions())}
+    stamp_path = store.partition_path(root, store.DEPTH, instrument, dates[0]).parent.parent / STAMP_FILE
+    try:
+        old = json.loads(stamp_path.read_text()) if stamp_path.is_file() else None
+    except (OSError, ValueError):
+        old = None
+    if old != stamp:
+        force = True  # other settings or an older generator: regenerate every requested day
+        report.regenerated = old is not None or bool(store.list_dates(root, instrument))
     todo = []
     for d in dates:
         done = all(store.partition_path(root, k, instrument, d).is_file() for k in (store.DEPTH, store.TRADE))
@@ -133,6 +154,13 @@ def generate_market(root: str | Path, *, instrument: str = "btcusdt_synth", star
         if bar:
             bar.close()
         report.days.extend(results)
+    if todo or old != stamp:
+        if old != stamp:  # days outside [start, end] written with other settings would mix: drop them
+            for d in store.list_dates(root, instrument):
+                if d not in dates:
+                    for k in (store.DEPTH, store.TRADE):
+                        store.partition_path(root, k, instrument, d).unlink(missing_ok=True)
+        write_text_atomic(json.dumps(stamp, sort_keys=True) + "\n", stamp_path)
     report.days.sort(key=lambda r: r.date)
     report.wall_seconds = time.perf_counter() - t0
     return report
