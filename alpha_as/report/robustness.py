@@ -113,7 +113,7 @@ def robustness_doc(name: str, base: str, variants: list[VariantInfo]) -> dict[st
 
 def _changes_text(changes: dict) -> str:
     if not changes:
-        return "the base as is"
+        return "none"
     parts = []
     for table, keys in changes.items():
         if isinstance(keys, dict):
