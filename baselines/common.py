@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 import numpy as np
@@ -73,10 +73,9 @@ class BaselineParams:
             raise InputError(f"{self.NAME}: clamp must be one of {', '.join(CLAMP_MODES)}, got {self.clamp!r}")
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        if self.clamp == "authors":
-            del d["clamp"]
-        return d
+        """The fields as a dict, without an ``omit_default`` field at its default (as ``canonical`` hashes them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if not (f.metadata.get("omit_default") and getattr(self, f.name) == f.default)}
 
     def to_array(self) -> np.ndarray:
         p = np.zeros(N_PARAMS)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from pathlib import Path
 from alpha_as.errors import InputError
 from alpha_as.experiments.config import NAME_RE, build, read_toml
 from alpha_as.experiments.protocol import TABLES, Protocol, load_protocol, protocol_from_doc
+from alpha_as.report.robustness import VariantInfo, changes_text, write_robustness
 
 VARIANT_FIXED = ("name", "out", "data")
 """[protocol] keys a variant may not set."""
@@ -118,9 +118,9 @@ def _variant(raw: object, i: int, file: str, base_doc: dict, base_path: Path, se
     doc = merge(doc, changes)
     doc["protocol"]["name"] = f"{base_name}-{name}"
     doc["protocol"]["out"] = str(out / name)
-    what = ", ".join(f"{k} {json.dumps(v, sort_keys=True)}" for k, v in changes.items()) or "the base as is"
     doc["protocol"]["notes"] = [*doc["protocol"].get("notes", []),
-                                f"Sensitivity variant '{name}' of {base_path} ({file}): {what}."]
+                                f"Sensitivity variant '{name}' of {base_path} ({file}), changes: "
+                                f"{changes_text(changes)}."]
     return Variant(name, description, changes, protocol_from_doc(doc, base_path, src))
 
 
@@ -171,7 +171,6 @@ def run_sensitivity(s: Sensitivity, *, only: list[str] | None = None, force: boo
     robustness table over all of them (a variant not run has "not run" cells). Returns {variant: Replication}
     and "robustness": the path of robustness.md."""
     from alpha_as.experiments.replicate import replicate
-    from alpha_as.report.robustness import VariantInfo, write_robustness
 
     names = [v.name for v in s.variants]
     unknown = sorted(set(only or ()) - set(names))
@@ -181,7 +180,7 @@ def run_sensitivity(s: Sensitivity, *, only: list[str] | None = None, force: boo
     done: dict = {}
     for k, v in enumerate(todo):
         echo(f"=== variant {v.name} ({k + 1}/{len(todo)}): "
-             f"{json.dumps(v.changes, sort_keys=True) if v.changes else 'the base as is'} -> {v.protocol.out}")
+             f"changes {changes_text(v.changes)} -> {v.protocol.out}")
         rep = replicate(v.protocol, force=force, progress=progress, echo=echo)
         echo(rep.table())
         done[v.name] = rep

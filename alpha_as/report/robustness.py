@@ -111,7 +111,8 @@ def robustness_doc(name: str, base: str, variants: list[VariantInfo]) -> dict[st
     })
 
 
-def _changes_text(changes: dict) -> str:
+def changes_text(changes: dict) -> str:
+    """A variant's changes to the base protocol, one line (``none`` for the base as is)."""
     if not changes:
         return "none"
     parts = []
@@ -142,7 +143,7 @@ def robustness_markdown(doc: dict[str, Any], root: Path) -> str:
            "modelling choice.", "",
            "| Variant | Changes | Instrument | Report |", "|---|---|---|---|"]
     for v in variants:
-        what = md_escape(_changes_text(v["changes"]) + (f" — {v['description']}" if v["description"] else ""))
+        what = md_escape(changes_text(v["changes"]) + (f" — {v['description']}" if v["description"] else ""))
         report = _link(v, root) if v["has_claims"] else NOT_RUN
         out.append(f"| {md_escape(v['name'])} | {what} | {v['instrument']} | {report} |")
     out += ["", "## Robustness table", ""]

@@ -11,6 +11,7 @@ Binance BTCUSDT spot 2024-08-08/09 and USD-M futures 2023-04 / 2024-07 / 2024-08
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -72,7 +73,7 @@ def measure_day(date: dt.date, *, seed: int = 0, hours: float = 12.0, options=No
     info: dict = {}
     arrays = simulate(date, seed=seed, hours=hours, options=options, info=info)
     h = headline(measure_days([market_day(arrays, date)], resamples=resamples))
-    fine = SynthOptions(informed=options.informed, stale_sweep=options.stale_sweep, snapshot_ms=100)
+    fine = dataclasses.replace(options, snapshot_ms=100)
     fine_h = headline(measure_days([market_day(simulate(date, seed=seed, hours=hours, options=fine), date)],
                                    resamples=resamples))
     h["markout_30_minus_5_bps"] = h["touch_quoter_markout_bps_30"] - h["touch_quoter_markout_bps_5"]
