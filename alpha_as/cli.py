@@ -2,16 +2,20 @@
 
 Subcommands are registered by the layer that owns them (``alpha_as.data.cli`` for ``data ...``). Any
 :class:`~alpha_as.errors.InputError` and any bad argument ends the program with one line on stderr and
-exit code 2, never a traceback.
+exit code 2, never a traceback; so does a write that fails for a full disk, a file size limit, a quota or a
+read-only / forbidden folder (:func:`os_error_line`).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 
 from alpha_as import __version__
+from alpha_as.atomic import is_write_error, write_error_line
 from alpha_as.errors import InputError
 
 EXIT_USAGE = 2
@@ -53,6 +57,21 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def os_error_line(e: OSError) -> str | None:
+    """The one line of a write that failed for want of room or permission (``cannot write FILE: File too large
+    (disk full or file size limit); results written so far are kept``); None for any other ``OSError``.
+
+    Every writer of results goes through :mod:`alpha_as.atomic`, which removes its temp file on failure, so
+    nothing half-written is left under a final name. ``SIGXFSZ`` (a file size limit, ``ulimit -f``) is ignored
+    by Python from startup, so the write fails with ``EFBIG`` instead of killing the process."""
+    if is_write_error(e):
+        return write_error_line(e)
+    if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR, errno.EISDIR):  # e.g. an --out under a file
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{os.strerror(e.errno)}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -60,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except InputError as e:
         sys.stderr.write(f"alpha-as: error: {e}\n")
+        return EXIT_USAGE
+    except OSError as e:  # a full disk, a file size limit, a read-only or forbidden folder: one line, not a traceback
+        line = os_error_line(e)
+        if line is None:
+            raise
+        sys.stderr.write(f"alpha-as: error: {line}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("alpha-as: interrupted\n")

@@ -53,22 +53,29 @@ class BaselineParams:
     """Order size (BTC) on each side (when flat)."""
     inventory_limit: float = 0.001
     """Position (BTC) at which the side that would grow |position| stops quoting."""
-    first_hour: int = 7
-    """First UTC hour of quoting."""
-    last_hour: int = 19
-    """No quotes from this UTC hour on."""
+    first_hour: int | float = 7
+    """First UTC hour of quoting (fractional allowed: 11.5 = 11:30; a whole value is kept as an int, so the params
+    dicts and the runs' config hashes of whole hours never change). ``alpha-as run`` / ``runs`` / ``replicate``
+    set it from the session's window unless the params set it."""
+    last_hour: int | float = 19
+    """No quotes from this UTC hour on (fractional allowed)."""
     clamp: str = field(default="authors", metadata={"omit_default": True})
     """Price clamp: "authors" (mid ± tick) or "on_grid" (the tick grid, half a tick from the mid: joins the
     touch of a one-tick spread); see the module doc. Left out of :meth:`to_dict` (and so of the runs' config
     hashes) at its default, so results from before the option keep their identity."""
 
     def __post_init__(self) -> None:
+        for name in ("first_hour", "last_hour"):  # a whole hour is an int: 11.0 -> 11
+            if isinstance(getattr(self, name), float) and getattr(self, name).is_integer():
+                object.__setattr__(self, name, int(getattr(self, name)))
         if not 0 <= self.level <= 19:
             raise InputError(f"{self.NAME}: level must be in 0..19")
-        if self.quantity <= 0 or self.inventory_limit <= 0:
-            raise InputError(f"{self.NAME}: quantity and inventory_limit must be > 0")
+        for key in ("quantity", "inventory_limit"):  # a NaN fails the comparison
+            if not 0 < getattr(self, key) < math.inf:
+                raise InputError(f"{self.NAME}: {key} must be > 0 and finite, got {getattr(self, key)!r}")
         if not 0 <= self.first_hour < self.last_hour <= 24:
-            raise InputError(f"{self.NAME}: need 0 <= first_hour < last_hour <= 24")
+            raise InputError(f"{self.NAME}: need 0 <= first_hour < last_hour <= 24, got {self.first_hour!r} and "
+                             f"{self.last_hour!r}")
         if self.clamp not in CLAMP_MODES:
             raise InputError(f"{self.NAME}: clamp must be one of {', '.join(CLAMP_MODES)}, got {self.clamp!r}")
 

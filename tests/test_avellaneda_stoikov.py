@@ -170,9 +170,9 @@ def test_run_cli_writes_records_and_metrics(small_store, tmp_path, capsys):
 @pytest.mark.parametrize("argv,needle", [
     (["--params", '{"gamma": 1}'], "unknown key(s) gamma"),
     (["--params", "{not json"], "not valid JSON"),
-    (["--day", "2020-12-10"], "no depth data"),
+    (["--day", "2020-12-10"], "no depth file for instrument"),
     (["--window", "7-19"], "bad --window"),
-    (["--instrument", "nope"], "no depth data"),
+    (["--instrument", "nope"], "no depth file for instrument"),
 ])
 def test_run_cli_bad_input_is_one_line_exit_2(small_store, tmp_path, capsys, argv, needle):
     base = {"--data": str(small_store), "--instrument": "btcusdt_synth", "--day": "2020-12-09",

@@ -215,7 +215,7 @@ def test_cli_tune_writes_outputs_and_refuses_to_overwrite_a_finished_run(store_r
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--day", "2020-12-09"], "no depth data"),
+    (["--day", "2020-12-09"], "no depth file for instrument"),
     (["--generations", "0"], "generations must be >= 1"),
     (["--population", "0"], "population must be >= 1"),
     (["--genes", '{"gamma": [0.1, 0.5]}'], "unknown gene 'gamma'"),

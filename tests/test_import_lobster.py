@@ -53,12 +53,13 @@ def goog_csv(goog_zip: Path) -> tuple[list[list[str]], list[list[str]]]:
 def test_goog_level5_snapshots(goog) -> None:
     days = store.utc_date_slices(goog.depth_ts)
     assert [d for d, _ in days] == [dt.date(2012, 6, 21)]
-    # first grid second after the first message (09:30:00.015 EDT), last = session end 16:00 EDT
+    # first grid second after the first message (09:30:00.015 EDT), last = the last grid second at or before the
+    # last message (15:59:59.871 EDT): the book is not extended to the session end 16:00 named in the file
     assert goog.depth_ts[0] == utc_ms(2012, 6, 21, 13, 30, 1)
-    assert goog.depth_ts[-1] == utc_ms(2012, 6, 21, 20, 0, 0)
-    assert len(goog.depth_ts) == 23_400
+    assert goog.depth_ts[-1] == utc_ms(2012, 6, 21, 19, 59, 59)
+    assert len(goog.depth_ts) == 23_399
     assert (np.diff(goog.depth_ts) == 1000).all()
-    assert goog.bid_px.shape == (23_400, 5)
+    assert goog.bid_px.shape == (23_399, 5)
     for m in (goog.bid_px, goog.ask_px, goog.bid_qty, goog.ask_qty):
         assert m.dtype == np.float64 and m.flags.c_contiguous and not np.isnan(m).any()
     assert (goog.bid_px[:, 0] < goog.ask_px[:, 0]).all()
@@ -103,7 +104,7 @@ def test_interval_zero_gives_more_snapshots(goog_zip: Path, goog) -> None:
 
 def test_aapl_level1_file_pads_extra_levels(shared_data: Path) -> None:
     res = lobster.read([shared_data / SAMPLES / AAPL1], levels=5, interval_ms=1000)
-    assert res.bid_px.shape == (23_400, 5)
+    assert res.bid_px.shape == (23_399, 5)  # to the last message (15:59:59.913 EDT), not the session end
     assert not np.isnan(res.bid_px[:, 0]).any() and not np.isnan(res.ask_qty[:, 0]).any()
     for m in (res.bid_px, res.ask_px, res.bid_qty, res.ask_qty):
         assert np.isnan(m[:, 1:]).all()
@@ -129,7 +130,7 @@ def test_cli_end_to_end(goog_zip: Path, tmp_path: Path) -> None:
                  "--instrument", "goog_lobster"]) == 0
     day = store.load_day(tmp_path, "goog_lobster", dt.date(2012, 6, 21))
     assert day.has_side and day.levels == 5
-    assert day.n_depth == 23_400 and day.n_trades == 11_678
+    assert day.n_depth == 23_399 and day.n_trades == 11_678
     assert set(np.unique(day.trade_side).tolist()) == {-1, 1}
 
 
@@ -176,12 +177,13 @@ def test_handmade_grid_exact(tmp_path: Path) -> None:
     msg, ob = write_pair(tmp_path, MESSAGES, ORDERBOOK)
     res = lobster.read([msg, ob], levels=2, interval_ms=1000)
     t0 = utc_ms(2012, 6, 21, 13, 30, 0)  # 09:30 EDT
-    assert res.depth_ts.tolist() == [t0 + s * 1000 for s in (1, 2, 3, 4, 5)]
+    # grid seconds up to the last message (09:30:03.8), not to the session end 09:30:05 named in the file
+    assert res.depth_ts.tolist() == [t0 + s * 1000 for s in (1, 2, 3)]
     nan = np.nan
-    np.testing.assert_array_equal(res.bid_px, [[100.0, 99.9]] * 3 + [[99.9, nan]] * 2)
-    np.testing.assert_array_equal(res.bid_qty, [[100.0, 30.0]] * 3 + [[30.0, nan]] * 2)
-    np.testing.assert_array_equal(res.ask_px, [[101.0, nan]] * 5)
-    np.testing.assert_array_equal(res.ask_qty, [[50.0, nan]] + [[30.0, nan]] * 4)
+    np.testing.assert_array_equal(res.bid_px, [[100.0, 99.9]] * 3)
+    np.testing.assert_array_equal(res.bid_qty, [[100.0, 30.0]] * 3)
+    np.testing.assert_array_equal(res.ask_px, [[101.0, nan]] * 3)
+    np.testing.assert_array_equal(res.ask_qty, [[50.0, nan]] + [[30.0, nan]] * 2)
     assert res.trade_ts.tolist() == [t0 + 1251, t0 + 2001, t0 + 3000]
     assert res.trade_px.tolist() == [101.0, 100.5, 100.2]
     assert res.trade_qty.tolist() == [20.0, 10.0, 500.0]
@@ -207,7 +209,7 @@ def test_handmade_winter_date_and_padding(tmp_path: Path) -> None:
     msg, ob = write_pair(tmp_path, MESSAGES, ORDERBOOK, date="2012-01-10")
     res = lobster.read([msg, ob], levels=3, interval_ms=1000)
     assert res.depth_ts[0] == utc_ms(2012, 1, 10, 14, 30, 1)  # 09:30 EST = 14:30 UTC
-    assert res.bid_px.shape == (5, 3) and np.isnan(res.bid_px[:, 2]).all()
+    assert res.bid_px.shape == (3, 3) and np.isnan(res.bid_px[:, 2]).all()
     assert any("has 2 level(s); level 3 is NaN" in n for n in res.notes)
     assert any("UTC-05:00" in n for n in res.notes)
 

@@ -227,7 +227,9 @@ def test_constant_train_picks_the_best_ga_fitness_on_the_training_session(refere
     p, lines = references[1]
     doc = json.loads((p.out / "references" / "seed=0" / "constant_train.json").read_text())
     day = st.load_window_day(p.data, INSTR, p.train.date, p.train.window)
-    genas = ASParams(**json.loads((p.out / "genas" / "seed=0" / "best.json").read_text())["params"])
+    genas = ASParams(**p.session_params("constant-train", p.train, json.loads(
+        (p.out / "genas" / "seed=0" / "best.json").read_text())["params"]))  # quoting in the session's window
+    assert (genas.first_hour, genas.last_hour) == (7, 7 + 20 / 60)
     for a in (0, 9, 19):  # the GA's fitness: the day's per-fill Sharpe of realized P&L
         assert doc["fitness"][a] == R.run_constant(day, genas, a).result.metrics.sharpe
     assert doc["action"] == int(np.argmax(doc["fitness"])) and doc["session"] == p.train.label

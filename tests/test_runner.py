@@ -231,7 +231,17 @@ def test_failed_jobs_are_reported_and_the_others_finish(tmp_path, store, capsys)
     out = tmp_path / "out"
     cfg = config(tmp_path / "c.toml", broken, out, experiment="workers = 2",
                  models={"as-default": 'kind = "as"', "foic": 'kind = "foic"'})
+    # the up-front data check refuses this store (tests/test_validate_replay.py); a forged "clean" verdict in the
+    # verdict cache lets the jobs meet the corrupt file themselves, to test the executors' failure path
+    from alpha_as.data import validate
+
+    validate.clear_memo()
+    key = validate._key(broken, INSTRUMENT, dt.date(2020, 12, 10))
+    out.mkdir()
+    (out / validate.CACHE_FILE).write_text(json.dumps({"rules": validate.RULES_VERSION,
+                                                        "verdicts": {key: {"errors": [], "suspects": []}}}))
     rc, text, _ = runs(capsys, cfg)
+    validate.clear_memo()
     assert rc == 1
     for model in ("as-default", "foic"):
         assert f"FAILED {model} 2020-12-10 seed=0: InputError:" in text and "unreadable or corrupt parquet" in text

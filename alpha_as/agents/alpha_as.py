@@ -27,9 +27,13 @@ gets ``diagnostics.json`` with every checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
+import os
+import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -44,7 +48,7 @@ from alpha_as.agents.config import AlphaASConfig
 from alpha_as.agents.dqn import DQNAgent, ReplayMemory, merge_memories
 from alpha_as.agents.features import PRIVATE_FEATURES, Normalizer
 from alpha_as.agents.observation import Observer, decision_times
-from alpha_as.atomic import write_text_atomic
+from alpha_as.atomic import sha256_file, write_bytes_atomic, write_text_atomic
 from alpha_as.data import store
 from alpha_as.data.store import MarketDay
 from alpha_as.engine.backtest import BacktestResult, SteppedBacktest, write_json_atomic
@@ -54,6 +58,8 @@ from alpha_as.jsonsafe import plain
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 
 STATE_FILE = "alpha_as.json"
+PREV_STATE_FILE = STATE_FILE + ".prev"
+"""The previous checkpoint's state file (its agent file: ``agent-N.pt.prev``), the fallback of an unusable latest."""
 DIAGNOSTICS_FILE = "diagnostics.json"
 HOUR_NS = 3_600_000_000_000
 AUTHORS_WAIT_NS = 6_000_000_000
@@ -62,6 +68,10 @@ AUTHORS_WAIT_NS = 6_000_000_000
 
 initial_params = reference.initial_params
 """Gen-AS's parameters with the authors' override before the first action (γ 0.9, window 25, skew 0)."""
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"alpha-as: warning: {message}\n")
 
 
 def load_market_day(data: str | Path, instrument: str, date: dt.date | str, window: str) -> MarketDay:
@@ -317,42 +327,93 @@ class AlphaAS:
         self.training: dict = {}
         self.diagnostics: dict = {"fits": [], "checks": [], "days": []}
         self._ckpt = 0
+        self._on_disk = False
+        """The folder's alpha_as.json is this model's last checkpoint (it was loaded or saved here)."""
 
     # -- checkpoints
     def save(self) -> None:
-        """agent-N.pt first, then alpha_as.json naming it (atomic), then the older agent file is removed."""
+        """A new checkpoint that keeps the previous one: agent-N.pt (atomic, fsync'd); the current alpha_as.json
+        copied to alpha_as.json.prev; alpha_as.json naming agent-N.pt with its sha256 (atomic); the previous
+        agent file renamed agent-(N-1).pt.prev; older files removed. A kill at any point leaves the latest or the
+        previous checkpoint whole, and :meth:`load` falls back to the previous one when the latest is unusable."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self._ckpt += 1
         name = f"agent-{self._ckpt:04d}.pt"
         self.agent.save(self.folder / name)
+        state, prev = self.folder / STATE_FILE, self.folder / PREV_STATE_FILE
+        prev_agent = None
+        if self._on_disk and state.is_file():
+            data = state.read_bytes()
+            write_bytes_atomic(data, prev, fsync=True)
+            with contextlib.suppress(ValueError, AttributeError):
+                prev_agent = json.loads(data).get("agent_file")
+        else:  # a new model: a previous checkpoint in the folder is not its own
+            prev.unlink(missing_ok=True)
         doc = {"config": self.config.to_dict(), "genas": self.genas.to_dict(), "agent_file": name,
-               "checkpoint": self._ckpt,
+               "agent_sha256": sha256_file(self.folder / name), "checkpoint": self._ckpt,
                "normalizer": self.normalizer.to_dict() if self.normalizer else None,
                "reward_scale": self.reward_scale, "iterations_done": self.iterations_done, "test_days": self.test_days,
                "since_copy_ns": self.since_copy_ns, "rng": self.rng.bit_generator.state,
                "training": self.training, "history": self.history, "diagnostics": self.diagnostics}
-        write_json_atomic(doc, self.folder / STATE_FILE)
+        write_json_atomic(doc, state)
+        self._on_disk = True
         write_text_atomic(json.dumps(self.diagnostics_doc(), indent=1) + "\n", self.folder / DIAGNOSTICS_FILE)
-        for p in self.folder.glob("agent-*.pt"):
-            if p.name != name:
+        keep = {name}
+        if isinstance(prev_agent, str) and prev_agent != name:
+            keep.add(f"{prev_agent}.prev")
+            if (self.folder / prev_agent).is_file():
+                os.replace(self.folder / prev_agent, self.folder / f"{prev_agent}.prev")
+        for p in [*self.folder.glob("agent-*.pt"), *self.folder.glob("agent-*.pt.prev")]:
+            if p.name not in keep:
                 p.unlink()
 
     @classmethod
     def exists(cls, folder: str | Path) -> bool:
-        return (Path(folder) / STATE_FILE).is_file()
+        return (Path(folder) / STATE_FILE).is_file() or (Path(folder) / PREV_STATE_FILE).is_file()
 
     @classmethod
-    def load(cls, folder: str | Path) -> AlphaAS:
+    def load(cls, folder: str | Path, warn: Callable[[str], None] | None = None) -> AlphaAS:
+        """The model's latest checkpoint; when it is unreadable (a truncated or changed alpha_as.json or agent
+        file), the previous one, saying so in one line through ``warn`` (default: stderr) and making it the
+        latest again: the steps after it are replayed, identically, as after a kill between a step's outputs and
+        its checkpoint. Without a usable checkpoint: one line saying to delete the folder to retrain."""
         folder = Path(folder)
-        path = folder / STATE_FILE
+        try:
+            return cls._load_state(folder, folder / STATE_FILE)
+        except InputError as e:
+            latest = str(e)
+        prev = folder / PREV_STATE_FILE
+        if not prev.is_file():
+            raise InputError(f"{latest}; no previous checkpoint to fall back to: delete {folder} to retrain the model")
+        try:
+            m = cls._load_state(folder, prev)
+        except InputError as e:
+            raise InputError(f"{latest}; the previous checkpoint is unusable too ({e}): delete {folder} to retrain "
+                             "the model") from None
+        write_bytes_atomic(prev.read_bytes(), folder / STATE_FILE, fsync=True)  # the previous one is the latest now
+        m._on_disk = True
+        (warn or _warn)(f"{latest}; resuming from the previous checkpoint ({m.iterations_done} training iteration(s), "
+                        f"{len(m.test_days)} test session(s) done), which replays the steps after it identically")
+        return m
+
+    @classmethod
+    def _load_state(cls, folder: Path, path: Path) -> AlphaAS:
+        """The checkpoint of the state file ``path`` (alpha_as.json or alpha_as.json.prev); InputError if unusable."""
         try:
             doc = json.loads(path.read_text())
         except (OSError, ValueError) as e:
-            raise InputError(f"cannot read the Alpha-AS model: {e}", path=path) from None
+            why = "is missing" if isinstance(e, FileNotFoundError) else f"is unreadable (truncated?): {e}"
+            raise InputError(f"{path} {why}") from None
         try:
             m = cls(folder, AlphaASConfig.from_dict(doc["config"], source=f"{path}: config"),
                     ASParams.from_dict(doc["genas"], source=f"{path}: genas"))
-            m.agent = DQNAgent.load(folder / doc["agent_file"])
+            agent_path = folder / doc["agent_file"]
+            if not agent_path.is_file() and (folder / f"{doc['agent_file']}.prev").is_file():
+                agent_path = folder / f"{doc['agent_file']}.prev"  # the previous checkpoint's agent file
+            if doc.get("agent_sha256") and agent_path.is_file() and sha256_file(agent_path) != doc["agent_sha256"]:
+                raise InputError("does not match the sha256 recorded in its checkpoint (truncated or changed since "
+                                 "it was written)", path=agent_path)
+            m.agent = DQNAgent.load(agent_path)
             m.normalizer = Normalizer.from_dict(doc["normalizer"]) if doc["normalizer"] else None
             m.reward_scale = float(doc.get("reward_scale", 1.0))
             m.rng.bit_generator.state = doc["rng"]
@@ -360,8 +421,9 @@ class AlphaAS:
             m.since_copy_ns, m.training, m.history = int(doc["since_copy_ns"]), doc["training"], doc["history"]
             m._ckpt = int(doc["checkpoint"])
             m.diagnostics = doc.get("diagnostics") or {"fits": [], "checks": [], "days": []}
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise InputError(f"bad Alpha-AS model file: {e!r}", path=path) from None
+        m._on_disk = path.name == STATE_FILE  # a fallback's caller rewrites alpha_as.json from the previous one
         return m
 
     def diagnostics_doc(self) -> dict:

@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 
 from alpha_as.agents.config import MODEL_AGENTS, TIMINGS, AlphaASConfig, model_agent
-from alpha_as.agents.features import parse_feature
-from alpha_as.configs import from_dict
+from alpha_as.atomic import check_out_dir
+from alpha_as.configs import finite_float, from_dict
 from alpha_as.data import store
+from alpha_as.data.validate import add_trust_argument, require_sessions
 from alpha_as.errors import InputError
 from alpha_as.jsonsafe import plain
 from alpha_as.strategies.avellaneda_stoikov import ASParams
@@ -56,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="textbook double-DQN targets (default) or the authors' blended tabular rule")
     tr.add_argument("--timing", choices=TIMINGS, default="grid",
                     help="decisions every 5 s on a clock grid (default) or the authors' (>= 6 s, then the next snapshot)")
+    add_trust_argument(tr)
     tr.set_defaults(func=_cmd_train)
 
     ra = sub.add_parser(
@@ -73,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ra.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
                     help="keep learning and update the model (default) or only act")
     ra.add_argument("--seed", type=int, help="reseed the agent's exploration RNG (default: continue the model's)")
+    add_trust_argument(ra)
     ra.set_defaults(func=run_agent)
 
     dg = sub.add_parser(
@@ -85,45 +88,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     dg.add_argument("--data", required=True, type=Path, help="store root")
     dg.add_argument("--instrument", required=True)
     dg.add_argument("--day", required=True, help="YYYY-MM-DD")
-    dg.add_argument("--epsilon", type=float, default=0.0, help="exploration while playing the day (default 0: greedy)")
+    dg.add_argument("--epsilon", type=finite_float, default=0.0, help="exploration while playing the day (default 0: greedy)")
     dg.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    add_trust_argument(dg)
     dg.set_defaults(func=_cmd_diagnose)
 
 
 def read_features(path: Path) -> tuple[str, ...]:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read features file: {e}", path=path) from None
-    feats = doc.get("features") if isinstance(doc, dict) else None
-    if not isinstance(feats, list) or not feats or not all(isinstance(f, str) for f in feats):
-        raise InputError('expected {"features": [names...]}', path=path)
-    for name in feats:
-        try:
-            parse_feature(name)
-        except InputError as e:
-            raise InputError(str(e), path=path) from None
-    return tuple(feats)
+    """The feature names of a feature-selection output (``alpha-as features``); one line if it is unreadable."""
+    from alpha_as.agents.features_cli import read_features_file
+
+    return read_features_file(path)
 
 
 def read_genas(folder: Path) -> ASParams:
+    """The AS parameters of a Gen-AS output folder's best.json; one line if it is missing or truncated."""
+    from alpha_as.tuning.genas import read_best_params
+
     path = folder / "best.json"
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read Gen-AS best.json: {e}", path=path) from None
-    raw = doc.get("params") if isinstance(doc, dict) else None
-    if not isinstance(raw, dict):
-        raise InputError('expected {"params": {...}}', path=path)
-    return from_dict(ASParams, raw, source=str(path))
+    return from_dict(ASParams, read_best_params(path), source=str(path))
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     # torch is loaded by the commands that need it, not when the CLI starts
     from alpha_as.agents.alpha_as import AlphaAS
 
-    store.parse_date(args.day)
+    date = store.parse_date(args.day)
+    store.parse_window(args.window)
+    require_sessions(args.data, args.instrument, [(date, args.window)], trust=args.trust_data)
     genas = read_genas(args.genas)
+    check_out_dir(args.out)
     kw = {"features": read_features(args.features)} if args.features else {}
     agent, over = model_agent(args.agent)
     if over and args.preset is not None:
@@ -156,6 +150,8 @@ def run_agent(args: argparse.Namespace) -> int:
     agent, over = model_agent(args.agent)
     if model.config.agent != agent or (model.config.preset == "sound") != bool(over):
         raise InputError(f"{args.model} holds a {model_name(model.config)} model, not {args.agent}")
+    require_sessions(args.data, args.instrument, [(date, model.config.window)], trust=getattr(args, "trust_data", False))
+    check_out_dir(args.out)
     day = load_market_day(args.data, args.instrument, date, model.config.window)
     run = model.test_day(day, learn=args.learn, seed=args.seed)
     extra = {"seed": args.seed, "window": model.config.window, "data": str(args.data), "agent": args.agent,
@@ -185,6 +181,7 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     if model.normalizer is None:
         raise InputError(f"{args.model}: the model is not trained yet (no normaliser)")
     cfg = model.config
+    require_sessions(args.data, args.instrument, [(date, cfg.window)], trust=args.trust_data)
     day = load_market_day(args.data, args.instrument, date, cfg.window)
     run, _ = run_day(model.agent, day, model.genas, cfg.features, model.normalizer, args.epsilon, learn=False,
                      decision_seconds=cfg.decision_seconds, engine=cfg.engine_config(), timing=cfg.timing,

@@ -5,6 +5,7 @@ an Alpha-AS agent is built, trained and tested). Kept apart from the torch code 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from alpha_as.agents.actions import N_ACTIONS
@@ -118,26 +119,35 @@ class DQNConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.n_inputs >= 1, "n_inputs must be >= 1"),
-            (self.variant in ("ff", "lstm"), "variant must be 'ff' or 'lstm'"),
-            (self.seq_len >= 1, "seq_len must be >= 1"),
-            (self.hidden_multiplier > 0, "hidden_multiplier must be > 0"),
-            (self.output_activation in ("tanh", "linear"), "output_activation must be 'tanh' or 'linear'"),
-            (self.q_target in ("double", "authors"), "q_target must be 'double' or 'authors'"),
-            (0 < self.alpha <= 1, "alpha must be in (0, 1]"),
-            (0 <= self.discount < 1, "discount must be in [0, 1)"),
-            (self.memory_size >= 1, "memory_size must be >= 1"),
-            (self.optimizer in ("nesterov", "adam"), "optimizer must be 'nesterov' or 'adam'"),
-            (self.lr > 0, "lr must be > 0"),
-            (0 < self.momentum < 1, "momentum must be in (0, 1)"),
-            (self.epochs >= 1 and self.batch_size >= 1 and self.eval_every >= 1, "epochs, batch_size, eval_every must be >= 1"),
-            (0 < self.val_fraction < 1, "val_fraction must be in (0, 1)"),
-            (self.min_rows >= 2, "min_rows must be >= 2"),
-            (self.out_init_scale > 0, "out_init_scale must be > 0"),
-            (self.target_update in ("copy", "polyak"), "target_update must be 'copy' or 'polyak'"),
-            (0 < self.tau <= 1, "tau must be in (0, 1]"),
-            (self.bellman_iterations >= 1, "bellman_iterations must be >= 1"),
-            (self.loss in ("mse", "huber"), "loss must be 'mse' or 'huber'"),
+            (self.n_inputs >= 1, f"n_inputs must be >= 1, got {self.n_inputs!r}"),
+            (self.variant in ("ff", "lstm"), f"variant must be 'ff' or 'lstm', got {self.variant!r}"),
+            (self.seq_len >= 1, f"seq_len must be >= 1, got {self.seq_len!r}"),
+            (0 < self.hidden_multiplier < math.inf,
+             f"hidden_multiplier must be > 0 and finite, got {self.hidden_multiplier!r}"),
+            (self.output_activation in ("tanh", "linear"),
+             f"output_activation must be 'tanh' or 'linear', got {self.output_activation!r}"),
+            (self.q_target in ("double", "authors"), f"q_target must be 'double' or 'authors', got {self.q_target!r}"),
+            (0 < self.alpha <= 1, f"alpha must be in (0, 1], got {self.alpha!r}"),
+            (0 <= self.discount < 1, f"discount must be in [0, 1), got {self.discount!r}"),
+            (self.memory_size >= 1, f"memory_size must be >= 1, got {self.memory_size!r}"),
+            (self.optimizer in ("nesterov", "adam"), f"optimizer must be 'nesterov' or 'adam', got {self.optimizer!r}"),
+            (0 < self.lr < math.inf, f"lr must be > 0 and finite, got {self.lr!r}"),
+            (0 < self.momentum < 1, f"momentum must be in (0, 1), got {self.momentum!r}"),
+            (self.epochs >= 1 and self.batch_size >= 1 and self.eval_every >= 1,
+             f"epochs, batch_size, eval_every must be >= 1, got {self.epochs!r}, {self.batch_size!r}, "
+             f"{self.eval_every!r}"),
+            (0 < self.val_fraction < 1, f"val_fraction must be in (0, 1), got {self.val_fraction!r}"),
+            (self.early_stop_decimals is None or self.early_stop_decimals >= 0,
+             f"early_stop_decimals must be >= 0 (or absent), got {self.early_stop_decimals!r}"),
+            (self.max_fit_seconds is None or 0 < self.max_fit_seconds < math.inf,
+             f"max_fit_seconds must be > 0 and finite (or absent), got {self.max_fit_seconds!r}"),
+            (self.min_rows >= 2, f"min_rows must be >= 2, got {self.min_rows!r}"),
+            (0 < self.out_init_scale < math.inf, f"out_init_scale must be > 0 and finite, got {self.out_init_scale!r}"),
+            (self.target_update in ("copy", "polyak"),
+             f"target_update must be 'copy' or 'polyak', got {self.target_update!r}"),
+            (0 < self.tau <= 1, f"tau must be in (0, 1], got {self.tau!r}"),
+            (self.bellman_iterations >= 1, f"bellman_iterations must be >= 1, got {self.bellman_iterations!r}"),
+            (self.loss in ("mse", "huber"), f"loss must be 'mse' or 'huber', got {self.loss!r}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -246,21 +256,26 @@ class AlphaASConfig:
         if self.agent not in AGENTS:
             raise InputError(f"Alpha-AS config: agent must be one of {', '.join(AGENTS)}, got {self.agent!r}")
         checks = [
-            (self.timing in TIMINGS, f"timing must be one of {TIMINGS}"),
-            (self.iterations >= 1 and self.runs >= 1 and self.workers >= 1, "iterations, runs, workers must be >= 1"),
-            (self.decision_seconds > 0, "decision_seconds must be > 0"),
-            (0 <= self.test_epsilon <= 1, "test_epsilon must be in [0, 1]"),
-            (self.target_copy_hours > 0, "target_copy_hours must be > 0"),
+            (self.timing in TIMINGS, f"timing must be one of {TIMINGS}, got {self.timing!r}"),
+            (self.iterations >= 1 and self.runs >= 1 and self.workers >= 1,
+             f"iterations, runs, workers must be >= 1, got {self.iterations!r}, {self.runs!r}, {self.workers!r}"),
+            (0 < self.decision_seconds <= 86_400,
+             f"decision_seconds must be > 0 and at most 86400 (a day), got {self.decision_seconds!r}"),
+            (0 <= self.test_epsilon <= 1, f"test_epsilon must be in [0, 1], got {self.test_epsilon!r}"),
+            (0 < self.target_copy_hours < math.inf,
+             f"target_copy_hours must be > 0 and finite, got {self.target_copy_hours!r}"),
             (len(self.features) >= 1, "features must not be empty"),
-            (self.torch_threads >= 1, "torch_threads must be >= 1"),
-            (self.epochs is None or self.epochs >= 1, "epochs must be >= 1"),
-            (self.batch_size is None or self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.map_over in ("fills", "grid"), "map_over must be 'fills' or 'grid'"),
-            (self.inputs in INPUTS, f"inputs must be one of {INPUTS}"),
-            (self.z_clip is None or self.z_clip > 0, "z_clip must be > 0 (or absent)"),
-            (self.day_end in DAY_ENDS, f"day_end must be one of {DAY_ENDS}"),
-            (self.reward_unit in REWARD_UNITS, f"reward_unit must be one of {REWARD_UNITS}"),
-            (self.reward_scaling in REWARD_SCALINGS, f"reward_scaling must be one of {REWARD_SCALINGS}"),
+            (self.torch_threads >= 1, f"torch_threads must be >= 1, got {self.torch_threads!r}"),
+            (self.epochs is None or self.epochs >= 1, f"epochs must be >= 1, got {self.epochs!r}"),
+            (self.batch_size is None or self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size!r}"),
+            (self.map_over in ("fills", "grid"), f"map_over must be 'fills' or 'grid', got {self.map_over!r}"),
+            (self.inputs in INPUTS, f"inputs must be one of {INPUTS}, got {self.inputs!r}"),
+            (self.z_clip is None or 0 < self.z_clip < math.inf,
+             f"z_clip must be > 0 and finite (or absent), got {self.z_clip!r}"),
+            (self.day_end in DAY_ENDS, f"day_end must be one of {DAY_ENDS}, got {self.day_end!r}"),
+            (self.reward_unit in REWARD_UNITS, f"reward_unit must be one of {REWARD_UNITS}, got {self.reward_unit!r}"),
+            (self.reward_scaling in REWARD_SCALINGS,
+             f"reward_scaling must be one of {REWARD_SCALINGS}, got {self.reward_scaling!r}"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -283,7 +298,7 @@ class AlphaASConfig:
                                 q_target=self.q_target, seed=self.seed if seed is None else seed, **over)
 
     def engine_config(self) -> EngineConfig:
-        return EngineConfig.from_dict(self.engine, source="Alpha-AS config: engine")
+        return EngineConfig.from_dict(self.engine, source="Alpha-AS config")  # its errors say "engine: ..."
 
     def to_dict(self) -> dict:
         d = asdict(self)

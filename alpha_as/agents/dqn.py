@@ -41,6 +41,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import pickle
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -577,16 +578,21 @@ class DQNAgent:
     def load(cls, path: str | Path) -> DQNAgent:
         try:
             ckpt = torch.load(path, weights_only=True)
-        except (OSError, RuntimeError) as e:
-            raise InputError(f"cannot read DQN checkpoint: {e}", path=path) from None
-        agent = cls(DQNConfig.from_dict(json.loads(ckpt["config"]), source=f"{path}: config"))
-        agent.online.load_state_dict(ckpt["online"])
-        agent.target.load_state_dict(ckpt["target"])
-        agent.optim.load_state_dict(ckpt["optim"])
-        agent.memory = ReplayMemory.from_arrays({k: v.numpy() for k, v in ckpt["memory"].items()})
-        agent.rng.bit_generator.state = json.loads(ckpt["numpy_rng"])
-        agent.torch_gen.set_state(ckpt["torch_rng"])
-        fitted, target_fitted, n_fits = (int(v) for v in ckpt["flags"])
+        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:  # e.g. a truncated file
+            why = (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0] or type(e).__name__
+            raise InputError(f"cannot read DQN checkpoint (truncated or corrupt?): {why}", path=path) from None
+        try:
+            agent = cls(DQNConfig.from_dict(json.loads(ckpt["config"]), source=f"{path}: config"))
+            agent.online.load_state_dict(ckpt["online"])
+            agent.target.load_state_dict(ckpt["target"])
+            agent.optim.load_state_dict(ckpt["optim"])
+            agent.memory = ReplayMemory.from_arrays({k: v.numpy() for k, v in ckpt["memory"].items()})
+            agent.rng.bit_generator.state = json.loads(ckpt["numpy_rng"])
+            agent.torch_gen.set_state(ckpt["torch_rng"])
+            fitted, target_fitted, n_fits = (int(v) for v in ckpt["flags"])
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+            why = (str(e).strip().splitlines() or [""])[0]
+            raise InputError(f"bad DQN checkpoint: {type(e).__name__}: {why}", path=path) from None
         agent.fitted, agent.target_fitted, agent.n_fits = bool(fitted), bool(target_fitted), n_fits
         return agent
 

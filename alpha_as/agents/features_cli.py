@@ -23,8 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from alpha_as.agents.features import fi_candidates, market_features
+from alpha_as.agents.features import fi_candidates, market_features, parse_feature
+from alpha_as.atomic import check_out_dir
+from alpha_as.configs import REMEDIES, read_json_file
 from alpha_as.data.store import load_day, parse_date, parse_window, window_ns
+from alpha_as.data.validate import add_trust_argument, require_sessions
 from alpha_as.engine.backtest import write_json_atomic
 from alpha_as.errors import InputError
 
@@ -51,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="at most this many rows (evenly spaced subsample; default 200000)")
     p.add_argument("--n-estimators", type=int, default=1, help="trees in the forest (default 1, the authors' best)")
     p.add_argument("--max-depth", type=int, default=12, help="tree depth (default 12, the authors' best)")
+    add_trust_argument(p)
     p.set_defaults(func=_cmd_features)
 
 
@@ -110,15 +114,41 @@ def select(names: list[str], imp: dict[str, np.ndarray], pct: float = COLUMNS_TO
     return [names[i] for i in sorted(chosen)]
 
 
+MAX_HORIZON_S = 86_400.0
+"""Longest label horizon accepted (a day)."""
+
+
+def check_selection_options(*, horizon_s: float, max_rows: int, n_estimators: int, max_depth: int,
+                            source: str | None = None) -> None:
+    """Validate the feature-selection settings; InputError names the one at fault.
+
+    ``source`` None: the messages name the command-line options (``--horizon-s must be > 0, got 0``); a string:
+    the keys, after ``source`` when it is not empty (``experiments/x.toml [features]: key 'horizon_s' must be >
+    0, got 0``; a ``[features]`` table's ``__post_init__`` passes "" and the protocol loader adds the file and
+    table)."""
+    h_ok = isinstance(horizon_s, int | float) and not isinstance(horizon_s, bool)
+    checks = [
+        ("horizon_s", horizon_s, h_ok and 0 < horizon_s <= MAX_HORIZON_S,
+         "> 0" if h_ok and horizon_s <= 0 else f"a finite number > 0, at most {MAX_HORIZON_S:.0f} (a day)"),
+        ("max_rows", max_rows, max_rows >= 100, ">= 100"),
+        ("n_estimators", n_estimators, n_estimators >= 1, ">= 1"),
+        ("max_depth", max_depth, max_depth >= 1, ">= 1"),
+    ]
+    for key, value, ok, need in checks:
+        if not ok:
+            if source is None:
+                where = "--" + key.replace("_", "-")
+            else:
+                where = f"{source}: key {key!r}" if source else f"key {key!r}"
+            raise InputError(f"{where} must be {need}, got {value!r}")
+
+
 def run_selection(data: Path, instrument: str, day: str, *, horizon_s: float = 5.0, seed: int = 0,
                   window: str = "07:00-19:00", max_rows: int = 200_000, n_estimators: int = 1,
                   max_depth: int = 12) -> dict:
-    if horizon_s <= 0:
-        raise InputError(f"--horizon-s must be > 0, got {horizon_s}")
-    if max_rows < 100:
-        raise InputError(f"--max-rows must be >= 100, got {max_rows}")
-    if n_estimators < 1 or max_depth < 1:
-        raise InputError("--n-estimators and --max-depth must be >= 1")
+    check_selection_options(horizon_s=horizon_s, max_rows=max_rows, n_estimators=n_estimators, max_depth=max_depth)
+    if seed < 0:
+        raise InputError(f"--seed must be >= 0, got {seed}")
     date = parse_date(day)
     start, end = parse_window(window)
     d = load_day(data, instrument, date)
@@ -156,15 +186,36 @@ def run_selection(data: Path, instrument: str, day: str, *, horizon_s: float = 5
     }
 
 
+def read_features_file(path: str | Path, *, remedy: str | None = None) -> tuple[str, ...]:
+    """The selected features of a feature-selection output (``alpha-as features``' JSON, replicate's
+    ``features.json``): one InputError line naming the file when it is missing, truncated or not valid JSON (with
+    ``remedy``, default ``REMEDIES["features.json"]``: delete it and rerun the feature selection), or without a
+    ``"features"`` list of known feature names."""
+    path = Path(path)
+    doc = read_json_file(path, "the feature-selection output",
+                         remedy=REMEDIES["features.json"] if remedy is None else remedy)
+    feats = doc.get("features")
+    if not isinstance(feats, list) or not feats or not all(isinstance(f, str) for f in feats):
+        raise InputError(f'{path}: expected {{"features": [names...]}} (a feature-selection output)')
+    for name in feats:
+        try:
+            parse_feature(name)
+        except InputError as e:
+            raise InputError(f"{path}: {e}") from None
+    return tuple(feats)
+
+
 def _cmd_features(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    doc = run_selection(args.data, args.instrument, args.day, horizon_s=args.horizon_s, seed=args.seed,
-                        window=args.window, max_rows=args.max_rows, n_estimators=args.n_estimators,
-                        max_depth=args.max_depth)
+    parse_window(args.window)
+    require_sessions(args.data, args.instrument, [(parse_date(args.day), args.window)], trust=args.trust_data)
     out: Path = args.out
     if out.is_dir():
         raise InputError(f"--out {out} is a folder; give a file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_out_dir(out.parent, f"--out {out}: its folder")
+    doc = run_selection(args.data, args.instrument, args.day, horizon_s=args.horizon_s, seed=args.seed,
+                        window=args.window, max_rows=args.max_rows, n_estimators=args.n_estimators,
+                        max_depth=args.max_depth)
     write_json_atomic(json.loads(json.dumps(doc)), out)
     print(f"{len(doc['features'])} features selected from {len(doc['candidates'])} on {doc['n_rows']} rows "
           f"(positive {doc['positive_fraction']:.3f}) in {time.perf_counter() - t0:.1f} s: "

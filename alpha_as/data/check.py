@@ -3,11 +3,24 @@
 Validation reads the raw parquet tables (not :func:`~alpha_as.data.store.load_day`), so every problem names
 its file, the first bad row (0-based position in the file, as stored) and the number of bad rows.
 
-Problem kinds (E = error: exit code 2; W = warning: printed only; R = ``--repair`` fixes it, rule in brackets):
+Problem kinds (E = error: exit code 2; S = suspect; W = warning: printed only; R = ``--repair`` fixes it, rule in
+brackets). Severities, kinds and :meth:`Problem.line` live in :mod:`alpha_as.data.problems`, the suspect rules
+in :mod:`alpha_as.data.plausibility`; both are re-exported here.
+
+A **suspect** problem (severity ``"suspect"``, :data:`SUSPECT`) is data that reads fine but probably is not.
+``data check`` prints it as ``SUSPECT: FILE: ...`` plus a closing line saying that the replay commands refuse
+such a day unless given ``--trust-data``, and still exits 0 (errors exit 2). Its :meth:`Problem.line` ends with
+``(pass --trust-data to replay it anyway)`` so a replay command can print it as its one refusal line.
 
 * ``unreadable`` E: unreadable or corrupt parquet. ``missing_column`` E: a schema column is absent
   (timestamp; bid/askPrice0..N-1 and bid/askQuantity0..N-1 of every level with both price columns).
-  ``bad_column`` E: a column of the wrong type (non-numeric price, non-integer timestamp).
+  ``bad_column`` E: a column of the wrong type (non-numeric price, non-integer timestamp, a string or bool
+  ``side``: "column 'side' has type bool, expected int8 +1/-1/0 (0 = unknown)").
+* ``timestamp_unit`` E R [rescale to epoch ms: s x 1000, µs and ns floored to ms]: the median timestamp is
+  ~1e-3, 1e3 or 1e6 times noon of the partition's date in epoch ms (within a factor 10), i.e. the file is in
+  s, µs or ns: "timestamps look like ns (median 1.6e18); the layout wants epoch ms". File-level. Every other
+  rule then runs on the rescaled timestamps (so the repair counts match), and no statistic is computed from
+  the raw values; ``store.load_day`` refuses such a file with the same words.
 * ``missing_file`` E: a day has a depth file but no trade file, or trades but no depth (a trades-only
   instrument such as the authors' btcusdt_binance sample). ``missing_day`` E: a day required by
   ``--start/--end`` (every calendar day, or with ``--calendar paper`` only the paper's days) has no files.
@@ -25,12 +38,22 @@ Problem kinds (E = error: exit code 2; W = warning: printed only; R = ``--repair
 * Trades: ``bad_trade_price`` E R [drop]: price missing, non-finite or <= 0. ``bad_trade_size`` E R [drop]:
   size NaN, non-finite or <= 0. ``bad_side`` E R [set to 0 = unknown]: side not in {+1, -1, 0, null}.
 * ``off_date`` W: timestamps outside [date - 1 day, date + 2 days) of the partition (wrong unit?).
+* ``long_span`` S: a file's timestamps span more than 26 h (file-level). ``wrong_date`` S: more than half of a
+  file's timestamps lie outside the partition's UTC date (a file shifted by a day, a mislabelled partition).
+* ``side_01`` S: the side holds only 0 and 1, no -1, with at least 10 of each and more than 1 % zeros (a 0/1
+  buy flag; file-level). ``unknown_side`` S: more than 1 % (and at least 10) of the valid trades have side 0 or
+  null. Files without a ``side`` column (the authors') are not concerned.
+* ``trades_outside_depth`` S R [drop those trades]: valid trades more than 60 s before the first or after the
+  last valid depth snapshot (the book ended while trades go on, or a trade file shifted in time): a strategy
+  would fill against a stale or missing book. ``--repair`` drops them with the other trade drops.
 
 Deeper-level and row checks run only on rows that survive the level-0 rules, so each bad row is counted
 once and the repair counts equal the validation counts (except the sort, counted again after the drops).
-Repairs are applied in the order listed; repaired files are written with the store's atomic writers
-(levels that end up empty everywhere are not written), untouched files are copied byte for byte. Files
-that are unreadable, lack columns or are missing cannot be repaired: they stay errors (exit 2).
+Repairs are applied in the order listed (the unit first; ``trades_outside_depth`` with the other trade drops,
+before the side reset; with ``--repair`` a repairable suspect is repaired like an error); repaired files are
+written with the store's atomic writers (levels that end up empty everywhere are not written), untouched files
+are copied byte for byte. Files that are unreadable, lack columns or are missing cannot be repaired: they stay
+errors (exit 2).
 At most :data:`~alpha_as.data.store.MAX_LEVELS` levels are read.
 """
 
@@ -48,74 +71,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from alpha_as.atomic import atomic_path
-from alpha_as.data import paper, store
+from alpha_as.data import paper, plausibility, store
+from alpha_as.data.problems import ERROR, KINDS, SUSPECT, TRUST_HINT, WARNING, Problem
+from alpha_as.data.problems import TRUNCATE_RULE as _TRUNCATE
 from alpha_as.data.stats import day_stats, paper_comparison
 from alpha_as.data.store import DEPTH, TRADE, MarketDay
 from alpha_as.errors import InputError
 
-__all__ = ["KINDS", "Problem", "check_command", "day_stats", "paper_comparison", "validate_day"]
-
-ERROR, WARNING = "error", "warning"
-_TRUNCATE = "truncate the book side at the first bad deeper level"
-
-KINDS: dict[str, tuple[str, str | None]] = {
-    "unreadable": ("unreadable or corrupt parquet file", None),
-    "missing_column": ("missing column", None),
-    "bad_column": ("column of the wrong type", None),
-    "missing_file": ("missing file", None),
-    "missing_day": ("missing day", None),
-    "empty_day": ("depth file has no rows (empty day)", None),
-    "no_trades": ("trade file has no rows", None),
-    "null_timestamp": ("null timestamp", "drop rows with a null timestamp"),
-    "unsorted": ("timestamp smaller than the previous row's (unsorted)", "sort by timestamp (stable)"),
-    "bad_price0": ("level-0 price missing, non-finite or <= 0",
-                   "drop snapshots with a missing, non-finite or <= 0 level-0 price"),
-    "bad_size0": ("level-0 size NaN, non-finite or <= 0", "drop snapshots with a NaN, non-finite or <= 0 level-0 size"),
-    "crossed": ("crossed book (bidPrice0 >= askPrice0)", "drop crossed snapshots (bidPrice0 >= askPrice0)"),
-    "bad_deep_price": ("deeper-level price non-finite or <= 0", _TRUNCATE),
-    "bad_deep_size": ("deeper-level size NaN, non-finite or <= 0", _TRUNCATE),
-    "non_monotone": ("deeper levels not strictly descending (bids) / ascending (asks), or after an empty level",
-                     _TRUNCATE),
-    "bad_trade_price": ("trade price missing, non-finite or <= 0", "drop trades with a missing, non-finite or <= 0 price"),
-    "bad_trade_size": ("trade size NaN, non-finite or <= 0", "drop trades with a NaN, non-finite or <= 0 size"),
-    "bad_side": ("side not +1, -1 or 0", "set an invalid side to 0 (unknown)"),
-    "off_date": ("timestamp outside the partition date (-1 day, +2 days)", None),
-}
-"""Problem kind -> (description, repair rule or None when it cannot be repaired)."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One kind of problem in one file: the first bad row (0-based, None for file-level problems) and a count."""
-
-    file: Path
-    kind: str
-    count: int = 1
-    row: int | None = None
-    detail: str = ""
-    severity: str = ERROR
-    repaired: bool = False
-
-    @property
-    def repairable(self) -> bool:
-        return KINDS[self.kind][1] is not None
-
-    @property
-    def message(self) -> str:
-        return self.detail or KINDS[self.kind][0]
-
-    def line(self) -> str:
-        """``FILE: row R: what: N rows`` (one line, as the CLI prints it)."""
-        if self.row is None:
-            return f"{self.file}: {self.message}"
-        hint = " (--repair fixes it)" if self.repairable and self.severity == ERROR else ""
-        return f"{self.file}: row {self.row}: {self.message}: {self.count} row{'s' * (self.count != 1)}{hint}"
-
-    def to_json(self) -> dict:
-        return {"file": str(self.file), "row": self.row, "kind": self.kind, "count": self.count,
-                "severity": self.severity, "repairable": self.repairable, "repaired": self.repaired,
-                "message": self.message}
-
+__all__ = ["ERROR", "KINDS", "SUSPECT", "TRUST_HINT", "WARNING", "Problem", "check_command", "day_stats",
+           "paper_comparison", "validate_day"]
 
 # --------------------------------------------------------------------------------------------- reading
 
@@ -128,6 +92,8 @@ class _Table:
     ts: np.ndarray  # int64 epoch ms, nulls as 0
     cols: dict[str, np.ndarray]  # depth: bid/ask/bq/aq (n, L); trades: px/qty[/side]
     masks: dict[str, np.ndarray] = field(default_factory=dict)  # drop rules, in order, and "trunc_bid/ask"
+    unit: str = "ms"  # the unit the file's timestamps were in (``ts`` is rescaled to ms)
+    keep: np.ndarray | None = None  # rows that survive the drop rules (for the depth range of the trades)
 
 
 def _pos(x: np.ndarray) -> np.ndarray:
@@ -153,7 +119,7 @@ def _columns(table: pa.Table, path: Path, names: list[str], problems: list[Probl
     col = table.column("timestamp")
     try:
         if pa.types.is_timestamp(col.type):
-            col = col.cast(pa.timestamp("ms")).cast(pa.int64())
+            col = col.cast(pa.timestamp("ms"), safe=False).cast(pa.int64())
         if not pa.types.is_integer(col.type):
             raise InputError(f"column 'timestamp' has type {col.type}, expected int64 epoch ms")
         nulls = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
@@ -165,19 +131,11 @@ def _columns(table: pa.Table, path: Path, names: list[str], problems: list[Probl
     return ts, nulls, out
 
 
-def _flag(problems: list[Problem], path: Path, kind: str, mask: np.ndarray, severity: str = ERROR) -> None:
-    n = int(np.count_nonzero(mask))
-    if n:
-        problems.append(Problem(path, kind, count=n, row=int(np.argmax(mask)), severity=severity))
+_flag = plausibility.flag
 
 
 def _order_and_date(t: _Table, date: dt.date, live: np.ndarray, problems: list[Problem]) -> None:
-    idx = np.flatnonzero(live)
-    desc = np.zeros(len(t.ts), dtype=bool)
-    desc[idx[1:][t.ts[idx[1:]] < t.ts[idx[:-1]]]] = True
-    _flag(problems, t.path, "unsorted", desc)
-    day0 = (date - dt.date(1970, 1, 1)).days * 86_400_000
-    _flag(problems, t.path, "off_date", live & ((t.ts < day0 - 86_400_000) | (t.ts >= day0 + 2 * 86_400_000)), WARNING)
+    problems += plausibility.order_and_date(t.path, t.ts, live, date)
 
 
 def _check_depth(path: Path, date: dt.date, problems: list[Problem]) -> _Table | None:
@@ -194,9 +152,11 @@ def _check_depth(path: Path, date: dt.date, problems: list[Problem]) -> _Table |
     if got is None:
         return None
     ts, nulls, c = got
+    ts, unit, unit_problems = plausibility.to_ms(path, ts, ~nulls, date)
+    problems += unit_problems
     mats = {key: np.column_stack([c[f"{k}{i}"] for i in range(levels)]) if len(ts) else np.empty((0, levels))
             for key, k in (("bid", "bidPrice"), ("ask", "askPrice"), ("bq", "bidQuantity"), ("aq", "askQuantity"))}
-    t = _Table(path, ts, mats)
+    t = _Table(path, ts, mats, unit=unit)
     if len(ts) == 0:
         problems.append(Problem(path, "empty_day", detail="depth file has no rows (empty day)"))
         return t
@@ -209,7 +169,8 @@ def _check_depth(path: Path, date: dt.date, problems: list[Problem]) -> _Table |
                "crossed": crossed}
     for kind, mask in t.masks.items():
         _flag(problems, path, kind, mask)
-    keep = (live & px_ok & sz_ok & ~crossed)[:, None]
+    t.keep = live & px_ok & sz_ok & ~crossed
+    keep = t.keep[:, None]
     deep = {"bad_deep_price": np.zeros(len(ts), bool), "bad_deep_size": np.zeros(len(ts), bool),
             "non_monotone": np.zeros(len(ts), bool)}
     for side, px, qty in (("bid", bid, bq), ("ask", ask, aq)):
@@ -242,11 +203,14 @@ def _check_trades(path: Path, date: dt.date, problems: list[Problem]) -> _Table 
     cols = {"px": c["price"], "qty": c["quantity"]}
     if "side" in table.column_names:
         sc = table.column("side")
-        if not pa.types.is_integer(sc.type) and not pa.types.is_floating(sc.type):
-            problems.append(Problem(path, "bad_column", detail=f"column 'side' has type {sc.type}, expected int8"))
+        side_problem = store.side_type_problem(sc.type)
+        if side_problem is not None:
+            problems.append(Problem(path, "bad_column", detail=side_problem))
             return None
-        cols["side"] = np.nan_to_num(sc.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64), nan=9.0)
-    t = _Table(path, ts, cols)
+        cols["side"] = np.nan_to_num(store.side_float64(sc), nan=9.0)
+    ts, unit, unit_problems = plausibility.to_ms(path, ts, ~nulls, date)
+    problems += unit_problems
+    t = _Table(path, ts, cols, unit=unit)
     if len(ts) == 0:
         problems.append(Problem(path, "no_trades", severity=WARNING))
         return t
@@ -255,9 +219,12 @@ def _check_trades(path: Path, date: dt.date, problems: list[Problem]) -> _Table 
     t.masks = {"null_timestamp": nulls, "bad_trade_price": live & ~px_ok, "bad_trade_size": live & px_ok & ~sz_ok}
     for kind, mask in t.masks.items():
         _flag(problems, path, kind, mask)
+    t.keep = live & px_ok & sz_ok
     if "side" in cols:
-        t.masks["bad_side"] = live & px_ok & sz_ok & ~np.isin(cols["side"], (-1.0, 0.0, 1.0))
+        valid = np.isin(cols["side"], (-1.0, 0.0, 1.0))
+        t.masks["bad_side"] = t.keep & ~valid
         _flag(problems, path, "bad_side", t.masks["bad_side"])
+        problems += plausibility.side_rules(path, cols["side"], t.keep & valid)
     _order_and_date(t, date, live, problems)
     return t
 
@@ -278,11 +245,17 @@ def _inspect(root: Path, instrument: str, date: dt.date) -> tuple[list[Problem],
     elif dpath.is_file():
         problems.append(Problem(tpath, "missing_file",
                                 detail=f"no trade file for instrument {instrument!r} on {date} (its depth file exists)"))
+    if depth is not None and trades is not None and depth.keep is not None and trades.keep is not None:
+        found, mask = plausibility.outside_depth(tpath, trades.ts, trades.keep, depth.ts, depth.keep)
+        problems += found
+        if mask is not None:
+            trades.masks["trades_outside_depth"] = mask
     return problems, depth, trades
 
 
 def validate_day(root: str | Path, instrument: str, date: dt.date) -> list[Problem]:
-    """Every problem of one instrument-day (errors and warnings), depth file first; [] when the day is clean."""
+    """Every problem of one instrument-day (errors, suspects and warnings: see ``Problem.severity``), depth file
+    first; [] when the day is clean."""
     return _inspect(Path(root), instrument, date)[0]
 
 
@@ -310,8 +283,13 @@ def _sort(ts: np.ndarray, arrays: dict[str, np.ndarray], repairs: list[tuple[str
     return ts[order]
 
 
+def _rescaled(t: _Table) -> list[tuple[str, int]]:
+    """The unit repair (``t.ts`` already holds the rescaled timestamps), listed first as applied first."""
+    return [] if t.unit == "ms" else [(f"{KINDS['timestamp_unit'][1]}: from {t.unit}", len(t.ts))]
+
+
 def _repair_depth(t: _Table) -> tuple[np.ndarray, dict[str, np.ndarray], list[tuple[str, int]]]:
-    repairs: list[tuple[str, int]] = []
+    repairs = _rescaled(t)
     keep = _drop(t, ("null_timestamp", "bad_price0", "bad_size0", "crossed"), repairs)
     mats = {k: v.copy() for k, v in t.cols.items()}
     tb, ta = t.masks.get("trunc_bid"), t.masks.get("trunc_ask")
@@ -333,8 +311,9 @@ def _repair_trades(t: _Table) -> tuple[np.ndarray, dict[str, np.ndarray], list[t
     if "side" in cols and t.masks.get("bad_side") is not None and t.masks["bad_side"].any():
         cols["side"] = np.where(t.masks["bad_side"], 0.0, cols["side"])
         repairs.append((KINDS["bad_side"][1], int(np.count_nonzero(t.masks["bad_side"]))))
-    keep = _drop(t, ("null_timestamp", "bad_trade_price", "bad_trade_size"), repairs)
+    keep = _drop(t, ("null_timestamp", "bad_trade_price", "bad_trade_size", "trades_outside_depth"), repairs)
     repairs.sort(key=lambda r: r[0] == KINDS["bad_side"][1])  # report drops first, as applied
+    repairs = _rescaled(t) + repairs
     cols = {k: v[keep] for k, v in cols.items()}
     return _sort(t.ts[keep], cols, repairs), cols, repairs
 
@@ -362,6 +341,10 @@ class _Day:
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == ERROR and not p.repaired]
 
+    @property
+    def suspects(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == SUSPECT and not p.repaired]
+
     def to_json(self, compare: bool, repair: bool) -> dict:
         out = {"instrument": self.instrument, "date": self.date.isoformat(), "stats": self.stats,
                "problems": [p.to_json() for p in self.problems]}
@@ -380,9 +363,14 @@ def _market_day(instrument: str, date: dt.date, depth: tuple | None, trades: tup
         trades = (np.empty(0, np.int64), {"px": np.empty(0), "qty": np.empty(0)})
     (dts, m), (tts, c) = depth, trades
     side = c.get("side")
+    lim = store.MAX_MS  # off-date rows beyond it (a warning) must not wrap around in ns
+
+    def ns(ts: np.ndarray) -> np.ndarray:
+        return np.clip(ts, -lim, lim) * store.NS_PER_MS
+
     return MarketDay(
-        instrument=instrument, date=date, depth_ts=dts * store.NS_PER_MS, bid_px=m["bid"], ask_px=m["ask"],
-        bid_qty=m["bq"], ask_qty=m["aq"], trade_ts=tts * store.NS_PER_MS, trade_px=c["px"], trade_qty=c["qty"],
+        instrument=instrument, date=date, depth_ts=ns(dts), bid_px=m["bid"], ask_px=m["ask"],
+        bid_qty=m["bq"], ask_qty=m["aq"], trade_ts=ns(tts), trade_px=c["px"], trade_qty=c["qty"],
         trade_side=np.zeros(len(tts), np.int8) if side is None else side.astype(np.int8),
         has_side=side is not None, depth_path=dpath, trade_path=tpath,
     )
@@ -403,7 +391,7 @@ def _check_day(root: Path, instrument: str, date: dt.date, *, required: str | No
     for kind, t in ((DEPTH, depth), (TRADE, trades)):
         if t is None:
             continue
-        if not any(p.file == t.path and p.repairable and p.severity == ERROR for p in problems):
+        if out is None or not any(p.file == t.path and p.repairable and p.severity != WARNING for p in problems):
             data[kind] = (t.ts, t.cols)
             if out is not None:
                 _copy_atomic(t.path, store.partition_path(out, kind, instrument, date))
@@ -555,7 +543,7 @@ def check_command(root: str | Path, *, instrument: str | None = None, start: dt.
             say(_row(f"{inst} {date}", width, _day_cells(day.stats)))
             for p in day.problems:
                 if not p.repaired:  # repaired ones were listed as "repair:" lines
-                    say(f"  {p.severity}: {p.line()}")
+                    say(f"  {p.severity.upper() if p.severity == SUSPECT else p.severity}: {p.line()}")
     if not days:
         raise InputError(f"no day to check between {start or 'the first day'} and {end or 'the last day'}", path=root)
     stats = [d.stats for d in days if d.stats]
@@ -582,6 +570,12 @@ def check_command(root: str | Path, *, instrument: str | None = None, start: dt.
             f"({sum(totals.values())} rows changed), {written.count('copied')} copied unchanged")
     if as_json:
         print(json.dumps([d.to_json(compare_paper, repair) for d in days], indent=1, allow_nan=False))
+    suspect_days = [d for d in days if d.suspects]
+    if suspect_days:
+        n = sum(len(d.suspects) for d in suspect_days)
+        say(f"SUSPECT: {n} suspect problem{'s' * (n != 1)} on {len(suspect_days)} day(s), listed above: the data reads "
+            "fine but probably is not; run, runs, replicate, tune, features and train refuse "
+            f"{'these days' if len(suspect_days) > 1 else 'this day'} unless given --trust-data")
     errors = [p for d in days for p in d.errors]
     if errors:
         more = f" (+{len(errors) - 1} more error(s), listed {'in the JSON' if as_json else 'above'})" \

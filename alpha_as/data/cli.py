@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from alpha_as.atomic import check_out_dir
+from alpha_as.configs import finite_float
 from alpha_as.data import paper, store
 from alpha_as.errors import InputError
 
@@ -41,15 +43,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     syn.add_argument("--instrument", default="btcusdt_synth", help="instrument name (default btcusdt_synth)")
     syn.add_argument("--start", default=str(paper.FI_DAY), help="first day, YYYY-MM-DD (default 2020-12-07)")
     syn.add_argument("--end", default=str(paper.PAPER_DAYS[-1].date), help="last day (default 2021-01-08)")
-    syn.add_argument("--hours", type=float, default=12.0,
+    syn.add_argument("--hours", type=finite_float, default=12.0,
                      help="length of each day's window from 07:00 UTC (default 12; shorten for quick runs)")
     syn.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     syn.add_argument("--workers", type=int, default=0, help="worker processes (default: number of cores)")
     syn.add_argument("--force", action="store_true", help="regenerate days that already exist")
-    syn.add_argument("--informed", type=float, default=1.0, metavar="X",
+    syn.add_argument("--informed", type=finite_float, default=1.0, metavar="X",
                      help="market variant: informed order flow as a multiple of the calibrated strength (default 1; "
                      "0 = benign). A variant is written under its own instrument, e.g. btcusdt_synth_inf0")
-    syn.add_argument("--stale-sweep", type=float, default=1.0, metavar="Y",
+    syn.add_argument("--stale-sweep", type=finite_float, default=1.0, metavar="Y",
                      help="market variant: rate at which stale levels are swept rather than cancelled, as a multiple "
                      "of the calibrated rate (default 1; 0 = only cancelled)")
     syn.set_defaults(func=_cmd_synth)
@@ -85,21 +87,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     ms.add_argument("--window", help="UTC window of each day, HH:MM-HH:MM (default: whole days; ROOT only)")
     ms.add_argument("--compare", nargs="+", default=[], metavar="OTHER_ROOT[:INSTRUMENT]",
                     help="more stores, one column each, measured on all their days")
-    ms.add_argument("--tick", type=float, default=0.01, help="price tick in USD (default 0.01)")
+    ms.add_argument("--tick", type=finite_float, default=0.01, help="price tick in USD (default 0.01)")
     ms.add_argument("--fill", choices=("paper", "queue"), default="paper",
                     help="fill model of the touch quoter (default paper)")
-    ms.add_argument("--latency-ms", type=float, default=65.0, help="touch quoter's latency (default 65 ms)")
+    ms.add_argument("--latency-ms", type=finite_float, default=65.0, help="touch quoter's latency (default 65 ms)")
     ms.add_argument("--no-engine", action="store_true", help="skip the touch quoter (faster)")
     ms.add_argument("--json", action="store_true", help="print a JSON document (one entry per store)")
     ms.set_defaults(func=_cmd_microstructure)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from alpha_as.data.importers import run_import
+    from alpha_as.data.importers import ImportFailed, run_import
 
     t0 = time.perf_counter()
-    result, days = run_import(args.format, args.sources, args.out, args.instrument,
-                              levels=args.levels, interval_ms=args.interval_ms)
+    check_out_dir(args.out)
+    try:
+        result, days = run_import(args.format, args.sources, args.out, args.instrument,
+                                  levels=args.levels, interval_ms=args.interval_ms)
+    except ImportFailed as e:  # the reader's notes say why rows were skipped; the error line follows
+        for note in e.notes:
+            print(f"note: {note}")
+        raise
     for note in result.notes:
         print(f"note: {note}")
     for d in days:
@@ -121,6 +129,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     except InputError as e:
         raise InputError(f"--informed / --stale-sweep: {e}") from None
     instrument = options.instrument(args.instrument)
+    check_out_dir(args.out)
     report = generate_market(args.out, instrument=instrument, start=start, end=end, hours=args.hours,
                              seed=args.seed, workers=args.workers or None, force=args.force, progress=True,
                              options=options)

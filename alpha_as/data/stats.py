@@ -7,7 +7,7 @@ Definitions (level 0 and the trade tape only):
 
 * ticks per 5 s: counts of events (depth snapshots + trades) in 5-s bins aligned to the epoch (as
   ``resample("5s")``), from the bin of the day's first event to the bin of its last event, empty bins
-  included. ``std`` has ddof=1; ``skew`` is the bias-corrected sample skewness G1, the same value as
+  included (counted, not allocated, when the span has far more bins than events: memory is O(events)). ``std`` has ddof=1; ``skew`` is the bias-corrected sample skewness G1, the same value as
   ``scipy.stats.skew(counts, bias=False)``. Undefined values (too few bins, zero variance) are None.
 * spread: ``askPrice0 - bidPrice0`` per snapshot where both prices are present.
 * mid: ``(bidPrice0 + askPrice0) / 2``; open/close are the first/last snapshot's mid.
@@ -35,6 +35,8 @@ NS_PER_S = 1_000_000_000
 BIN_NS = 5 * NS_PER_S
 GAP_NS = 60 * NS_PER_S
 BINS_PER_HOUR = 720
+DENSE_BINS = 1_000_000
+"""5-s bins are counted densely up to max(this, 4 x events); beyond, only the non-empty ones (memory ~ events)."""
 
 
 def _f(x: float | np.floating | None) -> float | None:
@@ -52,21 +54,22 @@ def _iso(ns: int | None) -> str | None:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def moments(counts: np.ndarray) -> tuple[float | None, float | None, float | None]:
-    """Mean, sample std (ddof=1) and bias-corrected skewness (= scipy.stats.skew(bias=False)) of ``counts``."""
-    n = len(counts)
+def moments(counts: np.ndarray, zeros: int = 0) -> tuple[float | None, float | None, float | None]:
+    """Mean, sample std (ddof=1) and bias-corrected skewness (= scipy.stats.skew(bias=False)) of ``counts``
+    followed by ``zeros`` zero counts (so sparse bins need not be materialised)."""
+    n = len(counts) + zeros
     if n == 0:
         return None, None, None
     x = np.asarray(counts, dtype=np.float64)
-    mean = float(x.mean())
+    mean = float(x.sum()) / n
     if n < 2:
         return mean, None, None
     d = x - mean
-    m2 = float(np.dot(d, d)) / n
+    m2 = (float(np.dot(d, d)) + zeros * mean * mean) / n
     std = math.sqrt(m2 * n / (n - 1))
     if n < 3 or m2 <= 1e-14 * max(mean * mean, 1.0):
         return mean, std, None
-    m3 = float(np.dot(d * d, d)) / n
+    m3 = (float(np.dot(d * d, d)) - zeros * mean**3) / n
     g1 = m3 / m2**1.5
     return mean, std, g1 * math.sqrt(n * (n - 1)) / (n - 2)
 
@@ -88,9 +91,13 @@ def day_stats(day: MarketDay) -> dict:
     if first is not None:
         b0 = first // BIN_NS
         nb = last // BIN_NS - b0 + 1
-        cd = np.bincount(dts // BIN_NS - b0, minlength=nb) if n_d else np.zeros(nb, np.int64)
-        ct = np.bincount(tts // BIN_NS - b0, minlength=nb) if n_t else np.zeros(nb, np.int64)
-        mean, std, skew = moments(cd + ct)
+        if nb <= max(4 * (n_d + n_t), DENSE_BINS):
+            cd = np.bincount(dts // BIN_NS - b0, minlength=nb) if n_d else np.zeros(nb, np.int64)
+            ct = np.bincount(tts // BIN_NS - b0, minlength=nb) if n_t else np.zeros(nb, np.int64)
+            mean, std, skew = moments(cd + ct)
+        else:  # a span far longer than the events (wrong units, stray rows): count the non-empty bins only
+            _, counts = np.unique(np.concatenate([dts, tts]) // BIN_NS, return_counts=True)
+            mean, std, skew = moments(counts, zeros=nb - len(counts))
         ticks = {"mean": mean, "std": std, "skew": skew, "bins": int(nb),
                  "depth_mean": n_d / nb, "trades_mean": n_t / nb}
 

@@ -18,6 +18,7 @@ pandas is not used.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,73 @@ def list_dates(root: str | Path, instrument: str, kind: str = DEPTH) -> list[dt.
     return sorted(out)
 
 
+# --------------------------------------------------------------------------------------------- units
+
+MAX_MS = (2**63 - 1) // NS_PER_MS
+"""Largest |epoch ms| whose epoch ns (the engine's clock) fits in int64: 2262-04-11."""
+_UNITS = {-3: "s", 0: "ms", 3: "µs", 6: "ns"}
+TO_MS = {"s": (1000, 1), "ms": (1, 1), "µs": (1, 1000), "ns": (1, 1_000_000)}
+"""Unit -> (multiplier, floor divisor) that turn it into epoch ms."""
+
+
+def _sci(x: float) -> str:
+    """``1.6e18``, ``1.6e9``, ``4.3e-5``, ``12``."""
+    mant, _, exp = f"{x:.2g}".partition("e")
+    return f"{mant}e{int(exp)}" if exp else mant
+
+
+def timestamp_unit(ts: np.ndarray, date: dt.date | None = None) -> tuple[str | None, float]:
+    """``(unit, median)``: the unit epoch timestamps look like ('s', 'ms', 'µs', 'ns'), or None.
+
+    The median of (a strided sample of) the values is compared with noon of ``date`` in epoch ms (without a
+    date, 2020-09-13): within a factor 10 of 1e-3, 1, 1e3 or 1e6 times it gives s, ms, µs or ns; anything
+    else (e.g. ms after midnight, or a median <= 0) gives None. Never allocates more than the sample.
+    """
+    ts = np.asarray(ts)
+    if len(ts) == 0:
+        return None, math.nan
+    median = float(np.median(ts[:: max(1, len(ts) // 4096)]))
+    ref = 1.6e12 if date is None else ((date - dt.date(1970, 1, 1)).days + 0.5) * 86_400_000
+    if not (median > 0 and ref > 0):
+        return None, median
+    r = math.log10(median / ref)
+    k = 3 * round(r / 3)
+    return (_UNITS.get(k) if abs(r - k) < 1 else None), median
+
+
+def unit_message(unit: str | None, median: float) -> str:
+    """"timestamps look like ns (median 1.6e18); the layout wants epoch ms"."""
+    return f"timestamps look like {unit} (median {_sci(median)}); the layout wants epoch ms"
+
+
+def require_ms(ts: np.ndarray, date: dt.date, path: Path) -> None:
+    """Raise :class:`InputError` naming ``path`` and the unit when the timestamps are not epoch ms (or one is
+    beyond :data:`MAX_MS`, where the engine's ns clock would overflow)."""
+    unit, median = timestamp_unit(ts, date)
+    if unit is not None and unit != "ms":
+        raise InputError(f"{unit_message(unit, median)} (`alpha-as data check --repair` rescales them)", path=path)
+    out = np.flatnonzero(np.abs(ts) > MAX_MS) if len(ts) and max(-int(ts.min()), int(ts.max())) > MAX_MS else []
+    if len(out):
+        raise InputError(f"timestamp {ts[out[0]]} is out of the epoch-ms range (years 1677-2262)", path=path,
+                         row=int(out[0]))
+
+
+def side_type_problem(col_type: pa.DataType) -> str | None:
+    """Why a ``side`` column of this type is refused, or None when it is numeric (or all null)."""
+    if pa.types.is_integer(col_type) or pa.types.is_floating(col_type) or pa.types.is_null(col_type):
+        return None
+    msg = f"column 'side' has type {col_type}, expected int8 +1/-1/0 (0 = unknown)"
+    if pa.types.is_boolean(col_type):
+        msg += "; a bool buy flag must be stored as +1 (buy) / -1 (sell)"
+    return msg
+
+
+def side_float64(col: pa.ChunkedArray) -> np.ndarray:
+    """A numeric ``side`` column as float64: null -> 0 (unknown), NaN stays NaN (invalid)."""
+    col = col.cast(pa.float64(), safe=False).fill_null(0)
+    return np.ascontiguousarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
 # --------------------------------------------------------------------------------------------- writing
 
 
@@ -137,11 +205,23 @@ def write_trades(root: str | Path, instrument: str, date: dt.date, ts_ms: np.nda
     return write_table_atomic(table, partition_path(root, TRADE, instrument, date))
 
 
-def utc_date_slices(ts_ms: np.ndarray) -> list[tuple[dt.date, slice]]:
-    """Split sorted epoch-ms timestamps into UTC calendar days: ``[(date, slice), ...]``."""
+def utc_date_slices(ts_ms: np.ndarray, *, source: str | Path | None = None) -> list[tuple[dt.date, slice]]:
+    """Split sorted epoch-ms timestamps into UTC calendar days: ``[(date, slice), ...]``.
+
+    Raises :class:`InputError` (naming ``source``, e.g. the imported files, and the unit the values look like)
+    when a timestamp is outside the epoch-ms range the store and the engine can hold (:data:`MAX_MS`).
+    """
     if len(ts_ms) == 0:
         return []
-    day_index = np.asarray(ts_ms, dtype=np.int64) // 86_400_000
+    ts = np.asarray(ts_ms, dtype=np.int64)
+    lo, hi = int(ts.min()), int(ts.max())
+    if lo < -MAX_MS or hi > MAX_MS:
+        bad = hi if hi > MAX_MS else lo
+        unit, median = timestamp_unit(ts)
+        why = f"; {unit_message(unit, median)}" if unit not in (None, "ms") else ""
+        raise InputError(f"timestamp {bad} ({_sci(bad)}) is out of the epoch-ms range (years 1677-2262){why}",
+                         path=source)
+    day_index = ts // 86_400_000
     bounds = np.flatnonzero(np.diff(day_index)) + 1
     starts = np.concatenate([[0], bounds])
     stops = np.concatenate([bounds, [len(ts_ms)]])
@@ -227,7 +307,7 @@ def column_int64(table: pa.Table, name: str, path: Path) -> np.ndarray:
         raise InputError(f"missing column {name!r}", path=path)
     col = table.column(name)
     if pa.types.is_timestamp(col.type):
-        col = col.cast(pa.timestamp("ms")).cast(pa.int64())
+        col = col.cast(pa.timestamp("ms"), safe=False).cast(pa.int64())
     if not pa.types.is_integer(col.type):
         raise InputError(f"column {name!r} has type {col.type}, expected int64 epoch ms", path=path)
     if col.null_count:
@@ -279,10 +359,17 @@ def read_trade_table(path: Path):
     qty = column_float64(table, "quantity", path)
     side = None
     if "side" in table.column_names:
-        side = np.ascontiguousarray(table.column("side").fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int8)
-        if not np.isin(side, (-1, 0, 1)).all():
-            bad = int(np.flatnonzero(~np.isin(side, (-1, 0, 1)))[0])
-            raise InputError(f"side must be +1, -1 or 0, got {side[bad]}", path=path, row=bad)
+        col = table.column("side")
+        problem = side_type_problem(col.type)
+        if problem is not None:
+            raise InputError(problem, path=path)
+        raw = side_float64(col)
+        ok = np.isin(raw, (-1.0, 0.0, 1.0))
+        if not ok.all():
+            bad = int(np.flatnonzero(~ok)[0])
+            raise InputError(f"side must be +1, -1 or 0, got {raw[bad]:g} (`alpha-as data check --repair` sets "
+                             "it to 0)", path=path, row=bad)
+        side = raw.astype(np.int8)
     return ts, price, qty, side
 
 
@@ -297,15 +384,23 @@ def window_ns(date: dt.date, start: dt.time | None, end: dt.time | None) -> tupl
 
 
 def parse_window(text: str, what: str = "--window") -> tuple[dt.time | None, dt.time | None]:
-    """A UTC window "HH:MM-HH:MM" (the end may be 24:00) or "all" as (start, end); None = open end."""
+    """A UTC window "HH:MM-HH:MM" (the end may be 24:00 or 00:00, midnight) or "all" as (start, end); None = open
+    end. The window lies within one UTC day: an empty or reversed one (``08:00-08:00``, ``19:00-07:00``) is an
+    error, as is a time zone."""
     if text == "all":
         return None, None
     try:
         a, b = text.split("-")
         start = dt.time.fromisoformat(a)
         end = None if b in ("24:00", "00:00") else dt.time.fromisoformat(b)
-    except ValueError:
+        end = None if end == dt.time(0) else end
+        if start.tzinfo is not None or (end is not None and end.tzinfo is not None):
+            raise ValueError("a time zone")
+    except (ValueError, AttributeError):
         raise InputError(f"bad {what} {text!r}: expected HH:MM-HH:MM or 'all'") from None
+    if end is not None and end <= start:
+        raise InputError(f"bad {what} {text!r}: the window is {'empty' if end == start else 'reversed'}; it must "
+                         "end after it starts within one UTC day (HH:MM-HH:MM, end 24:00 = midnight, or 'all')")
     return start, end
 
 
@@ -332,17 +427,20 @@ def load_day(root: str | Path, instrument: str, date: dt.date, *, start: dt.time
              end: dt.time | None = None, levels: int | None = None, require_trades: bool = True) -> MarketDay:
     """Load one instrument-day from the store, optionally cut to the UTC window [start, end).
 
-    Raises :class:`InputError` naming the file when a partition is missing, unreadable, lacks a column or has
-    unsorted timestamps. A missing trade file is an error unless ``require_trades`` is False.
+    Raises :class:`InputError` naming the file when a partition is missing, unreadable, lacks a column, has a
+    non-numeric ``side``, timestamps in another unit than epoch ms (:func:`require_ms`) or unsorted
+    timestamps. A missing trade file is an error unless ``require_trades`` is False.
     """
     depth_path = partition_path(root, DEPTH, instrument, date)
     trade_path = partition_path(root, TRADE, instrument, date)
     if not depth_path.is_file():
         raise InputError(f"no depth data for instrument {instrument!r} on {date}", path=depth_path)
     ts, bid_px, ask_px, bid_qty, ask_qty = read_depth_table(depth_path, levels)
+    require_ms(ts, date, depth_path)
     _check_sorted(ts, depth_path)
     if trade_path.is_file():
         t_ts, t_px, t_qty, t_side = read_trade_table(trade_path)
+        require_ms(t_ts, date, trade_path)
         _check_sorted(t_ts, trade_path)
     elif require_trades:
         raise InputError(f"no trade data for instrument {instrument!r} on {date}", path=trade_path)

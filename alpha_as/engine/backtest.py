@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from alpha_as.atomic import write_text_atomic
+from alpha_as.atomic import check_out_dir, write_text_atomic
 from alpha_as.configs import replace_checked
 from alpha_as.data.store import MarketDay, write_table_atomic
 from alpha_as.engine import accounting, kernel
@@ -39,6 +39,16 @@ COUNTERS = {
     "quote_updates": S.N_QUOTE_UPDATES, "skipped_warmup": S.N_SKIP_WARMUP, "skipped_k_invalid": S.N_SKIP_K,
     "skipped_nonfinite_quote": S.N_SKIP_QUOTE, "skipped_empty_book_side": S.N_SKIP_BOOK,
 }
+
+
+QUIET_FILLS = 10
+"""Fewer fills than this and the summary line says why (:meth:`BacktestResult.why_quiet`)."""
+SKIP_REASONS = (("skipped_k_invalid", "k invalid"), ("skipped_warmup", "warm-up: too few mids for window_tick"),
+                ("skipped_nonfinite_quote", "non-finite quote"), ("skipped_empty_book_side", "a book side empty"))
+
+
+def _hour(h: float) -> str:
+    return f"{int(h)}" if float(h).is_integer() else f"{int(h)}:{round((h % 1) * 60):02d}"
 
 
 def strategy_arrays(strategy: Strategy) -> tuple[int, np.ndarray]:
@@ -67,17 +77,44 @@ class BacktestResult:
     counters: dict[str, int]
     metrics: DayMetrics
     info: dict = field(default_factory=dict)
+    outside_hours: int = 0
+    """Snapshots outside the strategy's trading hours (not written: it explains a quiet summary line)."""
+    hours: tuple[float, float] | None = None
+    """The strategy's trading hours (first_hour, last_hour), when it has them."""
 
     def summary(self) -> str:
         m = self.metrics
-        return (f"fills {m.n_fills}  final P&L {m.final_total_pnl:+.4f}  Sharpe {m.sharpe:+.4f}  "
+        line = (f"fills {m.n_fills}  final P&L {m.final_total_pnl:+.4f}  Sharpe {m.sharpe:+.4f}  "
                 f"Sortino {m.sortino:+.4f}  MaxDD {m.max_drawdown:.4f}  P&L-to-MAP {m.pnl_to_map:+.2f}  "
                 f"wall {self.info.get('wall_seconds', math.nan):.3f} s")
+        why = self.why_quiet()
+        return f"{line}  ({why})" if why else line
+
+    def why_quiet(self) -> str:
+        """Why a run traded little (fewer than :data:`QUIET_FILLS` fills), from its counters: e.g. ``0 fills:
+        19,775 quote updates skipped (k invalid); 30,100 of 42,465 snapshots outside the trading hours 7-19 UTC``;
+        "" for a run that traded."""
+        c, n = self.counters, self.metrics.n_fills
+        if n >= QUIET_FILLS:
+            return ""
+        parts = []
+        skipped = [(c.get(k, 0), what) for k, what in SKIP_REASONS if c.get(k, 0)]
+        if skipped:
+            skipped.sort(key=lambda x: -x[0])
+            parts.append("quote updates skipped: " + ", ".join(f"{k:,} ({what})" for k, what in skipped))
+        if self.outside_hours and self.hours is not None:
+            parts.append(f"{self.outside_hours:,} of {c.get('snapshots', 0):,} snapshots outside the trading hours "
+                         f"{_hour(self.hours[0])}-{_hour(self.hours[1])} UTC (first_hour/last_hour)")
+        if c.get("trades", 0) == 0:
+            parts.append("no trades in the data (the fill models fill against trades)")
+        elif c.get("quote_updates", 0) and c.get("order_requests", 0) and n == 0:
+            parts.append(f"{c['quote_updates']:,} quote updates, none filled")
+        return f"{n} fill{'s' * (n != 1)}: " + "; ".join(parts) if parts else ""
 
     def write(self, out: str | Path, extra: dict | None = None) -> Path:
-        """Write fills.parquet, grid.parquet and metrics.json into ``out`` (each atomically)."""
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        """Write fills.parquet, grid.parquet and metrics.json into ``out`` (each atomically); an ``out`` that is a
+        file, lies under one or is not writable is one line (:func:`alpha_as.atomic.check_out_dir`)."""
+        out = check_out_dir(out, "output folder")
         fills = {"timestamp": pa.array(self.fill_ts, pa.int64())}
         for k, v in self.fills.items():
             if k == "side":
@@ -204,7 +241,13 @@ class Backtest:
             "final_position": float(st.sf[S.POSITION]), "fees": float(st.sf[S.FEES]),
             "volume": float(st.sf[S.VOLUME]), "trade_side_in_data": bool(self.day.has_side),
         }
-        return BacktestResult(st.fill_t[:nf].copy(), fills, st.grid_t[:ng].copy(), grid, counters, metrics, info)
+        res = BacktestResult(st.fill_t[:nf].copy(), fills, st.grid_t[:ng].copy(), grid, counters, metrics, info)
+        first_h, last_h = getattr(self.strategy, "first_hour", None), getattr(self.strategy, "last_hour", None)
+        if first_h is not None and last_h is not None:
+            tod = self.day.depth_ts % (86_400 * 1_000_000_000)
+            inside = (tod >= first_h * 3_600e9) & (tod < last_h * 3_600e9)
+            res.hours, res.outside_hours = (first_h, last_h), int(len(tod) - np.count_nonzero(inside))
+        return res
 
 
 REWARDS = ("asymmetric_dampened", "total", "realized")

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.agents.config import MODEL_AGENTS
-from alpha_as.configs import from_dict, load_json_arg
+from alpha_as.configs import finite_float, from_dict, load_json_arg
 from alpha_as.data import store
+from alpha_as.data.validate import add_trust_argument, require_sessions
 from alpha_as.engine.backtest import Backtest
 from alpha_as.engine.config import FILL_MODELS, LOT_MATCHING, EngineConfig
 from alpha_as.errors import InputError
@@ -45,12 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--params", help="strategy parameters: a JSON file or an inline JSON object "
                      "(unknown keys are an error; defaults: the authors' AS parameters)")
     run.add_argument("--fill", choices=FILL_MODELS, default="paper", help="fill model (default paper)")
-    run.add_argument("--latency-ms", type=float, default=65.0, help="order-entry latency (default 65)")
-    run.add_argument("--maker-fee", type=float, default=0.0, help="maker fee rate, negative = rebate (default 0)")
-    run.add_argument("--taker-fee", type=float, default=0.0, help="taker fee rate (default 0)")
+    run.add_argument("--latency-ms", type=finite_float, default=65.0, help="order-entry latency (default 65)")
+    run.add_argument("--maker-fee", type=finite_float, default=0.0, help="maker fee rate, negative = rebate (default 0)")
+    run.add_argument("--taker-fee", type=finite_float, default=0.0, help="taker fee rate (default 0)")
     run.add_argument("--lot-matching", choices=LOT_MATCHING, default="paper", help="realized P&L lot rule")
     run.add_argument("--window", default="07:00-19:00",
                      help="UTC time window of the day to replay, HH:MM-HH:MM, or 'all' (default 07:00-19:00)")
+    run.add_argument("--trading-hours", choices=("window", "authors"), default="window",
+                     help="window (default): AS, the baselines and the policies quote in --window unless --params "
+                     "sets first_hour / last_hour; authors: in the params' hours (default 07-19 UTC)")
     run.add_argument("--map-over", choices=("fills", "grid"), default="fills",
                      help="mean |position| of P&L-to-MAP over fill rows (default, the authors') or the 5-s grid")
     run.add_argument("--seed", type=int, default=None,
@@ -61,21 +65,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--model", type=Path, help="Alpha-AS model folder written by `alpha-as train` (agents only)")
     run.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
                      help="agents: keep learning and update the model (default, the paper's test protocol)")
+    add_trust_argument(run)
     run.set_defaults(func=_cmd_run)
 
 
-def load_params(cls: type, text: str | None):
+def load_params(cls: type, text: str | None, window: str | None = None):
     """Strategy parameters from --params: a JSON file or object; a {"params": {...}} wrapper (a GA best.json,
-    a metrics.json) is unwrapped."""
-    if text is None:
-        return cls()
-    raw, source = load_json_arg(text, "--params")
+    a metrics.json) is unwrapped. With ``window``, parameters with trading hours that set neither first_hour nor
+    last_hour quote in that UTC window (``--trading-hours window``)."""
+    from alpha_as.experiments.config import HOUR_KEYS, has_hours, with_window_hours
+
+    raw, source = ({}, "--params") if text is None else load_json_arg(text, "--params")
     if "params" in raw and isinstance(raw["params"], dict):
         raw = raw["params"]
-    return from_dict(cls, raw, source=source)
+    params = from_dict(cls, raw, source=source)
+    if window is not None and has_hours(params) and not any(k in raw for k in HOUR_KEYS):
+        params = with_window_hours(params, window, "--window")
+    return params
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    store.parse_window(args.window)  # up front: an empty or reversed window is one line naming --window
     if args.strategy in AGENTS:
         if args.model is None:
             raise InputError(f"{args.strategy} needs --model DIR (a folder written by `alpha-as train`)")
@@ -97,9 +107,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.strategy in POLICIES and args.params is None:
         raise InputError(f"{args.strategy} needs --params: Gen-AS's parameters (its best.json, or a JSON object)")
     day_date = store.parse_date(args.day)
-    params = load_params(ASParams if args.strategy in POLICIES else STRATEGIES[args.strategy], args.params)
+    params = load_params(ASParams if args.strategy in POLICIES else STRATEGIES[args.strategy], args.params,
+                         args.window if args.trading_hours == "window" else None)
     config = EngineConfig(fill_model=args.fill, latency_ms=args.latency_ms, maker_fee=args.maker_fee,
                           taker_fee=args.taker_fee, lot_matching=args.lot_matching)
+    require_sessions(args.data, args.instrument, [(day_date, args.window)], trust=args.trust_data)
     day = store.load_window_day(args.data, args.instrument, day_date, args.window)
     seed = args.seed if args.seed is not None else 0
     extra = {"seed": seed, "window": args.window, "data": str(args.data)}

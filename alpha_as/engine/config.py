@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -11,6 +12,10 @@ from alpha_as.errors import InputError
 
 FILL_MODELS = ("paper", "queue")
 LOT_MATCHING = ("paper", "fifo")
+MAX_LATENCY_MS = 86_400_000.0
+"""Largest order-entry latency accepted (a day)."""
+MAX_GRID_SECONDS = 86_400.0
+"""Largest record-grid spacing accepted (a day)."""
 
 # int config vector
 C_FILL_MODEL = 0
@@ -71,14 +76,21 @@ class EngineConfig:
             raise InputError(f"engine: fill_model must be one of {FILL_MODELS}, got {self.fill_model!r}")
         if self.lot_matching not in LOT_MATCHING:
             raise InputError(f"engine: lot_matching must be one of {LOT_MATCHING}, got {self.lot_matching!r}")
-        if self.latency_ms < 0:
-            raise InputError("engine: latency_ms must be >= 0")
-        if self.grid_seconds <= 0:
-            raise InputError("engine: grid_seconds must be > 0")
-        if self.tick <= 0:
-            raise InputError("engine: tick must be > 0")
-        if not 2 <= self.mark_window <= 1000:
-            raise InputError("engine: mark_window must be in 2..1000")
+        # every number finite and in its range (a NaN fails every comparison, so each check is written as
+        # "ok"); latency and grid spacing at most a day, so that their nanoseconds fit the int config vector
+        checks = [
+            ("latency_ms", 0 <= self.latency_ms <= MAX_LATENCY_MS, f"in [0, {MAX_LATENCY_MS:.0f}] (a day)"),
+            ("maker_fee", -1 < self.maker_fee < 1, "in (-1, 1) (a rate of the traded value)"),
+            ("taker_fee", -1 < self.taker_fee < 1, "in (-1, 1) (a rate of the traded value)"),
+            ("grid_seconds", 0 < self.grid_seconds <= MAX_GRID_SECONDS, f"in (0, {MAX_GRID_SECONDS:.0f}] (a day)"),
+            ("tick", 0 < self.tick < math.inf, "> 0"),
+            ("queue_power", 0 < self.queue_power < math.inf, "> 0"),
+            ("mark_sigma_bound", 0 <= self.mark_sigma_bound < math.inf, ">= 0 (0 disables)"),
+            ("mark_window", 2 <= self.mark_window <= 1000, "in 2..1000"),
+        ]
+        for key, ok, need in checks:
+            if not ok:
+                raise InputError(f"engine: {key} must be finite and {need}, got {getattr(self, key)!r}")
 
     @classmethod
     def from_dict(cls, d: dict, *, source: str = "engine config") -> EngineConfig:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from alpha_as.data.validate import add_trust_argument
 from alpha_as.experiments.config import EXECUTORS, load_config
 
 MEAN_COLUMNS = ("n_fills", "final_total_pnl", "sharpe", "sortino", "max_drawdown", "pnl_to_map")
@@ -18,8 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "runs", help="run an experiment: models x days x seeds (resumable)",
         description="Run every (model, day, seed) job of an experiment file, skipping the jobs a previous run "
-        "finished with the same configuration and data. Each job writes <out>/<model>/<day>/seed=<n>/ "
-        "(fills.parquet, grid.parquet, metrics.json, manifest.json); the run writes <out>/summary.csv. "
+        "finished with the same configuration and data. Each job writes <out>/<model>/<session>/seed=<n>/ "
+        "(fills.parquet, grid.parquet, metrics.json, manifest.json; <session> is the day, or e.g. "
+        "2016-03-03_1100-1130 for a day in its own window); the run writes <out>/summary.csv. "
         "Relative paths in the file resolve against the current directory.",
     )
     p.add_argument("--config", required=True, type=Path, help="experiment file (TOML), e.g. experiments/demo.toml")
@@ -29,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", help="Ray cluster to connect to (overrides [experiment] ray_address)")
     p.add_argument("--force", action="store_true", help="rerun every job, finished or not")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_trust_argument(p)
     p.set_defaults(func=_cmd_runs)
 
 
@@ -42,7 +45,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     exp = load_config(args.config).with_overrides(
         out=args.out, executor=args.executor, ray_address=args.ray_address,
         workers=None if args.workers is None else (args.workers or default_workers()))
-    report = run_experiment(exp, force=args.force, progress=not args.no_progress)
+    report = run_experiment(exp, force=args.force, progress=not args.no_progress, trust_data=args.trust_data)
     print(f"done in {report.wall_seconds:.1f} s: {report.ran} ran, {report.skipped} skipped, "
           f"{len(report.failed)} failed; summary of {len(report.rows)} finished job(s): {report.summary}")
     if report.rows:

@@ -8,12 +8,16 @@ line naming the file, the table and the key)::
     data = "data"                      # store root (required)
     instrument = "btcusdt_synth"       # instrument in the store (required)
     out = "results/demo"               # optional; default results/<name>
-    days = ["2020-12-09", "2020-12-10"]          # either an explicit list of days ...
+    days = ["2020-12-09", "2020-12-10"]          # either an explicit list of sessions: a day (replayed in
+    #                                  # `window`) or a day with its own window, "2016-03-03 11:00-11:30" ...
     # start = "2020-12-09"                       # ... or a range [start, end] (both inclusive)
     # end = "2021-01-08"
     # calendar = "paper"               # range only: "paper" (the paper's days in the range; 31 Dec is not one),
     #                                  # "all" (every calendar day) or "store" (the days the store holds)
     window = "07:00-19:00"             # UTC window of each day replayed, HH:MM-HH:MM or "all"
+    trading_hours = "window"           # the strategies quote in each session's window ("window") or in the hours
+    #                                  # of their params (first_hour/last_hour, the authors' 07-19: "authors")
+    quote_currency = "USD"             # the instrument's quote currency (P&L and Max DD labels)
     map_over = "fills"                 # mean |position| of P&L-to-MAP over "fills" (authors') or the "grid"
     seeds = [0]                        # one job per seed (see below)
     executor = "local"                 # "local" (process pool) or "ray"
@@ -42,8 +46,20 @@ AS on the agents' base: Gen-AS's parameters (``params_file`` and/or ``params``, 
 γ 0.9, window 25 and skew 0 before the first decision, then the action's (γ, skew). Their grid.parquet has the
 ``action``, ``risk_aversion`` and ``skew`` columns of the agents' runs.
 
-**Days.** Every selected day must have a depth and a trade file in the store; a missing one is an error
-naming the expected file, before any job runs.
+**Days and sessions.** Every selected day must have a depth and a trade file in the store; a missing one is an
+error naming the expected file, before any job runs. A *session* is the syntax of ``alpha-as replicate``
+(:func:`parse_session`): ``"2016-03-03"`` is the day in ``window``, ``"2016-03-03 11:00-11:30"`` the day in its
+own window; the latter's jobs write ``<out>/<model>/2016-03-03_1100-1130/seed=<n>/`` (the session's label), so
+they never collide with the whole day's. A window is within one UTC day: an empty or reversed one
+(``08:00-08:00``, ``19:00-07:00``) is refused.
+
+**Trading hours.** AS and the baselines quote only from ``first_hour`` to ``last_hour`` (UTC hours; the authors'
+07-19 by default). With ``trading_hours = "window"`` (the default) a model whose params (inline or from
+``params_file``) set neither takes them from each session's window (``11:00-11:30`` -> 11 and 11.5, ``all`` -> 0
+and 24), so data outside 07-19 trades too; the params dicts of a 07:00-19:00 window are those of earlier
+versions (7 and 19, ints), so their results keep their hashes. ``"authors"`` keeps the params' hours whatever
+the window. A fractional hour with ``tt_mode = "hhmm"`` (the authors' HHMM arithmetic, meaningless between
+whole hours) is refused.
 
 **Seeds.** The engine and the compiled strategies are deterministic: the seed does not change their
 results. It is part of a job's identity and is passed to the job (recorded in its outputs) so that
@@ -55,6 +71,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import re
 import typing
@@ -66,7 +83,7 @@ from alpha_as.configs import from_dict
 from alpha_as.data import paper, store
 from alpha_as.engine.config import EngineConfig
 from alpha_as.errors import InputError
-from alpha_as.strategies.avellaneda_stoikov import ASParams
+from alpha_as.strategies.avellaneda_stoikov import NS_PER_HOUR, ASParams
 from alpha_as.strategies.fixed_quoter import FixedQuoterParams
 from baselines import FOICParams, LIICParams
 
@@ -85,6 +102,10 @@ POLICY_DECISION_SECONDS = 5.0
 """Decision period of the policies in ``alpha-as runs`` (the paper's 5 s)."""
 EXECUTORS = ("local", "ray")
 CALENDARS = ("paper", "all", "store")
+TRADING_HOURS = ("window", "authors")
+"""``trading_hours``: the strategies quote in the session's window, or in their params' hours (the authors')."""
+HOUR_KEYS = ("first_hour", "last_hour")
+CURRENCY_RE = re.compile(r"^[A-Za-z0-9._-]{1,12}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 TABLES = ("experiment", "engine", "models")
 
@@ -102,7 +123,7 @@ class ExperimentTable:
     out: str = ""
     """Output folder; default results/<name>; relative to the current directory."""
     days: list[str] = field(default_factory=list)
-    """Explicit days, YYYY-MM-DD (exclusive with start/end)."""
+    """Explicit sessions, "YYYY-MM-DD" or "YYYY-MM-DD HH:MM-HH:MM" (exclusive with start/end)."""
     start: str = ""
     """First day of a range (with ``end``)."""
     end: str = ""
@@ -111,6 +132,11 @@ class ExperimentTable:
     """Days of a range: "paper" (the paper's days), "all" (every calendar day), "store" (days in the store)."""
     window: str = "07:00-19:00"
     """UTC window of each day, HH:MM-HH:MM, or "all"."""
+    trading_hours: str = "window"
+    """"window": a model whose params set no first_hour/last_hour quotes in each session's window; "authors":
+    in its params' hours (default 07-19)."""
+    quote_currency: str = "USD"
+    """The instrument's quote currency (labels of P&L and Max DD)."""
     map_over: str = "fills"
     """P&L-to-MAP denominator: mean |position| over "fills" (the authors') or the 5-s "grid"."""
     seeds: list[int] = field(default_factory=lambda: [0])
@@ -144,10 +170,27 @@ class ModelSpec:
     name: str
     kind: str
     params: object
-    """An ASParams / FOICParams / LIICParams / FixedQuoterParams."""
+    """An ASParams / FOICParams / LIICParams / FixedQuoterParams (with the hours of the experiment's window when
+    ``window_hours``)."""
     params_file: Path | None = None
     action: int | None = None
     """"constant": the action index held all day."""
+    window_hours: bool = False
+    """The trading hours follow each session's window (``trading_hours = "window"`` and the params set neither
+    first_hour nor last_hour)."""
+
+
+@dataclass(frozen=True)
+class Session:
+    """A day of the store in a UTC window; ``label`` names its folders (``2020-12-09`` or
+    ``2015-05-01_0400-0600``)."""
+
+    date: dt.date
+    window: str
+    label: str
+
+    def to_dict(self) -> dict:
+        return {"date": self.date.isoformat(), "window": self.window, "label": self.label}
 
 
 @dataclass(frozen=True)
@@ -168,6 +211,22 @@ class Experiment:
     ray_address: str | None
     engine: EngineConfig
     models: dict[str, ModelSpec]
+    sessions: tuple[Session, ...] = ()
+    """The sessions replayed, sorted by date then label; ``dates`` are their days, ``window`` the default one."""
+    trading_hours: str = "window"
+    quote_currency: str = "USD"
+
+    def __post_init__(self) -> None:
+        if not self.sessions:  # built by hand from days: each day in the experiment's window
+            object.__setattr__(self, "sessions", tuple(Session(d, self.window, d.isoformat()) for d in self.dates))
+
+    def job_params(self, name: str, session: Session) -> dict:
+        """The canonical params of model ``name`` on ``session``: with the session window's trading hours when the
+        model's follow the window (see the module doc), else as given."""
+        m = self.models[name]
+        params = with_window_hours(m.params, session.window, f"{self.path} [models.{name}]") if m.window_hours \
+            else m.params
+        return canonical(params)
 
     def with_overrides(self, **changes) -> Experiment:
         """A copy with some execution settings replaced (``out``, ``executor``, ``workers``, ``ray_address``)."""
@@ -214,15 +273,92 @@ def parse_window(text: str, source: str) -> tuple[dt.time | None, dt.time | None
         raise InputError(f"{source}: key 'window': {e}") from None
 
 
-def select_dates(t: ExperimentTable, data: Path, source: str) -> tuple[dt.date, ...]:
+def parse_session(text: object, default_window: str, source: str) -> Session:
+    """``"YYYY-MM-DD"`` (the day in ``default_window``) or ``"YYYY-MM-DD HH:MM-HH:MM"`` → Session; the syntax of
+    a session in a protocol file and in an experiment file's ``days``."""
+    if not isinstance(text, str):
+        raise InputError(f"{source}: a session must be a string 'YYYY-MM-DD [HH:MM-HH:MM]', got {text!r}")
+    parts = text.split()
+    if len(parts) not in (1, 2):
+        raise InputError(f"{source}: bad session {text!r}: expected 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM-HH:MM'")
+    try:
+        date = dt.date.fromisoformat(parts[0])
+    except ValueError:
+        raise InputError(f"{source}: bad session {text!r}: bad date {parts[0]!r}, expected YYYY-MM-DD") from None
+    window = parts[1] if len(parts) == 2 else default_window
+    try:
+        store.parse_window(window, "window")
+    except InputError as e:
+        raise InputError(f"{source}: session {text!r}: {e}") from None
+    label = date.isoformat() if len(parts) == 1 else f"{date.isoformat()}_{window.replace(':', '')}"
+    return Session(date, window, label)
+
+
+def _hour(t: dt.time | None, default: int) -> int | float:
+    """A time of day in hours: an int when whole, else the largest float whose hour x NS_PER_HOUR (the kernels'
+    product) is not past the time, so a snapshot at the window's exact start is inside the trading hours."""
+    if t is None:
+        return default
+    ns = ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000_000 + t.microsecond * 1000
+    if ns % NS_PER_HOUR == 0:
+        return ns // NS_PER_HOUR
+    h = ns / NS_PER_HOUR
+    while h * NS_PER_HOUR > ns:
+        h = math.nextafter(h, 0.0)
+    return h
+
+
+def check_hours_and_currency(trading_hours: str, quote_currency: str, src: str) -> None:
+    """The ``trading_hours`` and ``quote_currency`` keys shared by experiment and protocol files."""
+    if trading_hours not in TRADING_HOURS:
+        raise InputError(f"{src}: key 'trading_hours' must be one of {', '.join(TRADING_HOURS)}, got "
+                         f"{trading_hours!r}")
+    if not CURRENCY_RE.match(quote_currency):
+        raise InputError(f"{src}: key 'quote_currency' must be a currency code such as \"USD\" (1-12 letters, "
+                         f"digits, '.', '_' or '-'), got {quote_currency!r}")
+
+
+def window_hours(window: str) -> tuple[int | float, int | float]:
+    """(first_hour, last_hour) of a UTC window: ``"07:00-19:00"`` -> (7, 19), ``"11:00-11:30"`` -> (11, 11.5),
+    ``"22:00-24:00"`` -> (22, 24), ``"all"`` -> (0, 24)."""
+    start, end = store.parse_window(window, "window")
+    return _hour(start, 0), _hour(end, 24)
+
+
+def has_hours(params: object) -> bool:
+    """Whether a parameter dataclass has trading hours (AS, the baselines; not the fixed quoter)."""
+    return all(k in {f.name for f in dataclasses.fields(params)} for k in HOUR_KEYS)
+
+
+def with_window_hours(params: object, window: str, source: str):
+    """``params`` quoting in the UTC ``window`` (its first_hour/last_hour replaced); an invalid result (a
+    fractional hour with tt_mode "hhmm") is one line naming ``source`` and the window."""
+    first, last = window_hours(window)
+    try:
+        return dataclasses.replace(params, first_hour=first, last_hour=last)
+    except InputError as e:
+        raise InputError(f"{source}: trading hours {first}-{last} of the window {window!r}: {e} (set first_hour and "
+                         "last_hour in the params, or quote in the authors' trading hours)") from None
+
+
+def select_sessions(t: ExperimentTable, data: Path, source: str) -> tuple[Session, ...]:
+    """The experiment's sessions, sorted by date then label: ``days`` (each a session) or a range of days."""
     if t.days and (t.start or t.end):
         raise InputError(f"{source}: give either 'days' or 'start'/'end', not both")
     if t.days:
         _check_items(t.days, str, "days", source)
-        dates = [_date(d, "days", source) for d in t.days]
-        if len(set(dates)) != len(dates):
-            raise InputError(f"{source}: key 'days' lists a day twice")
-        return tuple(sorted(dates))
+        sessions = [parse_session(d, t.window, f"{source}: key 'days'") for d in t.days]
+        keys = [(s.date, s.window) for s in sessions]
+        for i, k in enumerate(keys):
+            if k in keys[:i] or sessions[i].label in [s.label for s in sessions[:i]]:
+                raise InputError(f"{source}: key 'days' lists the session {t.days[i]!r} twice "
+                                 f"({k[0]} {k[1]})")
+        return tuple(sorted(sessions, key=lambda s: (s.date, s.label)))
+    return tuple(parse_session(d.isoformat(), t.window, f"{source}: key 'start'") for d in select_dates(t, data, source))
+
+
+def select_dates(t: ExperimentTable, data: Path, source: str) -> tuple[dt.date, ...]:
+    """The days of a range (``start``, ``end``, ``calendar``)."""
     if not (t.start and t.end):
         raise InputError(f"{source}: select days with 'days' = [...] or both 'start' and 'end'")
     if t.calendar not in CALENDARS:
@@ -269,7 +405,11 @@ def _params_from_file(path: Path, source: str) -> dict:
     return raw
 
 
-def build_model(name: str, raw: object, file: str) -> ModelSpec:
+def build_model(name: str, raw: object, file: str, window: str | None = None,
+                sessions: tuple[Session, ...] = ()) -> ModelSpec:
+    """A ``[models.<name>]`` table, resolved. With ``window`` (``trading_hours = "window"``) a model with trading
+    hours whose params set neither first_hour nor last_hour quotes in ``window`` (and, per job, in each session's
+    window: every one of ``sessions`` is checked here)."""
     source = f"{file} [models.{name}]"
     if not NAME_RE.match(name):
         raise InputError(f"{source}: bad model name {name!r}: use letters, digits, '_' and '-' only")
@@ -296,7 +436,13 @@ def build_model(name: str, raw: object, file: str) -> ModelSpec:
     params.update(m.params)
     cls = KINDS[m.kind]
     where = f"{source} params" + (f" (with {m.params_file})" if m.params_file else "")
-    return ModelSpec(name, m.kind, build(cls, params, where), path, m.action)
+    built = build(cls, params, where)
+    follow = window is not None and has_hours(built) and not any(k in params for k in HOUR_KEYS)
+    if follow:
+        for w in dict.fromkeys([s.window for s in sessions]):
+            with_window_hours(built, w, source)
+        built = with_window_hours(built, window, source)
+    return ModelSpec(name, m.kind, built, path, m.action, follow)
 
 
 def read_toml(path: Path, tables: tuple[str, ...], what: str = "config file") -> dict:
@@ -343,20 +489,24 @@ def load_config(path: str | Path, *, check_data: bool = True) -> Experiment:
     if not t.data or not t.instrument:
         raise InputError(f"{src}: 'data' and 'instrument' must not be empty")
     parse_window(t.window, src)
+    check_hours_and_currency(t.trading_hours, t.quote_currency, src)
     data = Path(t.data).absolute()
-    dates = select_dates(t, data, src)
+    sessions = select_sessions(t, data, src)
+    dates = tuple(dict.fromkeys(s.date for s in sessions))
     engine = build(EngineConfig, doc.get("engine", {}), f"{file} [engine]")
     models_raw = doc.get("models", {})
     if not models_raw:
         raise InputError(f"{file}: no models: add at least one [models.<name>] table")
-    models = {n: build_model(n, raw, file) for n, raw in models_raw.items()}
+    follow = t.window if t.trading_hours == "window" else None
+    models = {n: build_model(n, raw, file, follow, sessions) for n, raw in models_raw.items()}
     if check_data:
         check_store(data, t.instrument, dates, src)
     return Experiment(path=path, name=name, data=data, instrument=t.instrument,
                       out=Path(t.out or f"results/{name}").absolute(), dates=dates, window=t.window,
                       map_over=t.map_over, seeds=tuple(t.seeds), executor=t.executor,
                       workers=t.workers or default_workers(), ray_address=t.ray_address or None, engine=engine,
-                      models=models)
+                      models=models, sessions=sessions, trading_hours=t.trading_hours,
+                      quote_currency=t.quote_currency)
 
 
 def default_workers() -> int:

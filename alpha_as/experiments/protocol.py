@@ -12,6 +12,9 @@ session. Schema (every key checked; one error line naming the file, table and ke
     synthetic = true                  # generate the built-in synthetic market for missing days
     out = "results/paper"             # default results/<name>
     window = "07:00-19:00"            # default window of the sessions
+    trading_hours = "window"          # "window": the models quote in each session's window; "authors": in their
+                                      # params' hours (first_hour/last_hour, default 07-19) whatever the window
+    quote_currency = "USD"            # the instrument's quote currency (labels of P&L and Max DD)
     fi = "2020-12-07"                 # feature-importance session
     train = "2020-12-08"              # GA and training session
     test = "paper"                    # "paper" (its 30 test days) or a list of sessions
@@ -51,6 +54,21 @@ model's is ``{**[agents] without preset, q_target, epochs and batch_size, **the 
 preset and options), **[sound]}`` — so ``[agents]``' iterations, runs, timing, test settings carry over and the
 sound preset's epochs (1 per Bellman iteration) and batch size are not overridden by the paper's.
 
+**Sessions** must not overlap where it would leak: the training session and a test session (same date,
+intersecting windows) are refused, and so are the FI session and a test session (the features would be chosen
+on test data); the FI session may be the training session or overlap it (both are in-sample). A window lies
+within one UTC day (an empty or reversed one is refused).
+
+**Trading hours** (``trading_hours``). AS (Gen-AS, the references, the agents' base) and the baselines quote only
+from ``first_hour`` to ``last_hour``. ``"window"`` (the default): a model whose hours the file does not set
+(``[baselines]`` / ``[baselines.<m>]`` for FOIC / LIIC, ``[genas] base_params`` for everything built on AS)
+quotes in each session's own window (:meth:`Protocol.hours`: ``04:00-06:00`` -> 4 and 6, ``11:00-11:30`` -> 11 and
+11.5); the GA runs with the training session's. ``"authors"``: the params' hours (the authors' 07-19) whatever
+the window — ``experiments/paper.toml`` sets it, so ``--quick``'s 1-hour sessions keep 07-19 as before. The params
+of a 07:00-19:00 session are those of earlier versions either way (7 and 19, ints), and ``trading_hours`` enters
+the protocol's identity only when it moves some model's hours off 07-19, so results of earlier versions keep
+their identity. ``quote_currency`` labels the report's P&L (not part of the identity).
+
 Relative paths resolve against the current directory (run from the project root), as everywhere else.
 """
 
@@ -69,7 +87,18 @@ from alpha_as.data import paper, store
 from alpha_as.data.synthetic.calibration import GENERATOR_VERSION, SynthOptions
 from alpha_as.engine.config import EngineConfig
 from alpha_as.errors import InputError
-from alpha_as.experiments.config import NAME_RE, build, read_toml
+from alpha_as.experiments.config import (
+    HOUR_KEYS,
+    NAME_RE,
+    Session,
+    build,
+    check_hours_and_currency,
+    parse_session,
+    read_toml,
+    window_hours,
+    with_window_hours,
+)
+from alpha_as.strategies.avellaneda_stoikov import ASParams
 from alpha_as.tuning.genas import GAConfig
 from baselines import FOICParams, LIICParams
 
@@ -117,6 +146,11 @@ class ProtocolTable:
     """Output folder; default results/<name>."""
     window: str = "07:00-19:00"
     """Default UTC window of a session."""
+    trading_hours: str = "window"
+    """"window": models whose hours the file does not set quote in each session's window; "authors": in their
+    params' hours (default 07-19)."""
+    quote_currency: str = "USD"
+    """The instrument's quote currency (report labels; not part of the identity)."""
     fi: str = paper.FI_DAY.isoformat()
     """Feature-importance session."""
     train: str = paper.TRAIN_DAY.isoformat()
@@ -152,18 +186,11 @@ class FeaturesTable:
     max_depth: int = 12
     """Tree depth."""
 
+    def __post_init__(self) -> None:
+        from alpha_as.agents.features_cli import check_selection_options
 
-@dataclass(frozen=True)
-class Session:
-    """A day of the store in a UTC window; ``label`` names its folders (``2020-12-09`` or
-    ``2015-05-01_0400-0600``)."""
-
-    date: dt.date
-    window: str
-    label: str
-
-    def to_dict(self) -> dict:
-        return {"date": self.date.isoformat(), "window": self.window, "label": self.label}
+        check_selection_options(horizon_s=self.horizon_s, max_rows=self.max_rows, n_estimators=self.n_estimators,
+                                max_depth=self.max_depth, source="")
 
 
 @dataclass(frozen=True)
@@ -199,6 +226,13 @@ class Protocol:
     the variant's."""
     quick: bool = False
     notes: tuple[str, ...] = ()
+    trading_hours: str = "window"
+    """"window" or "authors" (the module doc)."""
+    quote_currency: str = "USD"
+    """The instrument's quote currency, for the report's labels."""
+    fixed_hours: frozenset[str] = frozenset()
+    """Whose trading hours the file sets: "foic", "liic" ([baselines] / [baselines.<m>]) and "as" ([genas]
+    base_params: Gen-AS, the references, the agents); they keep them whatever ``trading_hours``."""
 
     @property
     def agents_run(self) -> tuple[str, ...]:
@@ -218,8 +252,27 @@ class Protocol:
     def sessions(self) -> list[Session]:
         return [self.fi, self.train, *self.test]
 
+    def hours(self, model: str, s: Session) -> dict:
+        """``{"first_hour", "last_hour"}`` that ``model`` (a model of :data:`MODELS`, or a runner kind: "foic",
+        "liic", "gen-as", "random", "constant", ...) quotes in on session ``s``: the window's (``04:00-06:00`` -> 4
+        and 6) with ``trading_hours = "window"``, unless the file sets the model's hours; else ``{}`` (its params'
+        hours stand)."""
+        group = model if model in BASELINE_MODELS else "as"
+        if self.trading_hours != "window" or group in self.fixed_hours:
+            return {}
+        first, last = window_hours(s.window)
+        return {"first_hour": first, "last_hour": last}
+
+    def session_params(self, model: str, s: Session, params: dict) -> dict:
+        """A model's params dict on session ``s``: ``params`` with :meth:`hours` applied (unchanged when ``{}``)."""
+        return {**params, **self.hours(model, s)}
+
     def ga_config(self, seed: int) -> GAConfig:
-        return GAConfig.from_dict({**self.genas, "seed": seed, "workers": self.workers, "window": self.train.window},
+        genas = dict(self.genas)
+        hours = self.hours("gen-as", self.train)
+        if hours:  # the GA quotes in the training session's window
+            genas["base_params"] = {**genas.get("base_params", {}), **hours}
+        return GAConfig.from_dict({**genas, "seed": seed, "workers": self.workers, "window": self.train.window},
                                   source=f"{self.path} [genas]")
 
     def agent_config(self, model: str, seed: int, features: list[str]) -> AlphaASConfig:
@@ -244,30 +297,55 @@ class Protocol:
                 "baselines": {k: v.to_dict() for k, v in self.baselines.items()}, "quick": self.quick,
                 **({"sound": self.sound} if any(ROLES[m] == "variant" for m in self.models) else {}),
                 **({} if self.synth.is_default else {"synth": dataclasses.asdict(self.synth)}),
-                **({"synthetic_generator": GENERATOR_VERSION} if self.synthetic else {})}
+                **({"synthetic_generator": GENERATOR_VERSION} if self.synthetic else {}),
+                **({"trading_hours": self.trading_hours} if self._hours_moved() else {})}
+
+    def _hours_moved(self) -> bool:
+        """Whether ``trading_hours`` gives some model other hours than the 07-19 of earlier versions on a session
+        where it quotes (training, test)."""
+        return any(self.hours(m, s) not in ({}, {"first_hour": 7, "last_hour": 19})
+                   for m in self.models for s in (self.train, *self.test))
 
     def identity_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
 
 
-def parse_session(text: object, default_window: str, source: str) -> Session:
-    """``"YYYY-MM-DD"`` or ``"YYYY-MM-DD HH:MM-HH:MM"`` → Session."""
-    if not isinstance(text, str):
-        raise InputError(f"{source}: a session must be a string 'YYYY-MM-DD [HH:MM-HH:MM]', got {text!r}")
-    parts = text.split()
-    if len(parts) not in (1, 2):
-        raise InputError(f"{source}: bad session {text!r}: expected 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM-HH:MM'")
-    try:
-        date = dt.date.fromisoformat(parts[0])
-    except ValueError:
-        raise InputError(f"{source}: bad session {text!r}: bad date {parts[0]!r}, expected YYYY-MM-DD") from None
-    window = parts[1] if len(parts) == 2 else default_window
-    try:
-        store.parse_window(window, "window")
-    except InputError as e:
-        raise InputError(f"{source}: session {text!r}: {e}") from None
-    label = date.isoformat() if len(parts) == 1 else f"{date.isoformat()}_{window.replace(':', '')}"
-    return Session(date, window, label)
+def _span(s: Session) -> tuple[int, int]:
+    """[start, end) of a session in epoch ns."""
+    return store.window_ns(s.date, *store.parse_window(s.window, "window"))
+
+
+def overlap(a: Session, b: Session) -> bool:
+    """Whether two sessions share some time (same date, intersecting windows)."""
+    (a0, a1), (b0, b1) = _span(a), _span(b)
+    return a.date == b.date and a0 < b1 and b0 < a1
+
+
+def _described(s: Session) -> str:
+    return f"'{s.date} {s.window}'"
+
+
+def check_overlaps(fi: Session, train: Session, test: tuple[Session, ...], src: str) -> None:
+    """Refuse a training or FI session that overlaps a test session (one line naming both)."""
+    for s in test:
+        if overlap(train, s):
+            raise InputError(f"{src}: the training session {_described(train)} (key 'train') overlaps the test "
+                             f"session {_described(s)} (key 'test'): the models would be tested on the data they "
+                             "were trained on")
+        if overlap(fi, s):
+            raise InputError(f"{src}: the FI session {_described(fi)} (key 'fi') overlaps the test session "
+                             f"{_described(s)} (key 'test'): the features would be chosen on test data")
+
+
+def _fixed_hours(doc: dict, file: str) -> frozenset[str]:
+    """Whose trading hours the protocol's tables set (see :attr:`Protocol.fixed_hours`)."""
+    bt = _table(doc, "baselines", file)
+    shared = any(k in bt for k in HOUR_KEYS)
+    fixed = {m for m in BASELINE_MODELS if shared or (isinstance(bt.get(m), dict) and any(k in bt[m] for k in HOUR_KEYS))}
+    base = _table(doc, "genas", file).get("base_params", {})
+    if isinstance(base, dict) and any(k in base for k in HOUR_KEYS):
+        fixed.add("as")
+    return frozenset(fixed)
 
 
 def _table(doc: dict, key: str, file: str) -> dict:
@@ -336,7 +414,10 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
     name = t.name or path.stem
     if not NAME_RE.match(name):
         raise InputError(f"{src}: bad name {name!r}: use letters, digits, '_' and '-' only")
-    store.parse_window(t.window, f"{src}: key 'window'")
+    try:
+        store.parse_window(t.window, "window")
+    except InputError as e:
+        raise InputError(f"{src}: key 'window': {e}") from None
     fi = parse_session(t.fi, t.window, f"{src}: key 'fi'")
     train = parse_session(t.train, t.window, f"{src}: key 'train'")
     if t.test == "paper":
@@ -349,6 +430,8 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
     labels = [s.label for s in test]
     if len(set(labels)) != len(labels):
         raise InputError(f"{src}: key 'test' lists a session twice")
+    check_overlaps(fi, train, test, file)
+    check_hours_and_currency(t.trading_hours, t.quote_currency, src)
     if not isinstance(t.models, list) or not t.models or any(m not in MODELS for m in t.models) \
             or len(set(t.models)) != len(t.models):
         raise InputError(f"{src}: key 'models' must list some of {', '.join(MODELS)}, each once; got {t.models!r}")
@@ -382,6 +465,16 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
     if not synth.is_default and not t.synthetic:
         raise InputError(f"{file} [synth]: a market variant needs synthetic = true in [protocol] (it is a variant of "
                          f"the built-in synthetic market)")
+    fixed = _fixed_hours(doc, file)
+    if t.trading_hours == "window":  # every session's hours must make valid params (hhmm needs whole hours)
+        for s in dict.fromkeys((train, *test)):
+            for m in BASELINE_MODELS:
+                if m not in fixed:
+                    with_window_hours(baselines[m], s.window, f"{src}: key 'trading_hours' (session "
+                                      f"{_described(s)}, {m})")
+            if "as" not in fixed:
+                with_window_hours(ASParams.from_dict(dict(genas.get("base_params", {}))), s.window,
+                                  f"{src}: key 'trading_hours' (session {_described(s)}, [genas] base_params)")
     instrument = synth.instrument(t.instrument)
     note = t.data_note or ((SYNTH_NOTE + ("" if synth.is_default else synth_note(synth, instrument))) if t.synthetic
                            else f"Market data: instrument {t.instrument} from the store {t.data} (authors' parquet "
@@ -391,24 +484,39 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
                     test=test, models=tuple(t.models), seeds=tuple(t.seeds),
                     workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note, notes=tuple(t.notes),
                     engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound,
-                    synth=synth)
+                    synth=synth, trading_hours=t.trading_hours, quote_currency=t.quote_currency, fixed_hours=fixed)
 
 
 QUICK_WINDOW_HOURS = 1
-"""``--quick``: each session is cut to its first hour."""
+"""``--quick``: each session is cut to at most its first hour."""
+NS_PER_DAY = 86_400_000_000_000
+
+
+def _clock(ns: int) -> str:
+    """A time of day in ns as HH:MM (HH:MM:SS, HH:MM:SS.ffffff when needed; 24:00 = midnight at the end)."""
+    if ns >= NS_PER_DAY:
+        return "24:00"
+    t = (dt.datetime.min + dt.timedelta(microseconds=ns // 1000)).time()
+    return t.isoformat(timespec="minutes" if not (t.second or t.microsecond) else "auto")
+
+
+def cut_session(s: Session, hours: float = QUICK_WINDOW_HOURS) -> Session:
+    """``s`` cut to at most its first ``hours`` *inside* its own window (a shorter session is unchanged: a 10-minute
+    session stays 10 minutes; ``19:00-21:00`` -> ``19:00-20:00``; ``all`` -> ``00:00-01:00``); the label stays."""
+    start, end = store.parse_window(s.window, "window")
+    a = 0 if start is None else store.window_ns(dt.date(1970, 1, 1), start, None)[0]
+    b = NS_PER_DAY if end is None else store.window_ns(dt.date(1970, 1, 1), None, end)[1]
+    if b - a <= hours * 3_600_000_000_000:
+        return s
+    return Session(s.date, f"{_clock(a)}-{_clock(min(b, a + int(hours * 3_600_000_000_000)))}", s.label)
 
 
 def quick(p: Protocol) -> Protocol:
-    """The CI variant: sessions cut to their first hour, 3 test sessions, a small GA, 2 training iterations of
-    2 runs, short fits (the paper agents' epochs cut to 10; the -sound models keep their preset's epochs and
-    Bellman iterations). Written to ``<out>-quick`` unless ``--out`` is given."""
-
-    def cut(s: Session) -> Session:
-        start, _ = store.parse_window(s.window, "window")
-        h, m = (start.hour, start.minute) if start else (0, 0)
-        end_h = min(24, h + QUICK_WINDOW_HOURS)
-        window = f"{h:02d}:{m:02d}-{end_h:02d}:{m if end_h < 24 else 0:02d}"
-        return Session(s.date, window, s.label)
+    """The CI variant: sessions cut to at most their first hour inside their window (:func:`cut_session`), 3 test
+    sessions, a small GA, 2 training iterations of 2 runs, short fits (the paper agents' epochs cut to 10; the
+    -sound models keep their preset's epochs and Bellman iterations). Written to ``<out>-quick`` unless ``--out``
+    is given. The cut sessions lie inside the originals, so they overlap no more than those (checked at load)."""
+    cut = cut_session
 
     genas = {**p.genas, "generations": 2, "population": 6}
     agents = {**p.agents, "iterations": 2, "runs": 2, "epochs": 10}

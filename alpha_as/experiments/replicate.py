@@ -8,7 +8,8 @@ Stages and where each writes (under the protocol's ``out``)::
     baselines  runs/<foic|liic|gen-as>/<session>/seed=<s>/ the non-agent models on the test sessions
     references runs/<random|constant-train|constant-oracle>/<session>/seed=<s>/   the reference policies
                references/seed=<s>/constant_train.json, references/constant_oracle.json   their selections
-    agents     models/<model>/seed=<s>/ (checkpoints)      Alpha-AS training (paper agents and -sound variants),
+    agents     models/<model>/seed=<s>/ (checkpoints)      Alpha-AS training (paper agents and -sound variants;
+                                                           :mod:`alpha_as.experiments.replicate_agents`),
                runs/<model>/<session>/seed=<s>/            then the test sessions in order, with learning
                                                            carried from session to session
     report     report.md, claims.json, tables/, plots/
@@ -31,6 +32,22 @@ before the checkpoint that counts it, so a kill in between replays that session 
 checkpoint, deterministically). ``protocol.json`` records what the results depend on; rerunning with a
 changed protocol is refused (``--force`` starts over). ``timings.json`` holds each stage's wall time and the
 peak memory.
+
+**Verified resumes.** What a stage skips is checked first: a run folder by its manifest's config, data and
+output hashes (:func:`runner.job_state`: a changed or missing file reruns the run, and the stage says why);
+``features/seed=<s>/`` and ``genas/seed=<s>/`` by their manifest.json (written after features.json / best.json:
+the config they were made with and the sha256 of their files; a change reruns that seed's selection or GA; a
+file written before these manifests counts when it is readable, an unreadable one is redone); an agent chain by
+its checkpoint's config and each counted test session's folder (manifest hashes): a changed or missing session
+stops with one line saying how to redo the chain (delete its model folder: it retrains and replays, the same
+results), since a session cannot be redone alone. An unreadable agent checkpoint falls back to the previous
+one (:meth:`alpha_as.agents.alpha_as.AlphaAS.load`). The selection tables under references/ are rewritten from
+the verified selection runs on every run.
+
+**The lock first.** The out folder is checked (:func:`alpha_as.atomic.check_out_dir`) and locked before
+anything in it is read or deleted, so ``--force`` on a folder another run is using stops with one line naming
+that run's command and pid and touches nothing. An unreadable protocol.json (truncated) is refused as such, not
+as another protocol; ``--force`` then rewrites it and keeps the results, each checked as above.
 """
 
 from __future__ import annotations
@@ -41,20 +58,26 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
 from alpha_as.agents.actions import N_ACTIONS
-from alpha_as.atomic import write_text_atomic
+from alpha_as.atomic import (
+    MANIFEST,
+    check_out_dir,
+    check_outputs,
+    hash_outputs,
+    write_text_atomic,
+)
 from alpha_as.data import paper, store
 from alpha_as.engine.backtest import write_json_atomic
 from alpha_as.errors import InputError
 from alpha_as.experiments import runner
 from alpha_as.experiments.config import canonical
 from alpha_as.experiments.protocol import LABELS, ROLES, Protocol, Session
-from alpha_as.experiments.resources import PeakRSS, release_memory
+from alpha_as.experiments.resources import PeakRSS
 
 STAGES = ("data", "features", "genas", "baselines", "references", "agents", "report")
 SYNTH_INSTRUMENT = "btcusdt_synth"
@@ -97,35 +120,81 @@ class Replication:
 # ---------------------------------------------------------------------------------------------- stages
 
 
-def stage_data(p: Protocol, echo: Callable[[str], None], progress: bool = True) -> str:
+def stage_data(p: Protocol, echo: Callable[[str], None], progress: bool = True, trust_data: bool = False) -> str:
     """Make sure the store holds every session's day; generate missing synthetic days when allowed (with the
     protocol's market variant, under its instrument). A synthetic store made by another generator version or
-    with other settings is regenerated (see :func:`alpha_as.data.synthetic.generate_market`), never mixed."""
+    with other settings is regenerated (see :func:`alpha_as.data.synthetic.generate_market`), never mixed.
+
+    Then every session (FI, training, test) is validated as ``alpha-as data check`` would
+    (:func:`alpha_as.data.validate.require_sessions`; verdicts cached in ``<out>/data_check.json``), so a bad
+    day or a session without data stops the run here, before the features or the GA spend any time."""
     days = sorted({s.date for s in p.sessions()})
     missing = [d for d in days if not all(store.partition_path(p.data, k, p.instrument, d).is_file()
                                           for k in (store.DEPTH, store.TRADE))]
+    status = "skipped"
     if not p.synthetic:
-        if not missing:
-            return "skipped"
-        d = missing[0]
-        kind = store.DEPTH if not store.partition_path(p.data, store.DEPTH, p.instrument, d).is_file() else store.TRADE
-        raise InputError(f"day {d} is not in the store: {store.partition_path(p.data, kind, p.instrument, d)} is "
-                         f"missing (import your data with `alpha-as data import`, or set synthetic = true)")
-    off = [d for d in days if d not in {pd.date for pd in paper.PAPER_DAYS}]
-    if off:
-        raise InputError(f"{p.path}: the synthetic market only has the paper's days; {off[0]} is not one")
-    from alpha_as.data.synthetic import generate_market
+        if missing:
+            d = missing[0]
+            kind = store.DEPTH if not store.partition_path(p.data, store.DEPTH, p.instrument, d).is_file() else store.TRADE
+            raise InputError(f"day {d} is not in the store: {store.partition_path(p.data, kind, p.instrument, d)} is "
+                             f"missing (import your data with `alpha-as data import`, or set synthetic = true)")
+    else:
+        off = [d for d in days if d not in {pd.date for pd in paper.PAPER_DAYS}]
+        if off:
+            raise InputError(f"{p.path}: the synthetic market only has the paper's days; {off[0]} is not one")
+        from alpha_as.data.synthetic import generate_market
 
-    rep = generate_market(p.data, instrument=p.instrument, start=days[0], end=days[-1], workers=p.workers,
-                          progress=progress, options=p.synth)  # p.instrument names the variant
-    if all(d.skipped for d in rep.days):
-        return "skipped"
-    echo(rep.summary())
-    return "ran"
+        rep = generate_market(p.data, instrument=p.instrument, start=days[0], end=days[-1], workers=p.workers,
+                              progress=progress, options=p.synth)  # p.instrument names the variant
+        if not all(d.skipped for d in rep.days):
+            echo(rep.summary())
+            status = "ran"
+    from alpha_as.data import validate
+
+    sessions = [(s.date, s.window) for s in p.sessions()]
+    validate.require_sessions(p.data, p.instrument, sessions, trust=trust_data,
+                              cache_file=validate.out_cache(p.out), echo=echo)
+    return status
 
 
 def features_file(p: Protocol, seed: int) -> Path:
     return p.out / "features" / f"seed={seed}" / "features.json"
+
+
+def plain_json(doc: dict) -> dict:
+    """``doc`` as it reads back from JSON (tuples as lists ...), for comparing a recorded config."""
+    return json.loads(json.dumps(doc, default=str))
+
+
+def stage_item_state(folder: Path, main: str, config: dict) -> str:
+    """Whether a stage's output folder (``features/seed=<s>/``, ``genas/seed=<s>/``) is finished: "" when its
+    ``main`` file is there and the folder's manifest.json (written after it) records the same ``config`` and the
+    hashes of its files as they are; "new" without the main file; else why it is redone. A main file without a
+    manifest (written before manifests were recorded, or a kill between the two) counts when it is readable."""
+    path = folder / main
+    if not path.is_file():
+        return "new"
+    m = runner.read_manifest(folder)
+    if m is None:
+        try:
+            ok = isinstance(json.loads(path.read_text()), dict)
+        except (OSError, ValueError):
+            ok = False
+        return "" if ok else f"{main} is unreadable (truncated?)"
+    if m.get("config") != plain_json(config):
+        return "config changed"
+    return check_outputs(folder, m.get("outputs") or {main: ""})
+
+
+def write_stage_manifest(folder: Path, config: dict) -> None:
+    """The folder's manifest.json, written after its files: their sha256 and the config they were made with."""
+    write_json_atomic({"config": plain_json(config), "outputs": hash_outputs(folder)}, folder / MANIFEST)
+
+
+def features_config(p: Protocol, seed: int) -> dict:
+    f = p.features
+    return {"data": str(p.data), "instrument": p.instrument, "session": p.fi.to_dict(), "seed": seed,
+            "horizon_s": f.horizon_s, "max_rows": f.max_rows, "n_estimators": f.n_estimators, "max_depth": f.max_depth}
 
 
 def stage_features(p: Protocol, echo: Callable[[str], None]) -> str:
@@ -136,8 +205,13 @@ def stage_features(p: Protocol, echo: Callable[[str], None]) -> str:
     status = "skipped"
     for seed in p.seeds:
         path = features_file(p, seed)
-        if path.is_file():
+        config = features_config(p, seed)
+        why = stage_item_state(path.parent, path.name, config)
+        if not why:
             continue
+        if why != "new":
+            echo(f"seed {seed}: redoing the feature selection: {why}")
+        (path.parent / MANIFEST).unlink(missing_ok=True)
         f = p.features
         # in a child process: the forest's memory (and scikit-learn's) is returned when it ends
         with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=runner._worker_init,
@@ -147,6 +221,7 @@ def stage_features(p: Protocol, echo: Callable[[str], None]) -> str:
                               max_depth=f.max_depth).result()
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(json.loads(json.dumps(doc)), path)
+        write_stage_manifest(path.parent, config)
         echo(f"seed {seed}: {len(doc['features'])} features selected on {p.fi.label}: {', '.join(doc['features'])}")
         status = "ran"
     return status
@@ -157,7 +232,17 @@ def selected_features(p: Protocol, seed: int) -> list[str]:
 
     if not p.features.enabled:
         return list(DEFAULT_FEATURES)
-    return list(json.loads(features_file(p, seed).read_text())["features"])
+    return list(_read_json(features_file(p, seed), "features", "features"))
+
+
+def _read_json(path: Path, key: str, stage: str):
+    """``doc[key]`` of a stage's JSON output, or one line naming the file and the stage that rewrites it."""
+    try:
+        return json.loads(path.read_text())[key]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        why = "is missing" if isinstance(e, FileNotFoundError) else f"is unreadable ({type(e).__name__}: {e})"
+        raise InputError(f"{path} {why}; rerun `alpha-as replicate` (its {stage} stage redoes a missing or changed "
+                         "file)") from None
 
 
 def genas_dir(p: Protocol, seed: int) -> Path:
@@ -172,17 +257,29 @@ def stage_genas(p: Protocol, echo: Callable[[str], None], progress: bool = True)
     status = "skipped"
     for seed in p.seeds:
         out = genas_dir(p, seed)
-        if (out / "best.json").is_file():
+        config = genas_config(p, seed)
+        why = stage_item_state(out, "best.json", config)
+        if not why:
             continue
+        if why != "new":
+            echo(f"seed {seed}: redoing the GA: {why}")
+        (out / MANIFEST).unlink(missing_ok=True)
         res = tune(p.data, p.instrument, p.train.date.isoformat(), out, p.ga_config(seed), force=True,
                    progress=progress)
+        write_stage_manifest(out, config)
         echo(f"seed {seed}: {res.summary()}")
         status = "ran"
     return status
 
 
+def genas_config(p: Protocol, seed: int) -> dict:
+    """What the GA's result depends on (not the number of workers)."""
+    ga = {k: v for k, v in p.ga_config(seed).to_dict().items() if k != "workers"}
+    return {"data": str(p.data), "instrument": p.instrument, "session": p.train.to_dict(), "ga": ga}
+
+
 def genas_params(p: Protocol, seed: int) -> dict:
-    return json.loads((genas_dir(p, seed) / "best.json").read_text())["params"]
+    return _read_json(genas_dir(p, seed) / "best.json", "params", "genas")
 
 
 def runs_root(p: Protocol) -> Path:
@@ -206,7 +303,9 @@ class SessionFiles:
 
 def make_job(p: Protocol, files: SessionFiles, model: str, kind: str, params: dict, s: Session, seed: int,
              folder: Path, *, action: int | None = None, keep: str = "all") -> runner.Job:
-    """A runner job of the protocol (engine, instrument, P&L-to-MAP rule of the protocol; the session's window)."""
+    """A runner job of the protocol (engine, instrument, P&L-to-MAP rule of the protocol; the session's window and,
+    with ``trading_hours = "window"``, its trading hours: :meth:`Protocol.session_params`)."""
+    params = p.session_params(kind, s, params)
     config = runner.job_config(kind, params, canonical(p.engine), p.instrument, s.window, p.map_over,
                                s.date.isoformat(), seed, action=action, decision_seconds=p.decision_seconds)
     paths, hashes = files(s)
@@ -228,15 +327,25 @@ def baseline_jobs(p: Protocol) -> list[runner.Job]:
     return jobs
 
 
-def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool) -> bool:
-    """Run the unfinished jobs on the local pool (leftover temp folders of killed runs removed first); raise if any
+def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool,
+             echo: Callable[[str], None] | None = None) -> bool:
+    """Run the unfinished jobs on the local pool (leftover temp folders of killed runs removed first); say why a
+    finished run is redone (its config, data or outputs changed: :func:`runner.job_state`); raise one line if any
     failed; True when something ran."""
     from tqdm import tqdm
 
     for root in {Path(j.folder).parents[2] for j in jobs}:
         if root.is_dir():
             runner.remove_leftovers(root)  # folders of runs in flight when a run was killed
-    todo = [j for j in jobs if runner.job_state(j)[0] != "done"]
+    todo, why = [], {}
+    for j in jobs:
+        state, reason, _ = runner.job_state(j)
+        if state != "done":
+            todo.append(j)
+            if state == "stale":
+                why.setdefault((j.model, reason), []).append(j)
+    for (model, reason), js in why.items():
+        (echo or print)(f"rerunning {len(js)} run(s) of {model}: {reason}")
     if not todo:
         return False
     failed: list[str] = []
@@ -249,12 +358,13 @@ def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool) -> 
 
         runner.execute_local(todo, p.workers, done)
     if failed:
-        raise RuntimeError(f"{len(failed)} run(s) failed, first: {failed[0]}")
+        raise InputError(f"{len(failed)} run(s) failed, first: {failed[0]} (the finished runs are kept; rerun to "
+                         "retry the others)")
     return True
 
 
 def stage_baselines(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
-    return "ran" if run_jobs(p, baseline_jobs(p), "baselines + Gen-AS", progress) else "skipped"
+    return "ran" if run_jobs(p, baseline_jobs(p), "baselines + Gen-AS", progress, echo) else "skipped"
 
 
 # ---------------------------------------------------------------------------------------- references
@@ -316,7 +426,7 @@ def stage_references(p: Protocol, echo: Callable[[str], None], progress: bool) -
                 first.append(make_job(p, files, "random", "random", genas_params(p, seed), s, seed,
                                       runs_root(p) / "random" / s.label / f"seed={seed}"))
             first.extend(row[i] for row in test.get(seed, []))
-    ran = run_jobs(p, first, "references: random + selection", progress)
+    ran = run_jobs(p, first, "references: random + selection", progress, echo)
     chosen: dict[str, dict[int, int]] = {"constant-train": {}, "constant-oracle": {}}
     oracle_doc: dict = {"seeds": {}}
     for seed in p.seeds:
@@ -337,108 +447,8 @@ def stage_references(p: Protocol, echo: Callable[[str], None], progress: bool) -
     final = [make_job(p, files, model, "constant", genas_params(p, seed), s, seed,
                       runs_root(p) / model / s.label / f"seed={seed}", action=a)
              for s in p.test for model, by_seed in chosen.items() for seed, a in by_seed.items()]
-    ran = run_jobs(p, final, "references: chosen constants", progress) or ran
+    ran = run_jobs(p, final, "references: chosen constants", progress, echo) or ran
     return "ran" if ran else "skipped"
-
-
-def model_dir(p: Protocol, model: str, seed: int) -> Path:
-    return p.out / "models" / model / f"seed={seed}"
-
-
-def agent_spec(p: Protocol, model: str, seed: int) -> dict:
-    """One agent chain (a paper agent or a -sound variant, one seed): its config and where it writes."""
-    cfg = p.agent_config(model, seed, selected_features(p, seed))
-    return {"agent": model, "seed": seed, "config": cfg.to_dict(), "genas": genas_params(p, seed), "data": str(p.data),
-            "instrument": p.instrument, "train": p.train.date.isoformat(),
-            "test": [s.to_dict() for s in p.test], "model": str(model_dir(p, model, seed)),
-            "runs": str(runs_root(p) / model)}
-
-
-def agent_progress(spec: dict) -> int:
-    """Steps done (training iterations + test sessions) according to the model's checkpoint."""
-    path = Path(spec["model"]) / "alpha_as.json"
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return 0
-    return int(doc.get("iterations_done", 0)) + len(doc.get("test_days", []))
-
-
-def agent_job(spec: dict) -> dict:
-    """Train one agent (resuming) and play the test sessions in order (resuming); runs in a worker process."""
-
-    import pyarrow as pa
-    import torch
-
-    from alpha_as.agents import alpha_as as agents
-    from alpha_as.agents.alpha_as import AlphaAS, AlphaASConfig, load_market_day, write_day
-    from alpha_as.strategies.avellaneda_stoikov import ASParams
-
-    torch.set_num_threads(1)
-    pa.set_memory_pool(pa.system_memory_pool())  # hands freed buffers back to the OS: two of these run at once
-    folder = Path(spec["model"])
-    if AlphaAS.exists(folder):
-        model = AlphaAS.load(folder)
-    else:
-        model = AlphaAS(folder, AlphaASConfig.from_dict(spec["config"]), ASParams.from_dict(spec["genas"]))
-    model.train(spec["data"], spec["instrument"], spec["train"])
-    agents._DAY_CACHE.clear()  # the training day is not needed any more
-    release_memory()
-    runs = Path(spec["runs"])
-    for k, s in enumerate(spec["test"]):
-        key = f"{s['date']} {s['window']}"
-        if k < len(model.test_days):
-            if model.test_days[k] != key:
-                raise InputError(f"{folder}: checkpoint has test session {model.test_days[k]!r} where the protocol "
-                                 f"has {key!r}; rerun with --force")
-            continue
-        day = load_market_day(spec["data"], spec["instrument"], s["date"], s["window"])
-        run = model.test_day(day, learn=True, save=False, session=key)
-        final = runs / s["label"] / f"seed={spec['seed']}"
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f"{final.name}{runner.TMP_MARK}{spec['agent']}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        write_day(run, tmp, extra={"model": spec["agent"], "kind": spec["agent"], "seed": spec["seed"],
-                                   "window": s["window"], "session": s["label"]})
-        runner.commit_folder(tmp, final)
-        model.save()  # after the session's folder: a kill in between replays the session identically
-        del day, run
-        release_memory()
-    return {"agent": spec["agent"], "seed": spec["seed"], "sessions": len(spec["test"])}
-
-
-def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
-    from tqdm import tqdm
-
-    specs = [agent_spec(p, a, s) for a in p.agents_run for s in p.seeds]
-    # longest chains first (LSTM before feed-forward, sound before paper): the pool then finishes sooner; each chain
-    # is independent of the others, so the order changes no result
-    specs.sort(key=lambda s: (s["config"]["agent"] != "alpha-as-2", s["config"]["preset"] != "sound"))
-    if not specs:
-        return "skipped"
-    total = sum(int(s["config"]["iterations"]) + len(p.test) for s in specs)
-    before = sum(agent_progress(s) for s in specs)
-    if before == total:
-        return "skipped"
-    workers = max(1, min(p.workers, len(specs)))
-    iters = sorted({int(s["config"]["iterations"]) for s in specs})
-    echo(f"training and testing {len(specs)} agent model(s) ({', '.join(p.agents_run)} x {len(p.seeds)} seed(s)) "
-         f"with {workers} process(es): {'/'.join(map(str, iters))} training iterations + {len(p.test)} test "
-         "sessions each")
-    with tqdm(total=total, initial=before, unit="step", desc="Alpha-AS train + test", file=sys.stderr,
-              disable=not progress) as bar, \
-            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=runner._worker_init,
-                                initargs=(os.getpid(),)) as pool:  # workers exit if we are killed
-        futures = {pool.submit(agent_job, s): s for s in specs}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-            n = sum(agent_progress(s) for s in specs)
-            if n != bar.n:
-                bar.update(n - bar.n)
-            for f in finished:
-                f.result()  # re-raises a worker's error
-    return "ran"
 
 
 def experiment_doc(p: Protocol) -> dict:
@@ -447,7 +457,8 @@ def experiment_doc(p: Protocol) -> dict:
             "models": {m: {"label": LABELS[m], "role": ROLES[m]} for m in p.models},
             "dates": [s.label for s in p.test], "seeds": list(p.seeds),
             "sessions": {"fi": p.fi.to_dict(), "train": p.train.to_dict(), "test": [s.to_dict() for s in p.test]},
-            "quick": p.quick, "bootstrap": {"samples": 2000, "seed": p.seeds[0]}}
+            "quick": p.quick, "bootstrap": {"samples": 2000, "seed": p.seeds[0]},
+            "quote_currency": getattr(p, "quote_currency", "USD")}
 
 
 def stage_report(p: Protocol, echo: Callable[[str], None]) -> str:
@@ -470,15 +481,32 @@ def earlier_timings(path: Path) -> dict[str, float]:
         return {}
 
 
-def check_identity(p: Protocol, force: bool) -> None:
-    """Refuse to mix results of a different protocol; ``force`` removes the earlier outputs."""
+def check_identity(p: Protocol, force: bool, echo: Callable[[str], None] = print) -> None:
+    """Refuse to mix results of a different protocol; ``force`` removes the earlier outputs. Called with the
+    folder's lock held, so a folder that another run is using is never touched.
+
+    An unreadable protocol.json (truncated, not JSON) cannot say which protocol the results belong to; it is
+    refused, and ``force`` then rewrites it for this protocol and keeps the results, each of which is checked
+    against its own record on the way (a run's config hash, the feature selection's and the GA's recorded
+    config, an agent checkpoint's config): whatever differs is redone or stops with one line."""
     path = p.out / "protocol.json"
     ours = {"identity": p.identity(), "hash": p.identity_hash()}
     if path.is_file():
         try:
-            theirs = json.loads(path.read_text()).get("hash")
-        except ValueError:
+            doc = json.loads(path.read_text())
+            theirs = doc["hash"] if isinstance(doc, dict) and isinstance(doc.get("hash"), str) else None
+        except (OSError, ValueError):
             theirs = None
+        if theirs is None:
+            if not force:
+                raise InputError(f"{path} is unreadable (truncated?), so it cannot tell which protocol made the results "
+                                 f"in {p.out}; rerun with --force to rewrite it for this protocol and keep the results "
+                                 "(each is checked against its own recorded config and redone if it differs), or use "
+                                 "another --out")
+            echo(f"{path} was unreadable: rewritten for this protocol; the results in {p.out} are kept and checked "
+                 "against their own recorded configs")
+            write_json_atomic(ours, path)
+            return
         if theirs != ours["hash"]:
             if not force:
                 raise InputError(f"{p.out} holds results of a different protocol ({path}); use another --out, or "
@@ -498,14 +526,16 @@ def check_identity(p: Protocol, force: bool) -> None:
 
 
 def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
-              echo: Callable[[str], None] = print, until: str | None = None) -> Replication:
-    """Run (or resume) every stage; ``until`` stops after that stage."""
+              echo: Callable[[str], None] = print, until: str | None = None, trust_data: bool = False) -> Replication:
+    """Run (or resume) every stage; ``until`` stops after that stage; ``trust_data`` replays days that
+    ``data check`` marks suspect (errors still stop the data stage)."""
     if until is not None and until not in STAGES:
         raise InputError(f"unknown stage {until!r}; stages: {', '.join(STAGES)}")
     t_start = time.perf_counter()
-    check_identity(p, force)
-    rep = Replication(p.out, earlier=earlier_timings(p.out / "timings.json"))
-    with runner.locked(p.out), PeakRSS() as mem:
+    check_out_dir(p.out, "output folder")
+    with runner.locked(p.out, "alpha-as replicate"), PeakRSS() as mem:  # the lock first: --force deletes
+        check_identity(p, force, echo)
+        rep = Replication(p.out, earlier=earlier_timings(p.out / "timings.json"))
         echo(f"{p.name}{' (quick)' if p.quick else ''}: {p.instrument} from {p.data}; FI {p.fi.label}, "
              f"train {p.train.label}, {len(p.test)} test session(s), models {', '.join(p.models)}, "
              f"seeds {', '.join(map(str, p.seeds))} -> {p.out}")
@@ -513,7 +543,7 @@ def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
             t0 = time.perf_counter()
             echo(f"== {stage}")
             if stage == "data":
-                status = stage_data(p, echo, progress)
+                status = stage_data(p, echo, progress, trust_data)
             elif stage == "features":
                 status = stage_features(p, echo)
             elif stage == "genas":
@@ -523,6 +553,8 @@ def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
             elif stage == "references":
                 status = stage_references(p, echo, progress)
             elif stage == "agents":
+                from alpha_as.experiments.replicate_agents import stage_agents
+
                 status = stage_agents(p, echo, progress)
             else:
                 status = stage_report(p, echo)

@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", required=True, type=Path, help="protocol file (TOML), e.g. experiments/paper.toml")
     p.add_argument("--quick", action="store_true",
-                   help="CI variant: 1-hour sessions, 3 test sessions, a small GA, 2 training iterations "
-                   "(writes <out>-quick)")
+                   help="CI variant: each session cut to at most its first hour inside its own window, 3 test "
+                   "sessions, a small GA, 2 training iterations (writes <out>-quick)")
     p.add_argument("--seeds", type=int, metavar="N", help="repeat the stochastic stages with seeds 0..N-1")
     p.add_argument("--data", type=Path, help="store root of your own data (authors' layout); overrides the file")
     p.add_argument("--instrument", help="instrument in the store; overrides the file")
@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until", metavar="STAGE", help="stop after this stage (data, features, genas, baselines, references, agents)")
     p.add_argument("--force", action="store_true", help="delete the earlier results in the out folder and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--trust-data", action="store_true",
+                   help="replay days that `alpha-as data check` marks SUSPECT (errors are still refused)")
     p.set_defaults(func=_cmd_replicate)
 
     s = sub.add_parser(
@@ -99,7 +101,8 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
     from alpha_as.experiments.replicate import replicate
 
     p = apply_overrides(load_protocol(args.config), args)
-    rep = replicate(p, force=args.force, progress=not args.no_progress, until=args.until)
+    rep = replicate(p, force=args.force, progress=not args.no_progress, until=args.until,
+                    trust_data=args.trust_data)
     print(rep.table())
     print(f"wrote {p.out / 'timings.json'}")
     report = p.out / "report.md"

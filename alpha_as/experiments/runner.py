@@ -13,11 +13,15 @@ next run removes at its start. Replacing an outdated final folder moves it aside
 **Manifest** = the completion record: ``config_hash`` (sha256 of the job's canonical JSON: model kind, its
 full parameters, the engine config, instrument, window, P&L-to-MAP rule, day and seed — not the model's
 name or any path; the policies add ``decision_seconds`` and, for "constant", ``action``), ``data_hashes`` (sha256 of the day's depth and trade files; each file hashed once per
-run), ``package_version``, ``started``/``finished`` (UTC), ``wall_seconds`` and the day's ``metrics``.
+run), ``package_version``, ``started``/``finished`` (UTC), ``wall_seconds``, the day's ``metrics`` and
+``outputs`` (sha256 of every other file of the folder, hashed in the temp folder before the commit).
 
-**Resume.** A rerun skips a job whose manifest exists and whose config hash and data hashes match; one
-whose manifest does not match (parameters, engine or data changed) is rerun and the run says why. A new
-package version alone does not rerun anything (``--force`` reruns every job).
+**Resume.** A rerun skips a job whose manifest exists and whose config hash, data hashes and output hashes
+match; one whose manifest does not match (parameters, engine or data changed, an output edited, truncated or
+deleted since it was written) is rerun and the run says why (``rerunning 1 job(s) of model foic: metrics.json
+changed since it was written``). A manifest written before the output hashes were recorded still counts as
+done when its files are there (finished results are not redone for the upgrade). A new package version alone
+does not rerun anything (``--force`` reruns every job).
 
 **Executors.** ``local``: a ``ProcessPoolExecutor`` of ``workers`` processes (spawned, so they share no
 file descriptors or threads with the runner; each loads the engine's numba cache once and then serves many
@@ -28,12 +32,16 @@ starts a local instance with ``workers`` CPUs; each job is a task running the sa
 imported only then (extra ``[cluster]``).
 
 **Failures.** A job that raises writes nothing final; it is reported as ``FAILED <model> <day> seed=<n>:
-<error>`` as it happens and listed at the end; the other jobs go on. A run holds a lock on ``<out>`` so two
-runs never write the same folder.
+<error>`` as it happens and listed at the end; the other jobs go on. A failed write (full disk, file size
+limit, read-only folder) stops the run instead: every other job would fail the same way; the CLI prints one
+line naming the file, and the finished jobs are kept. The output folder is checked up front
+(:func:`alpha_as.atomic.check_out_dir`). A run holds a lock on ``<out>`` so two runs never write the same
+folder; the holder writes its command and pid into the lock file, and a refused run names them.
 
 **Summary.** After the jobs, ``<out>/summary.csv`` (atomic) has one row per finished job of the
 experiment, read from the manifests (so it is complete when jobs were skipped), sorted by model, date and
-seed; a per-model mean table is printed.
+seed; a per-model mean table is printed. ``<out>/experiment.json`` gives ``alpha-as report`` the experiment's
+name, instrument, store and quote currency (the unit of P&L and Max DD in the report).
 """
 
 from __future__ import annotations
@@ -60,7 +68,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alpha_as import __version__
-from alpha_as.atomic import write_text_atomic
+from alpha_as.atomic import (
+    WriteError,
+    check_out_dir,
+    check_outputs,
+    hash_outputs,
+    is_write_error,
+    write_text_atomic,
+)
 from alpha_as.data import store
 from alpha_as.errors import InputError
 from alpha_as.experiments.config import KINDS, POLICY_DECISION_SECONDS, POLICY_KINDS, Experiment, canonical
@@ -70,6 +85,9 @@ FORMAT = 1
 TMP_MARK = ".tmp-"
 TIMING_KEYS = ("wall_seconds", "jit_or_cache_load_seconds")
 """Fields of metrics.json that vary between identical runs."""
+OUTPUTS = {"all": ("fills.parquet", "grid.parquet", "metrics.json"), "metrics": ("metrics.json",)}
+"""The files a job writes besides its manifest, by ``Job.keep``."""
+LOCK_FILE = ".runs.lock"
 SUMMARY_COLUMNS = ("model", "date", "seed", "n_fills", "final_total_pnl", "sharpe", "sortino", "max_drawdown",
                    "pnl_to_map")
 
@@ -101,8 +119,13 @@ class Job:
         return self.config["seed"]
 
     @property
+    def session(self) -> str:
+        """The session's label (its folder): the date, or ``2016-03-03_1100-1130`` for a day in its own window."""
+        return Path(self.folder).parent.name
+
+    @property
     def label(self) -> str:
-        return f"{self.model} {self.date} seed={self.seed}"
+        return f"{self.model} {self.session} seed={self.seed}"
 
 
 def sha256_file(path: Path) -> str:
@@ -117,8 +140,9 @@ def hash_config(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def job_folder(out: Path, model: str, date: dt.date, seed: int) -> Path:
-    return out / model / date.isoformat() / f"seed={seed}"
+def job_folder(out: Path, model: str, date: dt.date | str, seed: int) -> Path:
+    """``<out>/<model>/<day, or the session's label>/seed=<n>``."""
+    return out / model / (date if isinstance(date, str) else date.isoformat()) / f"seed={seed}"
 
 
 def job_config(kind: str, params: dict, engine: dict, instrument: str, window: str, map_over: str, date: str,
@@ -139,16 +163,19 @@ def plan_jobs(exp: Experiment) -> list[Job]:
     file is hashed once."""
     engine = canonical(exp.engine)
     jobs = []
-    for date in exp.dates:
-        files = {k: store.partition_path(exp.data, k, exp.instrument, date) for k in (store.DEPTH, store.TRADE)}
-        hashes = {k: sha256_file(p) for k, p in files.items()}
+    hashed: dict[dt.date, tuple[dict, dict]] = {}
+    for s in exp.sessions:
+        if s.date not in hashed:
+            files = {k: store.partition_path(exp.data, k, exp.instrument, s.date) for k in (store.DEPTH, store.TRADE)}
+            hashed[s.date] = ({k: str(p) for k, p in files.items()}, {k: sha256_file(p) for k, p in files.items()})
+        paths, hashes = hashed[s.date]
         for name, model in exp.models.items():
-            params = canonical(model.params)
+            params = exp.job_params(name, s)  # the session window's trading hours when the model follows them
             for seed in exp.seeds:
-                config = job_config(model.kind, params, engine, exp.instrument, exp.window, exp.map_over,
-                                    date.isoformat(), seed, action=model.action)
-                jobs.append(Job(name, config, hash_config(config), str(exp.data), {k: str(p) for k, p in files.items()},
-                                hashes, str(job_folder(exp.out, name, date, seed))))
+                config = job_config(model.kind, params, engine, exp.instrument, s.window, exp.map_over,
+                                    s.date.isoformat(), seed, action=model.action)
+                jobs.append(Job(name, config, hash_config(config), str(exp.data), paths, hashes,
+                                str(job_folder(exp.out, name, s.label, seed))))
     return jobs
 
 
@@ -172,6 +199,13 @@ def job_state(job: Job) -> tuple[str, str, dict | None]:
         return "stale", "config changed", None
     if m.get("data_hashes") != job.data_hashes:
         return "stale", "data changed", None
+    outputs = m.get("outputs")
+    if isinstance(outputs, dict):  # every output as it was written
+        reason = check_outputs(job.folder, outputs)
+    else:  # a manifest written before the outputs' hashes were recorded: done when its files are there
+        reason = next((f"{n} is missing" for n in OUTPUTS[job.keep] if not (Path(job.folder) / n).is_file()), "")
+    if reason:
+        return "stale", reason, None
     return "done", "", m
 
 
@@ -252,9 +286,13 @@ def run_job(job: Job) -> dict:
             "data_hashes": job.data_hashes, "data_files": job.data_files,
             "package_version": __version__, "started": started, "finished": utc_now(),
             "wall_seconds": time.perf_counter() - t0, "metrics": result.metrics.to_dict(),
+            "outputs": hash_outputs(tmp),  # sha256 of every file above: a resume checks them
         }
         write_json_atomic(manifest, tmp / "manifest.json")  # last: the folder is complete
         commit_folder(tmp, final)
+    except WriteError as e:  # name the file by the job's final folder, not the temp one that is removed below
+        name = Path(e.filename or "").name
+        raise WriteError(e.errno, e.strerror, str(final / name) if name else str(final)) from e
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -273,10 +311,14 @@ def error_line(e: BaseException) -> str:
 
 
 def run_job_safe(job: Job) -> tuple[bool, dict | str]:
-    """(True, manifest) or (False, error line): what the executors run, so no exception crosses processes."""
+    """(True, manifest) or (False, error line): what the executors run, so no exception crosses processes but a
+    failed write (full disk, file size limit, read-only folder: :func:`alpha_as.atomic.is_write_error`), which
+    every other job would meet too: it stops the run."""
     try:
         return True, run_job(job)
     except Exception as e:
+        if is_write_error(e):
+            raise
         return False, error_line(e)
 
 
@@ -313,6 +355,8 @@ def execute_local(jobs: list[Job], workers: int, done: Done) -> None:
             try:
                 ok, res = fut.result()
             except Exception as e:  # the worker process died (BrokenProcessPool) or the job did not pickle
+                if is_write_error(e):
+                    raise
                 ok, res = False, f"worker failed: {error_line(e)}"
             done(futures[fut], ok, res)
     finally:
@@ -367,20 +411,35 @@ class RunReport:
     wall_seconds: float = 0.0
 
 
+def lock_holder(path: Path) -> str:
+    """"'alpha-as replicate' (pid 1234)" as the holder of the lock file wrote it, "" when it wrote nothing."""
+    try:
+        doc = json.loads(path.read_text())
+        return f"'{doc['command']}' (pid {int(doc['pid'])})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 @contextlib.contextmanager
-def locked(out: Path):
-    """Hold an exclusive lock on ``<out>/.runs.lock`` (the kernel releases it when the process dies)."""
+def locked(out: Path, command: str = "alpha-as runs"):
+    """Hold an exclusive lock on ``<out>/.runs.lock`` (the kernel releases it when the process dies); the holder
+    writes its ``command`` and pid into the file, which the refusal of a second run names."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         yield
         return
-    path = out / ".runs.lock"
-    with open(path, "w") as f:
+    path = out / LOCK_FILE
+    with open(path, "a+") as f:  # not "w": that would erase the holder's line before the lock is tried
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise InputError(f"another 'alpha-as runs' is writing to {out} (lock {path})") from None
+            holder = lock_holder(path) or f"'{command}'"  # a holder that wrote nothing (an older version)
+            raise InputError(f"another {holder} is writing to {out} (lock {path})") from None
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps({"command": command, "pid": os.getpid()}) + "\n")
+        f.flush()
         yield
 
 
@@ -393,13 +452,20 @@ def remove_leftovers(out: Path) -> int:
     return n
 
 
-def summary_rows(jobs: Iterable[Job]) -> list[dict]:
+def summary_rows(jobs: Iterable[Job], known: dict[str, dict] | None = None) -> list[dict]:
+    """One row per finished job; ``known`` = {folder: manifest} of the jobs this run found done or ran (not
+    checked again)."""
     rows = []
     for job in jobs:
-        state, _, manifest = job_state(job)
-        if state == "done":
+        manifest = (known or {}).get(job.folder)
+        if manifest is None:
+            state, _, manifest = job_state(job)
+            if state != "done":
+                continue
+        if manifest is not None:
             m = manifest["metrics"]
-            rows.append({"model": job.model, "date": job.date, "seed": job.seed, **{k: m[k] for k in SUMMARY_COLUMNS[3:]}})
+            rows.append({"model": job.model, "date": job.session, "seed": job.seed,
+                         **{k: m[k] for k in SUMMARY_COLUMNS[3:]}})
     return sorted(rows, key=lambda r: (r["model"], r["date"], r["seed"]))
 
 
@@ -412,12 +478,16 @@ def write_summary(rows: list[dict], path: Path) -> None:
 
 
 def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str], None] = print,
-                   progress: bool = True) -> RunReport:
-    """Run every unfinished job of ``exp``, write the summary and return a :class:`RunReport`."""
+                   progress: bool = True, trust_data: bool = False) -> RunReport:
+    """Run every unfinished job of ``exp``, write the summary and return a :class:`RunReport`.
+
+    The days of the jobs to run are validated first (:func:`alpha_as.data.validate.require_sessions`, verdicts
+    cached in ``<out>/data_check.json``): a day with an error, or a suspect one unless ``trust_data``, stops
+    the run before any job starts."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    exp.out.mkdir(parents=True, exist_ok=True)
+    check_out_dir(exp.out, "output folder")
     report = RunReport()
     with locked(exp.out):
         n_left = remove_leftovers(exp.out)
@@ -425,24 +495,30 @@ def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str]
             echo(f"removed {n_left} unfinished job folder(s) left by an interrupted run")
         jobs = plan_jobs(exp)
         report.jobs = len(jobs)
-        todo, why = [], {}
+        todo, why, known = [], {}, {}
         for job in jobs:
-            state, reason, _ = job_state(job)
+            state, reason, manifest = job_state(job)
             if force and state == "done":
                 state, reason = "stale", "--force"
             if state == "done":
                 report.skipped += 1
+                known[job.folder] = manifest
                 continue
             todo.append(job)
             if state == "stale":
                 why.setdefault((job.model, reason), []).append(job)
-        n_models, n_days, n_seeds = len(exp.models), len(exp.dates), len(exp.seeds)
+        n_models, n_days, n_seeds = len(exp.models), len(exp.sessions), len(exp.seeds)
         echo(f"{exp.name}: {len(jobs)} jobs ({n_models} model(s) x {n_days} day(s) x {n_seeds} seed(s)) -> {exp.out}")
         if report.skipped:
             echo(f"skipped {report.skipped} finished job(s)")
         for (model, reason), js in why.items():
             echo(f"rerunning {len(js)} job(s) of model {model}: {reason}")
         if todo:
+            from alpha_as.data import validate
+
+            sessions = sorted({(dt.date.fromisoformat(j.date), j.config["window"]) for j in todo})
+            validate.require_sessions(exp.data, exp.instrument, sessions, trust=trust_data,
+                                      cache_file=validate.out_cache(exp.out), echo=echo)
             import alpha_as.engine  # noqa: F401  (checks the engine's compiled cache once, before any worker)
 
             where = (f"on the cluster at {exp.ray_address}" if exp.executor == "ray" and exp.ray_address else
@@ -454,6 +530,7 @@ def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str]
             def done(job: Job, ok: bool, res: dict | str) -> None:
                 if ok:
                     report.ran += 1
+                    known[job.folder] = json.loads(json.dumps(res, default=str))  # as it reads back from disk
                 else:
                     report.failed.append((job, str(res)))
                     bar.write(f"FAILED {job.label}: {res}", file=sys.stdout)
@@ -466,8 +543,12 @@ def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str]
                     execute_local(todo, exp.workers, done)
             finally:
                 bar.close()
-        report.rows = summary_rows(jobs)
+        report.rows = summary_rows(jobs, known)
         report.summary = exp.out / "summary.csv"
         write_summary(report.rows, report.summary)
+        # what `alpha-as report` on this folder needs beyond the runs (models and days are read from the folders)
+        write_text_atomic(json.dumps({"name": exp.name, "instrument": exp.instrument, "data": str(exp.data),
+                                      "quote_currency": exp.quote_currency}, indent=1) + "\n",
+                          exp.out / "experiment.json")
     report.wall_seconds = time.perf_counter() - t0
     return report

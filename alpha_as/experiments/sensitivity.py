@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alpha_as.atomic import check_out_dir
 from alpha_as.errors import InputError
 from alpha_as.experiments.config import NAME_RE, build, read_toml
 from alpha_as.experiments.protocol import TABLES, Protocol, load_protocol, protocol_from_doc
@@ -177,6 +178,7 @@ def run_sensitivity(s: Sensitivity, *, only: list[str] | None = None, force: boo
     if unknown:
         raise InputError(f"--variants: unknown variant(s) {', '.join(unknown)}; the file has {', '.join(names)}")
     todo = [v for v in s.variants if not only or v.name in only]
+    check_out_dir(s.out, "output folder")
     done: dict = {}
     for k, v in enumerate(todo):
         echo(f"=== variant {v.name} ({k + 1}/{len(todo)}): "

@@ -34,7 +34,6 @@ from alpha_as.report.load import (
     BEYOND_HIGHER_IS_BETTER,
     BEYOND_INDICATORS,
     HIGHER_IS_BETTER,
-    INDICATOR_LABELS,
     ORACLE_MARK,
     ModelInfo,
     Results,
@@ -193,7 +192,7 @@ def _oracle_md(res: Results, rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         pct = MISSING if math.isnan(r["pct_days_better"]) else f"{r['pct_days_better']:.1f} %"
         out.append(f"| {md_escape(res.label(r['agent']))} | {md_escape(r['label'])} | "
-                   f"{INDICATOR_LABELS[r['indicator']]} | {fmt_num(r['mean_agent'])} | "
+                   f"{res.indicator_label(r['indicator'])} | {fmt_num(r['mean_agent'])} | "
                    f"{fmt_num(r['mean_oracle'])} | {fmt_num(r['mean_diff'])} | {pct} ({r['n_days']} d) |")
     return out + [""]
 
@@ -232,7 +231,7 @@ def section_markdown(res: Results, claim: dict[str, Any]) -> list[str]:
            "hindsight (role oracle, labelled (oracle), never a competitor). The paper's tables, tests and "
            "claims C1-C3 above use the paper's models only.", ""]
     for ind in BEYOND_INDICATORS:
-        out += [f"### {INDICATOR_LABELS[ind]}", "", markdown_table(res, ind).rstrip("\n"), "", legend(ind), "",
+        out += [f"### {res.indicator_label(ind)}", "", markdown_table(res, ind).rstrip("\n"), "", legend(ind), "",
                 f"File: [tables/beyond_{ind}.csv](tables/beyond_{ind}.csv).", ""]
     out += c2b_markdown(res, claim)
     return out

@@ -10,6 +10,7 @@ MtM indicators of every model, claim C2b, the distance to the oracle) and "Does 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,6 @@ from alpha_as.report.claims import fmt_p
 from alpha_as.report.load import (
     AGENT_ROLES,
     BEYOND_INDICATORS,
-    INDICATOR_LABELS,
     INDICATORS,
     Results,
     load_results,
@@ -83,7 +83,7 @@ def _setup_md(res: Results) -> list[str]:
     out.append(f"- Seeds: {len(res.seeds)} ({', '.join(str(s) for s in res.seeds)}); per-day values are the mean "
                "over the seeds of that model and day")
     out += [f"- {n}" for n in exp.notes]
-    out += ["- Max DD is in USD, lower is better; the paper prints it negative.", ""]
+    out += [f"- Max DD is in {res.currency}, lower is better; the paper prints it negative.", ""]
     out += ["| Model | Folder | Role | Days | Seeds |", "|---|---|---|---:|---:|"]
     for i, m in enumerate(res.models):
         n_days = int((~np.isnan(res.day_values["sharpe"][i])).sum())
@@ -104,7 +104,7 @@ def _setup_md(res: Results) -> list[str]:
 def _tables_md(res: Results) -> list[str]:
     out = ["## Per-day indicators (Tables 2-5)", ""]
     for ind in INDICATORS:
-        out += [f"### {tables.table_title(ind)}", "", tables.markdown_indicator_table(res, ind).rstrip("\n"), "",
+        out += [f"### {tables.table_title(ind, res.currency)}", "", tables.markdown_indicator_table(res, ind).rstrip("\n"), "",
                 tables.legend(res, ind), "",
                 f"Files: [tables/{ind}.csv](tables/{ind}.csv), [tables/{ind}.tex](tables/{ind}.tex).", ""]
     return out
@@ -141,7 +141,7 @@ def _stats_md(kw: list[stats.KruskalRow], mw: list[stats.MannWhitneyRow], res: R
            "H test across all models per indicator (`scipy.stats.kruskal`), each model on all its per-day values.",
            "", "| Indicator | Models | Values | H | p |", "|---|---:|---:|---:|---:|"]
     for r in kw:
-        out.append(f"| {INDICATOR_LABELS[r.indicator]} | {r.n_models} | {r.n_values} | {fmt_num(r.h)} | {fmt_p(r.p)} |")
+        out.append(f"| {res.indicator_label(r.indicator)} | {r.n_models} | {r.n_values} | {fmt_num(r.h)} | {fmt_p(r.p)} |")
     n_pairs = len(res.models) * (len(res.models) - 1) // 2
     out += ["", "### Post-hoc Mann-Whitney U", "",
             "Two-sided Mann-Whitney U tests (`scipy.stats.mannwhitneyu`) for every pair of models, on the days "
@@ -152,7 +152,7 @@ def _stats_md(kw: list[stats.KruskalRow], mw: list[stats.MannWhitneyRow], res: R
         out[-2:] = ["No pairs: fewer than two models."]
     for r in mw:
         sig = " *" if r.p_holm == r.p_holm and r.p_holm < cl.ALPHA else ""
-        out.append(f"| {INDICATOR_LABELS[r.indicator]} | {md_escape(res.label(r.model_a))} | "
+        out.append(f"| {res.indicator_label(r.indicator)} | {md_escape(res.label(r.model_a))} | "
                    f"{md_escape(res.label(r.model_b))} | {r.n_days} | {r.u:g} | {fmt_p(r.p)} | {fmt_p(r.p_holm)}{sig} |")
     out += ["", "Files: [tables/kruskal_wallis.csv](tables/kruskal_wallis.csv), "
             "[tables/mann_whitney.csv](tables/mann_whitney.csv).", ""]
@@ -189,15 +189,18 @@ def _paper_md(paper: Results, cells: list[tables.Table6Cell], entries: list[tabl
 
 
 def build(results_dir: str | Path, out: str | Path | None = None, *,
-          progress: bool | Progress = False) -> ReportResult:
+          progress: bool | Progress = False, quote_currency: str | None = None) -> ReportResult:
     """Read ``results_dir`` and write the report into ``out`` (default: ``results_dir``).
 
     ``progress``: a callable receiving one-line messages, True for messages on stderr, False for silence.
+    ``quote_currency`` labels P&L and Max DD (default: experiment.json's, else USD).
     Raises InputError on bad input (a bad diagnostics.json is only reported in the text).
     """
     say = _progress_fn(progress)
     say(f"reading {results_dir}")
     res = load_results(results_dir)
+    if quote_currency is not None:
+        res = dataclasses.replace(res, experiment=dataclasses.replace(res.experiment, quote_currency=quote_currency))
     paper = paper_view(res)
     dest = Path(out) if out is not None else res.root
     dest.mkdir(parents=True, exist_ok=True)

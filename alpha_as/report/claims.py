@@ -27,7 +27,7 @@ import numpy as np
 
 from alpha_as.jsonsafe import plain
 from alpha_as.report import stats
-from alpha_as.report.load import HIGHER_IS_BETTER, INDICATOR_LABELS, INDICATORS, ModelInfo, Results
+from alpha_as.report.load import HIGHER_IS_BETTER, INDICATORS, ModelInfo, Results
 from alpha_as.report.tables import PAPER_TABLE8, fmt_num, md_escape, table8
 
 ALPHA = 0.05
@@ -175,10 +175,15 @@ def claim_c3(res: Results, *, samples: int, seed: int) -> dict[str, Any]:
         p["p_wilcoxon_worse_dd_holm"] = float(q)
     claim["agents"] = per
     holds = [p["verdict"] == "holds" for p in per]
+    partly = sum(p["verdict"] == "holds partly" for p in per)
     if all(p["worse_max_dd_days"] == 0 for p in per):
         claim["verdict"] = "does not hold"
+    elif all(holds):
+        claim["verdict"] = "holds"
+    elif not any(holds):  # no agent holds fully: not "holds partly (0 of n)", which reads as a contradiction
+        claim["verdict"] = f"holds partly (no agent fully; {partly} of {len(per)} partly)"
     else:
-        claim["verdict"] = "holds" if all(holds) else f"holds partly ({sum(holds)} of {len(holds)})"
+        claim["verdict"] = f"holds partly ({sum(holds)} of {len(holds)})"
     return claim
 
 
@@ -234,7 +239,7 @@ def comparisons_md(res: Results, comps: list[dict[str, Any]]) -> str:
         lo, hi = c["ci95"]
         blo, bhi = c["block_ci95"]
         lines.append(
-            f"| {INDICATOR_LABELS[c['indicator']]} | {md_escape(res.label(c['model']))} | "
+            f"| {res.indicator_label(c['indicator'])} | {md_escape(res.label(c['model']))} | "
             f"{md_escape(res.label(c['versus']))} | {fmt_num(c['mean_model'])} / {fmt_num(c['mean_versus'])} | "
             f"{fmt_num(c['median_model'])} / {fmt_num(c['median_versus'])} | "
             f"{_pct(c['pct_days_better'])} ({c['n_days']} d) | {fmt_p(c['p_one_sided'])} | {fmt_p(c['p_holm'])}{sig} | "
@@ -297,7 +302,9 @@ def claims_markdown(res: Results, claims: list[dict[str, Any]]) -> str:
                     f"days, better P&L-to-MAP on {pp['better_pnl_to_map']} of those, reversed on "
                     f"{pp['reversed']} day (paraphrased). An agent's verdict: holds if k ≥ 1 and more than half "
                     "of those days have a better P&L-to-MAP, holds partly if k ≥ 1 otherwise, does not hold if "
-                    "k = 0. Paired (beside the paper's counts): one-sided Wilcoxon signed-rank that the agent's "
-                    "per-day Max DD exceeds Gen-AS's, Holm over the agents; moving-block bootstrap 95 % CI of the "
-                    "mean per-day Max DD difference (USD, positive = the agent's worse).", ""]
+                    "k = 0; the claim holds if every agent holds, holds partly if some agent holds or holds partly "
+                    "(with how many hold fully), and does not hold if no agent has a worse Max DD on any day. Paired (beside the paper's counts): one-sided Wilcoxon "
+                    "signed-rank that the agent's per-day Max DD exceeds Gen-AS's, Holm over the agents; "
+                    "moving-block bootstrap 95 % CI of the "
+                    f"mean per-day Max DD difference ({res.currency}, positive = the agent's worse).", ""]
     return "\n".join(out)

@@ -21,13 +21,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results_dir", type=Path, metavar="RESULTS_DIR", help="the results folder")
     p.add_argument("--out", type=Path, help="output folder (default: RESULTS_DIR)")
     p.add_argument("--progress", action="store_true", help="progress messages on stderr")
+    p.add_argument("--quote-currency", metavar="CCY",
+                   help="unit of P&L and Max DD in the tables and plots (default: experiment.json's, else USD)")
     p.set_defaults(func=_cmd_report)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from alpha_as.atomic import check_out_dir
     from alpha_as.report.build import build
 
-    result = build(args.results_dir, args.out, progress=args.progress)
+    if args.out is not None:
+        check_out_dir(args.out)
+    result = build(args.results_dir, args.out, progress=args.progress, quote_currency=args.quote_currency)
     print(f"wrote {result.report}")
     print(f"wrote {result.claims_json}")
     for c in result.claims:

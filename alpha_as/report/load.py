@@ -47,6 +47,13 @@ INDICATOR_LABELS.update({
     "mtm_pnl": "Daily MtM P&L (USD)", "mtm_sharpe": "MtM Sharpe (5 s)", "mtm_sortino": "MtM Sortino (5 s)",
     "mtm_max_drawdown": "MtM Max DD (USD)", "mean_abs_inventory": "Mean |inventory|", "n_fills": "Fills per day",
 })
+
+
+def indicator_label(indicator: str, currency: str = "USD") -> str:
+    """:data:`INDICATOR_LABELS` with the quote currency in place of USD."""
+    return INDICATOR_LABELS[indicator].replace("(USD)", f"({currency})")
+
+
 EXTRA_METRICS: tuple[str, ...] = ("final_total_pnl", "n_fills", "mean_abs_position", "mtm_pnl", "mtm_sharpe",
                                   "mtm_sortino", "mtm_max_drawdown", "mean_abs_inventory")
 """Optional keys of ``metrics.json["metrics"]`` that are read when present (NaN otherwise)."""
@@ -88,6 +95,8 @@ class Experiment:
     bootstrap_samples: int = DEFAULT_BOOTSTRAP_SAMPLES
     bootstrap_seed: int = DEFAULT_BOOTSTRAP_SEED
     from_file: bool = False
+    quote_currency: str = "USD"
+    """The instrument's quote currency: the unit of P&L and Max DD in the tables and plots."""
 
 
 @dataclass
@@ -130,6 +139,14 @@ class Results:
     @property
     def agents(self) -> list[ModelInfo]:
         return self.by_role("agent")
+
+    def indicator_label(self, indicator: str) -> str:
+        """The indicator's label, with P&L and Max DD in the experiment's quote currency."""
+        return indicator_label(indicator, self.experiment.quote_currency)
+
+    @property
+    def currency(self) -> str:
+        return self.experiment.quote_currency
 
     def label(self, name: str) -> str:
         """The display label; an oracle's always ends with "(oracle)"."""
@@ -187,7 +204,7 @@ def load_experiment(path: Path) -> Experiment:
     if not isinstance(doc, dict):
         raise _bad_exp(path, "not a JSON object")
     kw: dict[str, object] = {"from_file": True}
-    for key in ("name", "instrument", "data", "data_note"):
+    for key in ("name", "instrument", "data", "data_note", "quote_currency"):
         if key in doc:
             if not isinstance(doc[key], str):
                 raise _bad_exp(path, f"key {key!r} must be a string")
@@ -240,7 +257,14 @@ def load_experiment(path: Path) -> Experiment:
 
 def read_metrics(path: Path) -> tuple[dict[str, float], str]:
     """The indicators of one run's ``metrics.json`` (plus the optional extras, NaN when absent) and its
-    ``instrument`` ('' when absent)."""
+    ``instrument`` ('' when absent). A run folder whose files no longer match the sha256 its manifest recorded
+    (an edited metrics.json, a truncated fills.parquet) is refused."""
+    from alpha_as.atomic import verify_folder
+
+    why = verify_folder(path.parent)
+    if why:
+        raise InputError(f"{why} (manifest.json records another sha256); rerun the command that made it "
+                         "(alpha-as runs / alpha-as replicate) to redo it", path=path.parent)
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from alpha_as.atomic import atomic_path
 from alpha_as.errors import InputError
-from alpha_as.report.load import HIGHER_IS_BETTER, INDICATOR_LABELS, INDICATORS, ModelInfo, Results
+from alpha_as.report.load import HIGHER_IS_BETTER, INDICATORS, ModelInfo, Results
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -134,7 +134,7 @@ def plot_boxplots(res: Results, path: Path) -> Path:
             key = "tick_labels" if _has_tick_labels() else "labels"  # renamed in matplotlib 3.9
             ax.boxplot(data, **{key: labels})
         better = "higher" if HIGHER_IS_BETTER[ind] else "lower"
-        ax.set_title(f"{INDICATOR_LABELS[ind]} ({better} is better)", fontsize=9)
+        ax.set_title(f"{res.indicator_label(ind)} ({better} is better)", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3, axis="y")
     fig.suptitle("Per-day indicators", fontsize=10)
@@ -222,7 +222,7 @@ def make_plots(res: Results, out: Path) -> tuple[list[tuple[str, str]], list[str
     notes: list[str] = []
     days = select_days(res)
     dl = ", ".join(days)
-    if plot_day_traces(res, days, "total_pnl", "total P&L (USD)", "Equity curves (total P&L, lowest seed)",
+    if plot_day_traces(res, days, "total_pnl", f"total P&L ({res.currency})", "Equity curves (total P&L, lowest seed)",
                        pdir / "equity.png"):
         figs.append((f"Equity curves (total P&L) on {dl}", "plots/equity.png"))
     else:

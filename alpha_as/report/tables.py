@@ -3,7 +3,7 @@
 
 Conventions of Tables 2-5 (spec §8): the best value of a row in bold; a value better than Gen-AS's on that
 row in green (markdown: the marker ``⁺``); an Alpha-AS value second only to the other Alpha-AS model in
-parentheses. Rows are the days, then Mean and Median (each model over its own days). Max DD is in USD,
+parentheses. Rows are the days, then Mean and Median (each model over its own days). Max DD is in the quote currency (USD unless the experiment says otherwise),
 lower is better (the paper prints it negative). CSV files carry full float precision (``repr``) and no
 summary rows.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alpha_as.report.load import HIGHER_IS_BETTER, INDICATOR_LABELS, INDICATORS, Results
+from alpha_as.report.load import HIGHER_IS_BETTER, INDICATORS, Results, indicator_label
 
 PLUS = "⁺"
 MISSING = "–"
@@ -140,8 +140,8 @@ def _marks_for(res: Results, indicator: str, values: np.ndarray) -> list[Mark]:
                      None if ref is None else res.index(ref.name))
 
 
-def table_title(indicator: str) -> str:
-    return f"Table {TABLE_NUMBERS[indicator]}: {INDICATOR_LABELS[indicator]}"
+def table_title(indicator: str, currency: str = "USD") -> str:
+    return f"Table {TABLE_NUMBERS[indicator]}: {indicator_label(indicator, currency)}"
 
 
 def legend(res: Results, indicator: str) -> str:
@@ -171,7 +171,7 @@ def markdown_indicator_table(res: Results, indicator: str) -> str:
 
 def latex_indicator_table(res: Results, indicator: str) -> str:
     """Tables 2-5 as a booktabs LaTeX tabular (best in \\textbf, better than Gen-AS in OliveGreen)."""
-    out = [f"% {table_title(indicator)}", r"% needs \usepackage[dvipsnames]{xcolor}, booktabs",
+    out = [f"% {table_title(indicator, res.currency)}", r"% needs \usepackage[dvipsnames]{xcolor}, booktabs",
            r"\begin{tabular}{l" + "r" * len(res.models) + "}", r"\toprule",
            "Date & " + " & ".join(latex_escape(m.label) for m in res.models) + r" \\", r"\midrule"]
     for label, vals in indicator_rows(res, indicator):
@@ -244,7 +244,7 @@ def table6_markdown(res: Results, cells: list[Table6Cell]) -> str:
     for ind in INDICATORS:
         by = {c.model: c for c in cells if c.indicator == ind}
         txt = [f"{by[c].percent:.1f} % ({by[c].days_won}/{by[c].n_days})" if by[c].n_days else MISSING for c in cols]
-        lines.append(f"| {INDICATOR_LABELS[ind]} | " + " | ".join(txt) + " |")
+        lines.append(f"| {res.indicator_label(ind)} | " + " | ".join(txt) + " |")
     return "\n".join(lines) + "\n"
 
 

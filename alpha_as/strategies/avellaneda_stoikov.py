@@ -91,28 +91,42 @@ class ASParams:
     """"authors": both prices × (1 + skew), then the mid ± tick clamp; "spread": r += skew × half-spread."""
     tt_mode: str = "linear"
     """T − t: "linear" from first_hour to last_hour, or the authors' "hhmm" arithmetic."""
-    first_hour: int = 7
-    """Start of the trading window (UTC hour); no quotes before."""
-    last_hour: int = 19
-    """End of the trading window (UTC hour); no quotes from then on."""
+    first_hour: int | float = 7
+    """Start of the trading window (UTC hour, fractional allowed: 11.5 = 11:30); no quotes before. A whole value is
+    kept as an int (11.0 -> 11), so the params dicts (and the runs' config hashes) of whole hours never change.
+    ``alpha-as run`` / ``runs`` / ``replicate`` set it from the session's window unless the params set it."""
+    last_hour: int | float = 19
+    """End of the trading window (UTC hour, fractional allowed); no quotes from then on."""
     half_tick: str = "keep"
     """After the clamp: "keep" half-tick prices (authors) or round them "outward" to the tick."""
     target_position: float = 0.0
     """Inventory the strategy steers to (BTC)."""
 
     def __post_init__(self) -> None:
+        for name in ("first_hour", "last_hour"):  # a whole hour is an int: 11.0 -> 11
+            if isinstance(getattr(self, name), float) and getattr(self, name).is_integer():
+                object.__setattr__(self, name, int(getattr(self, name)))
         checks = [
-            (self.risk_aversion > 0, "risk_aversion must be > 0"),
-            (2 <= self.window_tick <= 1000, "window_tick must be in 2..1000"),
-            (self.spread_multiplier > 0, "spread_multiplier must be > 0"),
-            (1 <= self.minutes_change_k <= 100, "minutes_change_k must be in 1..100"),
-            (self.k_default == -1 or self.k_default != 0, "k_default must be -1 (estimate) or non-zero"),
-            (self.quantity > 0, "quantity must be > 0"),
-            (-1 < self.skew < 1, "skew must be in (-1, 1)"),
+            (0 < self.risk_aversion < math.inf, f"risk_aversion must be > 0 and finite, got {self.risk_aversion!r}"),
+            (2 <= self.window_tick <= 1000, f"window_tick must be in 2..1000, got {self.window_tick!r}"),
+            (0 <= self.position_multiplier < math.inf,
+             f"position_multiplier must be >= 0 and finite, got {self.position_multiplier!r}"),
+            (0 < self.spread_multiplier < math.inf,
+             f"spread_multiplier must be > 0 and finite, got {self.spread_multiplier!r}"),
+            (1 <= self.minutes_change_k <= 100, f"minutes_change_k must be in 1..100, got {self.minutes_change_k!r}"),
+            (self.k_default == -1 or 0 < self.k_default < math.inf,
+             f"k_default must be -1 (estimate) or > 0 and finite, got {self.k_default!r}"),
+            (0 < self.quantity < math.inf, f"quantity must be > 0 and finite, got {self.quantity!r}"),
+            (-1 < self.skew < 1, f"skew must be in (-1, 1), got {self.skew!r}"),
+            (math.isfinite(self.target_position), f"target_position must be a finite number, got {self.target_position!r}"),
             (self.skew_mode in SKEW_MODES, f"skew_mode must be one of {SKEW_MODES}"),
             (self.tt_mode in TT_MODES, f"tt_mode must be one of {TT_MODES}"),
             (self.half_tick in HALF_TICK_MODES, f"half_tick must be one of {HALF_TICK_MODES}"),
-            (0 <= self.first_hour < self.last_hour <= 24, "need 0 <= first_hour < last_hour <= 24"),
+            (0 <= self.first_hour < self.last_hour <= 24,
+             f"need 0 <= first_hour < last_hour <= 24, got {self.first_hour!r} and {self.last_hour!r}"),
+            (self.tt_mode != "hhmm" or (float(self.first_hour).is_integer() and float(self.last_hour).is_integer()),
+             f"tt_mode 'hhmm' (the authors' HHMM arithmetic) needs whole first_hour and last_hour, got "
+             f"{self.first_hour!r} and {self.last_hour!r}"),
         ]
         for ok, msg in checks:
             if not ok:

@@ -8,6 +8,7 @@ next requote (as the hftbacktest version of the rule in the benchmark does).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,8 +36,14 @@ class FixedQuoterParams:
     """Re-post a side emptied by a fill at the next snapshot (True) or only at the next requote."""
 
     def __post_init__(self) -> None:
-        if self.interval_s <= 0 or self.quantity <= 0 or self.offset_ticks < 0:
-            raise InputError("fixed quoter: need interval_s > 0, quantity > 0, offset_ticks >= 0")
+        checks = [  # a NaN fails every comparison
+            ("interval_s", 0 < self.interval_s < math.inf, "> 0 and finite"),
+            ("quantity", 0 < self.quantity < math.inf, "> 0 and finite"),
+            ("offset_ticks", self.offset_ticks >= 0, ">= 0"),
+        ]
+        for key, ok, need in checks:
+            if not ok:
+                raise InputError(f"fixed quoter: {key} must be {need}, got {getattr(self, key)!r}")
 
     def to_array(self) -> np.ndarray:
         p = np.zeros(N_PARAMS)

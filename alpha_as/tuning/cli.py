@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from alpha_as.atomic import check_out_dir
 from alpha_as.configs import load_json_arg
+from alpha_as.data.store import parse_date
+from alpha_as.data.validate import add_trust_argument, require_sessions
 from alpha_as.tuning.genas import ALGORITHMS, INITS, GAConfig, tune
 
 
@@ -38,23 +41,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="a JSON file of GA settings (GAConfig fields); flags given override it")
     p.add_argument("--force", action="store_true", help="overwrite a finished run in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_trust_argument(p)
     p.set_defaults(func=_cmd_tune)
 
 
 def config_from_args(args: argparse.Namespace) -> GAConfig:
     d = load_json_arg(args.config, "--config", file_only=True)[0] if args.config else {}
+    flags = []
     for key in ("generations", "population", "seed", "workers", "algorithm", "init", "window"):
         if getattr(args, key) is not None:
             d[key] = getattr(args, key)
+            flags.append(f"--{key}")
     if args.genes is not None:
         d["genes"] = load_json_arg(args.genes, "--genes")[0]
+        flags.append("--genes")
     if args.base_params is not None:
         d["base_params"] = load_json_arg(args.base_params, "--base-params")[0]
-    return GAConfig.from_dict(d, source=args.config or "tune")
+        flags.append("--base-params")
+    # errors name the --config file and the options given over it (GAConfig's own messages name the key)
+    if args.config:
+        source = f"{args.config} with {', '.join(flags)}" if flags else args.config
+    else:
+        source = f"tune {', '.join(flags)}" if flags else "tune"
+    cfg = GAConfig.from_dict(d, source=source)
+    if "window" in d and not {"first_hour", "last_hour"} & set(cfg.base_params):
+        from alpha_as.experiments.config import window_hours
+
+        hours = dict(zip(("first_hour", "last_hour"), window_hours(cfg.window), strict=True))
+        if hours != {"first_hour": 7, "last_hour": 19}:  # AS quotes in the GA day's window (the defaults: 7-19)
+            cfg = GAConfig.from_dict({**d, "base_params": {**cfg.base_params, **hours}}, source=source)
+    return cfg
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    require_sessions(args.data, args.instrument, [(parse_date(args.day), cfg.window)], trust=args.trust_data)
+    check_out_dir(args.out)  # before the GA: a file, a path under a file or a read-only folder is one line
     result = tune(args.data, args.instrument, args.day, args.out, cfg, force=args.force,
                   progress=not args.no_progress)
     print(result.summary())

@@ -55,7 +55,7 @@ import numpy as np
 import pyarrow as pa
 from deap import algorithms, base, creator, tools
 
-from alpha_as.configs import from_dict
+from alpha_as.configs import REMEDIES, from_dict, read_json_file
 from alpha_as.data import store
 from alpha_as.engine import EngineConfig  # before the strategies: importing those first is circular
 from alpha_as.engine.backtest import Backtest, engine_day, write_json_atomic
@@ -125,19 +125,23 @@ class GAConfig:
             (self.algorithm in ALGORITHMS, f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}"),
             (self.init in INITS, f"init must be one of {INITS}, got {self.init!r}"),
             (self.algorithm != "mu_plus_lambda" or self.population >= 2, "mu_plus_lambda needs population >= 2"),
-            (0 <= self.crossover_prob <= 1 and 0 <= self.mutation_prob <= 1, "probabilities must be in [0, 1]"),
+            (0 <= self.crossover_prob <= 1, f"crossover_prob must be in [0, 1], got {self.crossover_prob!r}"),
+            (0 <= self.mutation_prob <= 1, f"mutation_prob must be in [0, 1], got {self.mutation_prob!r}"),
             (self.algorithm != "mu_plus_lambda" or self.crossover_prob + self.mutation_prob <= 1,
-             "crossover_prob + mutation_prob must be <= 1"),
-            (0 <= self.blend_min <= self.blend_max <= 1, "need 0 <= blend_min <= blend_max <= 1"),
-            (self.init_sigma >= 0 and self.sigma0 >= 0 and self.sigma_floor >= 0, "sigmas must be >= 0"),
-            (self.tournament_size >= 1 and self.max_redraws >= 1, "tournament_size and max_redraws must be >= 1"),
+             f"crossover_prob + mutation_prob must be <= 1, got {self.crossover_prob!r} + {self.mutation_prob!r}"),
+            (0 <= self.blend_min <= self.blend_max <= 1,
+             f"need 0 <= blend_min <= blend_max <= 1, got {self.blend_min!r}, {self.blend_max!r}"),
+            *((0 <= getattr(self, k) < math.inf, f"{k} must be >= 0 and finite, got {getattr(self, k)!r}")
+              for k in ("init_sigma", "sigma0", "sigma_decay", "sigma_floor")),
+            (self.tournament_size >= 1, f"tournament_size must be >= 1, got {self.tournament_size!r}"),
+            (self.max_redraws >= 1, f"max_redraws must be >= 1, got {self.max_redraws!r}"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise InputError(f"GA config: {msg}")
         check_gene_table(self.genes, self.base_params)
         store.parse_window(self.window)
-        from_dict(EngineConfig, self.engine, source="GA config engine")
+        from_dict(EngineConfig, self.engine, source="GA config")  # its errors say "engine: ..."
 
     @classmethod
     def from_dict(cls, d: dict, *, source: str = "GA config") -> GAConfig:
@@ -178,19 +182,17 @@ def check_gene_table(genes: dict, base_params: dict | None = None) -> dict[str, 
         table[name] = (lo, hi)
     names, lo, hi = list(table), np.array([v[0] for v in table.values()]), np.array([v[1] for v in table.values()])
     base_as_params(base_params or {})
-    for probe in (lo, hi, (lo + hi) / 2):  # the bounds and the middle must make valid AS parameters
-        try:
-            genes_to_params(probe, names, lo, hi, base_params or {})
-        except InputError as e:
-            raise InputError(f"gene table: {e}") from None
+    for what, probe in (("minima", lo), ("maxima", hi), ("midpoints", (lo + hi) / 2)):
+        # the bounds and the middle must make valid AS parameters
+        genes_to_params(probe, names, lo, hi, base_params or {}, source=f"gene table (the genes' {what})")
     return table
 
 
-def genes_to_params(genes, names, lo, hi, base_params: dict) -> ASParams:
+def genes_to_params(genes, names, lo, hi, base_params: dict, *, source: str = "GA individual") -> ASParams:
     """The AS parameters of a gene vector: integer fields rounded half up into [ceil(min), floor(max)]."""
     d = dict(base_params)
     d.update({n: param_value(n, g, a, b) for n, g, a, b in zip(names, genes, lo, hi, strict=True)})
-    return ASParams.from_dict(d, source="GA individual")
+    return ASParams.from_dict(d, source=source)
 
 
 def param_value(name: str, gene: float, lo: float, hi: float) -> int | float:
@@ -480,6 +482,21 @@ def run_mu_plus_lambda(cfg: GAConfig, ev: Evaluator, hist: History) -> None:
         np.random.set_state(saved[1])  # noqa: NPY002
 
 
+# ---------------------------------------------------------------------------------------------- output
+
+def read_best_params(path: str | Path, *, remedy: str | None = None) -> dict:
+    """The ``params`` object of a GA's ``best.json`` (as written, validated as ASParams). One InputError line
+    naming the file when it is missing, truncated or not valid JSON (with ``remedy``, default
+    ``REMEDIES["best.json"]``: delete it and rerun the GA), or has no valid ``params``."""
+    path = Path(path)
+    doc = read_json_file(path, "the Gen-AS output", remedy=REMEDIES["best.json"] if remedy is None else remedy)
+    params = doc.get("params")
+    if not isinstance(params, dict):
+        raise InputError(f'{path}: expected {{"params": {{...}}}} (a Gen-AS best.json)')
+    ASParams.from_dict(params, source=f"{path}: params")
+    return params
+
+
 # ---------------------------------------------------------------------------------------------- driver
 
 @dataclass
@@ -493,7 +510,9 @@ class TuneResult:
 
     def summary(self) -> str:
         b = self.best
-        genes = " ".join(f"{k}={v:.6g}" for k, v in b["genes"].items())
+        # the parameters the engine runs (best.json's params: integer genes rounded half up into their range),
+        # not the raw genes (best.json's genes: window_tick 5.22034 runs as 5)
+        genes = " ".join(f"{k}={b['params'][k]:.6g}" for k in b["genes"])
         return (f"Gen-AS best fitness (Sharpe) {b['fitness']:+.4f} at generation {b['generation']} "
                 f"#{b['index']}: {genes} | {b['generations']} generations, {self.evaluations} evaluations, "
                 f"{self.workers} worker(s), {self.wall_seconds:.1f} s")

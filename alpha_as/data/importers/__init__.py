@@ -2,7 +2,9 @@
 
 Each importer module exposes ``read(sources, *, levels, interval_ms) -> ImportResult``. ``run_import``
 splits the result into UTC days and writes one depth and one trade partition per day. Importers never
-fix data silently: every dropped or inferred item is counted in ``ImportResult.notes``.
+fix data silently: every dropped or inferred item is counted in ``ImportResult.notes``. When the import fails
+after the reader ran (no depth snapshot at all, timestamps out of range), the :class:`ImportFailed` error
+carries those notes so the CLI prints them before its one error line.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ class ImportResult:
     trade_side: np.ndarray | None
     """int8 +1 buyer-initiated / -1 seller-initiated / 0 unknown; None when the source has no side."""
     notes: list[str] = field(default_factory=list)
+    empty_cause: str = ""
+    """Why there are no depth snapshots, when the importer knows (e.g. every sampled book was crossed)."""
+
+
+class ImportFailed(InputError):
+    """An import that failed after the reader ran; ``notes`` are the reader's notes (why rows were skipped)."""
+
+    def __init__(self, message: str, notes: list[str], *, path: str | Path | None = None) -> None:
+        super().__init__(message, path=path)
+        self.notes = list(notes)
 
 
 @dataclass
@@ -59,13 +71,23 @@ def get_reader(fmt: str) -> Callable[..., ImportResult]:
     return module.read
 
 
-def write_result(result: ImportResult, out: str | Path, instrument: str) -> list[DayWritten]:
-    """Write an :class:`ImportResult` to the store, one partition pair per UTC day of the depth data."""
+def write_result(result: ImportResult, out: str | Path, instrument: str, *,
+                 sources: list[Path] | None = None) -> list[DayWritten]:
+    """Write an :class:`ImportResult` to the store, one partition pair per UTC day of the depth data.
+
+    Raises :class:`ImportFailed` (naming ``sources``, with the result's notes) when there is no depth snapshot
+    or a timestamp is out of the epoch-ms range.
+    """
+    where = ", ".join(map(str, sources)) if sources else None
     if len(result.depth_ts) == 0:
-        raise InputError("the source produced no depth snapshots")
-    t_days = dict(store.utc_date_slices(result.trade_ts))
+        cause = result.empty_cause or "every book the importer sampled was skipped or none was sampled; see the notes"
+        raise ImportFailed(f"the source produced no depth snapshots: {cause}", result.notes, path=where)
+    try:
+        t_days = dict(store.utc_date_slices(result.trade_ts, source=where))
+        depth_days = {d for d, _ in store.utc_date_slices(result.depth_ts, source=where)}
+    except InputError as e:
+        raise ImportFailed(str(e), result.notes) from None
     written = []
-    depth_days = {d for d, _ in store.utc_date_slices(result.depth_ts)}
     orphan = sum(sl.stop - sl.start for d, sl in t_days.items() if d not in depth_days)
     if orphan:
         result.notes.append(f"{orphan} trade(s) on UTC days without depth snapshots were not written "
@@ -94,4 +116,4 @@ def run_import(fmt: str, sources: list[str | Path], out: str | Path, instrument:
             raise InputError("file not found", path=p)
     reader = get_reader(fmt)
     result = reader(paths, levels=levels, interval_ms=interval_ms)
-    return result, write_result(result, out, instrument)
+    return result, write_result(result, out, instrument, sources=paths)

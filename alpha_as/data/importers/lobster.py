@@ -18,8 +18,10 @@ EDT = 13:30 UTC. Event times are rounded *up* to whole epoch ms, so a record sta
 at or before T (no look-ahead).
 
 Depth. ``interval_ms > 0``: one snapshot per grid time g (multiples of ``interval_ms`` since the epoch) from the
-first message to the session end named in the file (END, ms after midnight; else the last message): the
-book row of the last message with time <= g. ``interval_ms == 0``: the book after the last message of each
+first message to the last message: the book row of the last message with time <= g. The book is not
+extended to the session end named in the file (END, ms after midnight): nothing says it stayed unchanged after
+the last message (a file of 49 s of messages would otherwise give 6.5 h of a frozen book); when the messages
+stop more than 60 s before END the notes say so. ``interval_ms == 0``: the book after the last message of each
 ms, wherever its top ``levels`` levels changed. ``min(levels, N)`` levels are read; when ``levels`` exceeds the
 file's N the extra levels are written as NaN (padded, with a note) rather than refused -- the store's reader
 sees the real depth, and ``load_day(levels=...)`` refuses more levels than the file holds. Dummy prices and
@@ -260,10 +262,14 @@ def _read_day(m: _Csv, ob: _Csv, levels: int, interval_ms: int) -> ImportResult:
     notes = []
 
     # depth: choose the orderbook rows to snapshot
+    last_ms = int(ev_ms[-1])
+    short_ms = None if end_ms is None else base_ns // 1_000_000 + end_ms - last_ms
+    if short_ms is not None and short_ms > 60_000:
+        stop = dt.timedelta(milliseconds=last_ms - base_ns // 1_000_000)
+        notes.append(f"{tag}: the messages stop at {_clock(stop)}, {short_ms / 1000:,.0f} s before the session "
+                     f"end {_clock(dt.timedelta(milliseconds=end_ms))} named in the file (New York time): the book "
+                     "is not extended past the last message")
     if interval_ms > 0:
-        last_ms = int(ev_ms[-1])
-        if end_ms is not None:
-            last_ms = max(last_ms, base_ns // 1_000_000 + end_ms)
         g0 = -(-int(ev_ms[0]) // interval_ms) * interval_ms
         ts = np.arange(g0, last_ms + 1, interval_ms, dtype=np.int64)
         idx = np.searchsorted(ev_ms, ts, side="right") - 1
@@ -314,13 +320,23 @@ def _read_day(m: _Csv, ob: _Csv, levels: int, interval_ms: int) -> ImportResult:
                  + (f" + {counts[2]:,} cross trades (side 0, no aggressor)" if counts[2] else ""))
     if counts[3]:
         notes.append(f"{tag}: skipped {counts[3]:,} trading-halt messages (type 7); the book is frozen during a halt")
+    cause = ""
+    if not len(ts):
+        cause = (f"{m.label}: the messages span no {interval_ms} ms grid time" if k == 0 else
+                 f"{m.label}: every sampled book had an empty side or a crossed top")
     result = ImportResult(
-        depth_ts=np.ascontiguousarray(ts, dtype=np.int64), bid_px=mats[0], ask_px=mats[1],
+        empty_cause=cause, depth_ts=np.ascontiguousarray(ts, dtype=np.int64), bid_px=mats[0], ask_px=mats[1],
         bid_qty=mats[2], ask_qty=mats[3],
         trade_ts=np.ascontiguousarray(ev_ms[is_trade]), trade_px=price[is_trade] / PRICE_SCALE,
         trade_qty=size[is_trade].astype(np.float64), trade_side=side, notes=notes,
     )
     return result
+
+
+def _clock(t: dt.timedelta) -> str:
+    """``HH:MM:SS`` of a time after midnight."""
+    s = int(t.total_seconds())
+    return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 def _fmt_offset(offset: dt.timedelta) -> str:
@@ -355,4 +371,5 @@ def read(sources: list[Path], *, levels: int, interval_ms: int) -> ImportResult:
         depth_ts=cat("depth_ts"), bid_px=cat("bid_px"), ask_px=cat("ask_px"), bid_qty=cat("bid_qty"),
         ask_qty=cat("ask_qty"), trade_ts=cat("trade_ts"), trade_px=cat("trade_px"), trade_qty=cat("trade_qty"),
         trade_side=cat("trade_side"), notes=[n for p in parts for n in p.notes],
+        empty_cause="; ".join(p.empty_cause for p in parts if p.empty_cause),
     )

@@ -13,6 +13,9 @@ Rules applied:
 * SOURCES may mix both kinds in any order; the book files are replayed in the order given (they must be in time
   order among themselves: a book file whose first ``local_timestamp`` is before the previous book file's last
   one is refused). Trades from all trade files are merged and stably sorted by timestamp.
+* Units. Tardis writes epoch µs. Each file's unit is told by its first timestamp's magnitude (1e8-1e11 s,
+  1e11-1e14 ms, 1e14-1e17 µs, 1e17-1e20 ns, i.e. dates between 1973 and 5138); a file in s, ms or ns is
+  converted (to µs, then floored to ms) and named in the notes; a value fitting no unit is refused.
 * Times are the exchange ``timestamp`` floored to ms. Tardis orders rows by ``local_timestamp``, so the exchange
   time can step back a little: the book time is clamped so that it never goes backwards (counted in the notes).
 * Tardis snapshot semantics: a block of ``is_snapshot=true`` rows that follows non-snapshot rows (or opens the
@@ -41,6 +44,7 @@ import numpy as np
 
 from alpha_as.data.book import ASK, BID, L2Book, SnapshotSampler
 from alpha_as.data.importers import ImportResult
+from alpha_as.data.plausibility import utc_text
 from alpha_as.errors import InputError
 
 BOOK_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp", "is_snapshot", "side", "price", "amount")
@@ -48,6 +52,8 @@ TRADE_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp", "id", "si
 _BOOK_SIDES = {"bid": BID, "ask": ASK}
 _TRADE_SIDES = {"buy": 1, "sell": -1, "unknown": 0}
 _SNAPSHOT = {"true": True, "false": False}
+_UNITS = ((1e8, "s", 1_000_000, 1), (1e11, "ms", 1000, 1), (1e14, "µs", 1, 1), (1e17, "ns", 1, 1000))
+"""(lowest magnitude, unit, multiplier, divisor to µs), by magnitude; 1e20 and beyond fit no unit."""
 
 
 def _open_csv(path: Path):
@@ -91,6 +97,8 @@ class _Rows:
             raise InputError(f"missing column(s) {', '.join(missing)} in the {self.kind} header", path=path, row=1)
         self.width = len(names)
         self.index = {c: names.index(c) for c in wanted}
+        self.unit: str | None = None  # told by the first timestamp read (see the module docstring)
+        self._mul, self._div = 1, 1
 
     def __iter__(self):
         line = 1
@@ -107,10 +115,18 @@ class _Rows:
             raise InputError(f"unreadable or truncated file ({e})", path=self.path, row=line + 1) from e
 
     def micros(self, row: list[str], col: str, line: int) -> int:
+        """The epoch time in column ``col`` in µs, converted from the file's unit."""
         try:
-            return int(row[self.index[col]])
+            v = int(row[self.index[col]])
         except ValueError:
             raise InputError(f"unparsable {col} {row[self.index[col]][:40]!r}", path=self.path, row=line) from None
+        if self.unit is None:
+            fits = [u for u in _UNITS if u[0] <= v < 1e20]
+            if not fits:
+                raise InputError(f"{col} {v} is not an epoch time in µs (Tardis's unit), nor in s, ms or ns",
+                                 path=self.path, row=line)
+            _, self.unit, self._mul, self._div = fits[-1]
+        return v * self._mul // self._div
 
     def number(self, row: list[str], col: str, line: int, *, positive: bool) -> float:
         text = row[self.index[col]]
@@ -207,7 +223,7 @@ def _replay_book(files: list[_Rows], inst: _Instrument, levels: int, interval_ms
     if first_ts is None:
         raise InputError("no is_snapshot=true rows in the incremental_book_L2 data: the book is never initialised",
                          path=files[0].path)
-    return sampler, first_ts
+    return sampler, first_ts, last_ts
 
 
 def read(sources: list[Path], *, levels: int = 5, interval_ms: int = 1000) -> ImportResult:
@@ -224,7 +240,7 @@ def read(sources: list[Path], *, levels: int = 5, interval_ms: int = 1000) -> Im
     n: Counter[str] = Counter()
     inst = _Instrument()
     try:
-        sampler, first_ts = _replay_book(book_files, inst, levels, interval_ms, n)
+        sampler, first_ts, last_book_ts = _replay_book(book_files, inst, levels, interval_ms, n)
         t_ts: list[int] = []
         t_px: list[float] = []
         t_qty: list[float] = []
@@ -261,8 +277,21 @@ def read(sources: list[Path], *, levels: int = 5, interval_ms: int = 1000) -> Im
                      "stamped with the previous time")
     if not trade_files:
         notes.append("no trades file among the sources: the trade partitions are empty")
+    for r in opened:
+        if r.unit not in (None, "µs"):
+            notes.append(f"{r.path}: timestamps are epoch {r.unit}, not µs as Tardis writes them: converted")
+    cause = ""
+    if not len(depth_ts):
+        skipped = sampler.skipped_empty + sampler.skipped_crossed
+        if skipped:
+            cause = (f"all {skipped:,} sampled books had an empty side ({sampler.skipped_empty:,}) or a crossed top "
+                     f"({sampler.skipped_crossed:,})")
+        else:
+            cause = (f"the book rows from the first snapshot block ({utc_text(first_ts)}) to the last "
+                     f"({utc_text(last_book_ts)} UTC) span no {interval_ms} ms grid time: give more data or "
+                     "--interval-ms 0")
     return ImportResult(
         depth_ts=depth_ts, bid_px=bid_px, ask_px=ask_px, bid_qty=bid_qty, ask_qty=ask_qty,
         trade_ts=ts[order], trade_px=np.asarray(t_px, dtype=np.float64)[order],
-        trade_qty=np.asarray(t_qty, dtype=np.float64)[order], trade_side=side, notes=notes,
+        trade_qty=np.asarray(t_qty, dtype=np.float64)[order], trade_side=side, notes=notes, empty_cause=cause,
     )
