@@ -398,3 +398,20 @@ def test_bad_inputs_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="experiment.json") as e:
         load_results(bad)
     assert str(bad / "experiment.json") in str(e.value)
+
+
+def test_quote_currency_labels_pnl_and_max_dd(tmp_path: Path) -> None:
+    """Issue #12: the report names the instrument's quote currency (experiment.json or --quote-currency), not USD."""
+    root = make_main(tmp_path / "res")
+    exp = json.loads((root / "experiment.json").read_text())
+    (root / "experiment.json").write_text(json.dumps({**exp, "quote_currency": "EUR"}))
+    out = tmp_path / "eur"
+    build_report(root, out)
+    md = (out / "report.md").read_text()
+    assert "Max DD (EUR)" in md and "Max DD is in EUR" in md and "MtM Max DD (EUR)" in md
+    assert "USD" not in md
+    assert "Max DD (EUR)" in (out / "tables" / "max_drawdown.tex").read_text()
+    from alpha_as.cli import main
+
+    assert main(["report", str(root), "--out", str(tmp_path / "cny"), "--quote-currency", "CNY"]) == 0
+    assert "Max DD (CNY)" in (tmp_path / "cny" / "report.md").read_text()

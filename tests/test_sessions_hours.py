@@ -315,3 +315,28 @@ def test_replicate_jobs_quote_in_their_session_window(tmp_path):
     job = replicate.make_job(p, lambda s: ({}, {}), "foic", "foic", canonical(p.baselines["foic"]), p.test[0], 0,
                              tmp_path / "k")
     assert job.config["params"] == canonical(p.baselines["foic"])
+
+
+def test_the_summary_line_says_why_a_run_traded_little(store, tmp_path, capsys):
+    """Issue #12 §5: 0 fills outside the trading hours, or with every quote skipped, is explained on the line."""
+    argv = ["run", "foic", "--data", str(store), "--instrument", INSTRUMENT, "--day", DAY, "--out", str(tmp_path / "o")]
+    capsys.readouterr()
+    assert main([*argv, "--params", '{"first_hour": 12, "last_hour": 13}']) == 0
+    line = capsys.readouterr().out
+    assert "fills 0 " in line and "(0 fills:" in line and "outside the trading hours 12-13 UTC" in line
+    assert main(["run", "as", *argv[2:], "--params", '{"window_tick": 1000}']) == 0
+    line = capsys.readouterr().out
+    assert "(0 fills: quote updates skipped:" in line and "(warm-up: too few mids for window_tick)" in line
+    assert main(argv) == 0  # a run that trades says nothing more
+    line = capsys.readouterr().out
+    assert "fills:" not in line.split("wall")[-1]
+
+    import numpy as np
+
+    from alpha_as.engine.backtest import BacktestResult
+    from alpha_as.metrics import day_metrics
+
+    empty = np.zeros(0)
+    counters = {"snapshots": 42_465, "trades": 1, "quote_updates": 0, "skipped_k_invalid": 19_775, "skipped_warmup": 12}
+    r = BacktestResult(empty, {}, empty, {}, counters, day_metrics(empty, empty, empty), hours=(7, 19))
+    assert r.why_quiet() == "0 fills: quote updates skipped: 19,775 (k invalid), 12 (warm-up: too few mids for window_tick)"
