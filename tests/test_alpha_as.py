@@ -115,7 +115,7 @@ def test_actions_change_gamma_and_skew(env):
     assert not np.allclose(np.nan_to_num(quotes[0]), np.nan_to_num(quotes[19]))
 
 
-def test_run_agent_end_to_end_learns_and_writes_actions(env, tmp_path):
+def test_run_agent_end_to_end_learns_and_writes_actions(env, tmp_path, capsys):
     model = tmp_path / "m"
     assert main(["train", "alpha-as-1", "--data", str(env["store"]), "--instrument", INSTR, "--day", DAY,
                  "--genas", str(env["ga"]), "--out", str(model), "--iterations", "1", "--runs", "2",
@@ -143,6 +143,12 @@ def test_run_agent_end_to_end_learns_and_writes_actions(env, tmp_path):
     assert main(["run", "alpha-as-1", "--model", str(model), "--data", str(env["store"]), "--instrument", INSTR,
                  "--day", "2020-12-09", "--out", str(out2), "--no-learn"]) == 0
     assert "action" in pq.read_table(out2 / "grid.parquet").column_names
+    # an agent replays its model's window: another --window is refused, not silently ignored (issue #12)
+    capsys.readouterr()
+    assert main(["run", "alpha-as-1", "--model", str(model), "--data", str(env["store"]), "--instrument", INSTR,
+                 "--day", "2020-12-09", "--out", str(tmp_path / "r3"), "--no-learn", "--window", "10:00-11:00"]) == 2
+    err = capsys.readouterr().err
+    assert "--window 10:00-11:00: alpha-as-1 replays the window its model was trained in" in err
 
 
 @pytest.mark.parametrize("argv", [

@@ -150,6 +150,10 @@ def run_agent(args: argparse.Namespace) -> int:
     agent, over = model_agent(args.agent)
     if model.config.agent != agent or (model.config.preset == "sound") != bool(over):
         raise InputError(f"{args.model} holds a {model_name(model.config)} model, not {args.agent}")
+    window = getattr(args, "window", None)
+    if window is not None and window != model.config.window:
+        raise InputError(f"--window {window}: {args.agent} replays the window its model was trained in "
+                         f"({model.config.window}); leave --window out")
     require_sessions(args.data, args.instrument, [(date, model.config.window)], trust=getattr(args, "trust_data", False))
     check_out_dir(args.out)
     day = load_market_day(args.data, args.instrument, date, model.config.window)

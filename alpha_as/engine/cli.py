@@ -24,6 +24,7 @@ from baselines import FOICParams, LIICParams
 
 STRATEGIES = {"as": ASParams, "fixed": FixedQuoterParams, "foic": FOICParams, "liic": LIICParams}
 AGENTS = tuple(MODEL_AGENTS)
+DEFAULT_WINDOW = "07:00-19:00"
 POLICIES = ("random", "constant")
 
 
@@ -50,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--maker-fee", type=finite_float, default=0.0, help="maker fee rate, negative = rebate (default 0)")
     run.add_argument("--taker-fee", type=finite_float, default=0.0, help="taker fee rate (default 0)")
     run.add_argument("--lot-matching", choices=LOT_MATCHING, default="paper", help="realized P&L lot rule")
-    run.add_argument("--window", default="07:00-19:00",
-                     help="UTC time window of the day to replay, HH:MM-HH:MM, or 'all' (default 07:00-19:00)")
+    run.add_argument("--window", default=None,
+                     help="UTC time window of the day to replay, HH:MM-HH:MM, or 'all' (default 07:00-19:00; an agent "
+                     "replays the window of its model)")
     run.add_argument("--trading-hours", choices=("window", "authors"), default="window",
                      help="window (default): AS, the baselines and the policies quote in --window unless --params "
                      "sets first_hour / last_hour; authors: in the params' hours (default 07-19 UTC)")
@@ -85,7 +87,8 @@ def load_params(cls: type, text: str | None, window: str | None = None):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    store.parse_window(args.window)  # up front: an empty or reversed window is one line naming --window
+    if args.window is not None:
+        store.parse_window(args.window)  # up front: an empty or reversed window is one line naming --window
     if args.strategy in AGENTS:
         if args.model is None:
             raise InputError(f"{args.strategy} needs --model DIR (a folder written by `alpha-as train`)")
@@ -97,6 +100,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return run_agent(args)
     if args.model is not None:
         raise InputError(f"--model applies to the agents (alpha-as-1, alpha-as-2 and their -sound variants) only, not {args.strategy}")
+    if args.window is None:
+        args.window = DEFAULT_WINDOW
     if args.strategy == "constant":
         if args.action is None:
             raise InputError(f"constant needs --action K (0..{N_ACTIONS - 1})")

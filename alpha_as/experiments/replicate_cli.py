@@ -58,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--workers", type=int, help="processes (0 = number of cores; overrides the protocol)")
     s.add_argument("--force", action="store_true", help="delete each variant's earlier results and start over")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("--trust-data", action="store_true",
+                   help="replay days that `alpha-as data check` marks SUSPECT (errors are still refused)")
     s.set_defaults(func=_cmd_sensitivity)
 
 
@@ -117,7 +119,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     s = with_overrides(load_sensitivity(args.config), quick=args.quick, seeds=args.seeds, workers=args.workers,
                        out=args.out)
     only = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
-    done = run_sensitivity(s, only=only, force=args.force, progress=not args.no_progress)
+    done = run_sensitivity(s, only=only, force=args.force, progress=not args.no_progress, trust_data=args.trust_data)
     print(f"{'variant':<20} {'ran':<40} {'seconds':>8}")
     for v in s.variants:
         rep = done.get(v.name)

@@ -167,7 +167,7 @@ def with_overrides(s: Sensitivity, *, quick: bool = False, seeds: int | None = N
 
 
 def run_sensitivity(s: Sensitivity, *, only: list[str] | None = None, force: bool = False, progress: bool = True,
-                    echo: Callable[[str], None] = print) -> dict:
+                    echo: Callable[[str], None] = print, trust_data: bool = False) -> dict:
     """Run (or resume) the variants of ``s`` in order (those named in ``only``, default all), then write the
     robustness table over all of them (a variant not run has "not run" cells). Returns {variant: Replication}
     and "robustness": the path of robustness.md."""
@@ -183,7 +183,7 @@ def run_sensitivity(s: Sensitivity, *, only: list[str] | None = None, force: boo
     for k, v in enumerate(todo):
         echo(f"=== variant {v.name} ({k + 1}/{len(todo)}): "
              f"changes {changes_text(v.changes)} -> {v.protocol.out}")
-        rep = replicate(v.protocol, force=force, progress=progress, echo=echo)
+        rep = replicate(v.protocol, force=force, progress=progress, echo=echo, trust_data=trust_data)
         echo(rep.table())
         done[v.name] = rep
     cols = [VariantInfo(v.name, v.protocol.out, v.description, v.changes, v.protocol.instrument) for v in s.variants]
