@@ -16,6 +16,8 @@ from typing import ClassVar
 
 from numba import njit
 
+from alpha_as.engine.state import POSITION
+from alpha_as.strategies.base import Q_OK
 from baselines.common import P_LIMIT, P_QTY, BaselineParams, inside_hours, level_prices
 
 
@@ -35,3 +37,10 @@ def foic_quotes(p, bid_px, ask_px, i, position, t, tick):
     bq = p[P_QTY] if position <= p[P_LIMIT] else 0.0
     aq = p[P_QTY] if position >= -p[P_LIMIT] else 0.0
     return bid, bq, ask, aq
+
+
+@njit(cache=True, inline="always")
+def quote(p, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+    """The engine's entry point (:mod:`alpha_as.strategies.base`)."""
+    bp, bq, ap, aq = foic_quotes(p, bid_px, ask_px, i, st.sf[POSITION], t, tick)
+    return Q_OK, bp, bq, ap, aq

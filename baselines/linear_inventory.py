@@ -14,6 +14,8 @@ from typing import ClassVar
 
 from numba import njit
 
+from alpha_as.engine.state import POSITION
+from alpha_as.strategies.base import Q_OK
 from baselines.common import P_LIMIT, P_QTY, BaselineParams, inside_hours, level_prices
 
 MIN_SIZE = 1e-12
@@ -41,3 +43,10 @@ def liic_quotes(p, bid_px, ask_px, i, position, t, tick):
     if aq <= MIN_SIZE:
         aq = 0.0
     return bid, bq, ask, aq
+
+
+@njit(cache=True, inline="always")
+def quote(p, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+    """The engine's entry point (:mod:`alpha_as.strategies.base`)."""
+    bp, bq, ap, aq = liic_quotes(p, bid_px, ask_px, i, st.sf[POSITION], t, tick)
+    return Q_OK, bp, bq, ap, aq

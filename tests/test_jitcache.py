@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from alpha_as.engine import jitcache
+from alpha_as.strategies import registry
 
 
 def test_stale_cache_files_are_removed_when_the_sources_hash_changes(tmp_path, monkeypatch):
     pkg = tmp_path / "alpha_as"
     (pkg / "engine" / "__pycache__").mkdir(parents=True)
-    (pkg / "strategies").mkdir()
-    for rel in jitcache.SOURCES:
-        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
-        (pkg / rel).write_text(f"# {rel}\n")
-    cached = pkg / "engine" / "__pycache__" / "kernel.run_until-1.py311.nbi"
+    sources = [pkg / "engine" / "kernel.py", pkg / "strategies" / "fixed_quoter.py",
+               tmp_path / "baselines" / "fixed_offset.py"]
+    for src in sources:
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text(f"# {src.name}\n")
     monkeypatch.setattr(jitcache, "PACKAGE", pkg)
+    monkeypatch.setattr(jitcache, "source_files", lambda: sources)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    cached = pkg / "engine" / "__pycache__" / "kernel.run_until-1.py311.nbi"
     cached.write_text("x")
     inlined = tmp_path / "baselines" / "__pycache__" / "fixed_offset.foic_quotes-29.py311.1.nbc"
     inlined.parent.mkdir(parents=True)
@@ -27,3 +31,10 @@ def test_stale_cache_files_are_removed_when_the_sources_hash_changes(tmp_path, m
     (pkg / "strategies" / "fixed_quoter.py").write_text("# changed\n")
     assert jitcache.invalidate_if_stale() is True
     assert not cached.exists() and not inlined.exists()
+
+
+def test_the_loop_depends_on_every_registered_strategy_and_what_it_inlines():
+    files = {p.name for p in jitcache.source_files()}
+    assert {"kernel.py", "dispatch.py", "avellaneda_stoikov.py", "fixed_quoter.py", "fixed_offset.py",
+            "linear_inventory.py", "common.py", "base.py", "registry.py"} <= files
+    assert len(registry.STRATEGIES) == len(registry.BUILTIN)

@@ -27,7 +27,7 @@ from alpha_as.configs import replace_checked
 from alpha_as.data.store import MarketDay, write_table_atomic
 from alpha_as.engine import accounting, kernel
 from alpha_as.engine import state as S
-from alpha_as.engine.config import KIND_AS, KIND_FIXED, KIND_FOIC, KIND_LIIC, KIND_NONE, EngineConfig
+from alpha_as.engine.config import EngineConfig
 from alpha_as.metrics import DayMetrics, day_metrics
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 from alpha_as.strategies.fixed_quoter import FixedQuoterParams
@@ -53,17 +53,10 @@ def _hour(h: float) -> str:
 
 def strategy_arrays(strategy: Strategy) -> tuple[int, np.ndarray]:
     """The loop's strategy kind and parameter vector for a strategy's parameters."""
-    if strategy is None:
-        return KIND_NONE, np.zeros(1)
-    if isinstance(strategy, ASParams):
-        return KIND_AS, strategy.to_array()
-    if isinstance(strategy, FixedQuoterParams):
-        return KIND_FIXED, strategy.to_array()
-    if isinstance(strategy, FOICParams):
-        return KIND_FOIC, strategy.to_array()
-    if isinstance(strategy, LIICParams):
-        return KIND_LIIC, strategy.to_array()
-    raise TypeError(f"unknown strategy parameters {type(strategy).__name__}")
+    from alpha_as.strategies.registry import kind_of
+
+    kind = kind_of(strategy)  # TypeError for parameters of no registered strategy
+    return kind, (np.zeros(1) if strategy is None else strategy.to_array())
 
 
 @dataclass

@@ -18,11 +18,11 @@ from alpha_as.data.validate import add_trust_argument, require_sessions
 from alpha_as.engine.backtest import Backtest
 from alpha_as.engine.config import FILL_MODELS, LOT_MATCHING, EngineConfig
 from alpha_as.errors import InputError
+from alpha_as.strategies import registry
 from alpha_as.strategies.avellaneda_stoikov import ASParams
-from alpha_as.strategies.fixed_quoter import FixedQuoterParams
-from baselines import FOICParams, LIICParams
 
-STRATEGIES = {"as": ASParams, "fixed": FixedQuoterParams, "foic": FOICParams, "liic": LIICParams}
+STRATEGIES = {s.name: s.params_class for s in registry.STRATEGIES}
+"""The registered strategies (:mod:`alpha_as.strategies.registry`) by name."""
 AGENTS = tuple(MODEL_AGENTS)
 DEFAULT_WINDOW = "07:00-19:00"
 POLICIES = ("random", "constant")

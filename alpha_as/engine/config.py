@@ -35,12 +35,9 @@ CF_MARK_SIGMA = 4
 CF_MARK_WINDOW = 5
 N_CFG_F = 8
 
-# strategy kinds compiled into the loop
 KIND_NONE = 0
-KIND_AS = 1
-KIND_FIXED = 2
-KIND_FOIC = 3
-KIND_LIIC = 4
+"""The loop's kind for "no strategy"; a registered strategy's kind is its position in
+:mod:`alpha_as.strategies.registry` + 1."""
 
 
 @dataclass(frozen=True)

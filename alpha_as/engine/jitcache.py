@@ -10,42 +10,70 @@ functions of all of them (the loop's and every inlined module's) so numba compil
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
-SOURCES = ("engine/kernel.py", "engine/accounting.py", "engine/estimators.py", "engine/state.py", "engine/config.py",
-           "strategies/avellaneda_stoikov.py", "strategies/fixed_quoter.py", "../baselines/common.py",
-           "../baselines/fixed_offset.py", "../baselines/linear_inventory.py")
+ENGINE_SOURCES = ("engine/kernel.py", "engine/accounting.py", "engine/estimators.py", "engine/state.py",
+                  "engine/config.py", "strategies/base.py", "strategies/registry.py")
+
+
+def _module_file(module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    return Path(spec.origin) if spec is not None and spec.origin else None
+
+
+def source_files() -> list[Path]:
+    """Every source the compiled loop depends on: the engine's, the dispatch module of the current registry, and
+    each registered strategy's quote module and the modules it declares it inlines."""
+    from alpha_as.strategies import registry
+
+    files = [PACKAGE / rel for rel in ENGINE_SOURCES] + [registry.dispatch_path()]
+    for s in registry.STRATEGIES:
+        for module in (s.quote.split(":")[0], *s.inlines):
+            f = _module_file(module)
+            if f is not None and f not in files:
+                files.append(f)
+    return files
 
 
 def sources_hash() -> str:
     h = hashlib.sha256()
-    for rel in SOURCES:
-        path = PACKAGE / rel
+    for path in source_files():
         if path.is_file():
-            h.update(rel.encode())
+            h.update(path.name.encode())
             h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
+def _cache_files(src: Path) -> list[Path]:
+    """numba's cache files of the module ``src``: beside it, or under NUMBA_CACHE_DIR when that is set."""
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    dirs = [Path(root)] if root else [src.parent / "__pycache__"]
+    out: list[Path] = []
+    for d in dirs:
+        if d.is_dir():
+            pattern = "**/" if root else ""
+            out += list(d.glob(f"{pattern}{src.stem}.*.nbi")) + list(d.glob(f"{pattern}{src.stem}.*.nbc"))
+    return out
+
+
 def invalidate_if_stale() -> bool:
     """Delete the cached engine loop when its sources changed; True when something was deleted."""
-    cache_dir = PACKAGE / "engine" / "__pycache__"
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    cache_dir = Path(root) if root else PACKAGE / "engine" / "__pycache__"
     stamp = cache_dir / "alpha_as_engine_sources.hash"
     digest = sources_hash()
     try:
         if stamp.is_file() and stamp.read_text() == digest:
             return False
         removed = False
-        for rel in ("engine/kernel.py", *SOURCES):
-            src = PACKAGE / rel
-            pycache = src.parent / "__pycache__"
-            if not pycache.is_dir():
-                continue
-            for f in list(pycache.glob(f"{src.stem}.*.nbi")) + list(pycache.glob(f"{src.stem}.*.nbc")):
+        for src in source_files():
+            for f in _cache_files(src):
                 f.unlink(missing_ok=True)
                 removed = True
-        cache_dir.mkdir(exist_ok=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest)
         return removed
     except OSError:  # a read-only install: numba falls back to its own cache location

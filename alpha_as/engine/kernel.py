@@ -50,10 +50,6 @@ from alpha_as.engine.config import (
     CF_MARK_WINDOW,
     CF_QUEUE_POWER,
     CF_TICK,
-    KIND_AS,
-    KIND_FIXED,
-    KIND_FOIC,
-    KIND_LIIC,
 )
 from alpha_as.engine.estimators import NS_PER_MINUTE, mid_variance, push_mid, push_minute, side_changed
 from alpha_as.engine.state import (
@@ -95,16 +91,10 @@ from alpha_as.engine.state import (
     REQ_SEQ,
     T_IDX,
 )
-from alpha_as.strategies.avellaneda_stoikov import (
-    Q_K_INVALID,
-    Q_OK,
-    Q_OUTSIDE_HOURS,
-    Q_WARMUP,
-    as_quotes,
-)
-from alpha_as.strategies.fixed_quoter import fixed_quotes
-from baselines.fixed_offset import foic_quotes
-from baselines.linear_inventory import liic_quotes
+from alpha_as.strategies.base import Q_K_INVALID, Q_NONE, Q_OK, Q_OUTSIDE_HOURS, Q_WARMUP
+from alpha_as.strategies.registry import dispatch_module
+
+dispatch_quote = dispatch_module().quote  # the registered strategies' quote functions, one branch each
 
 EPS_PX = 1e-9
 INF_T = np.iinfo(np.int64).max
@@ -293,33 +283,23 @@ def _queue_on_snapshot(st, cf, px_row, qty_row, side):
 
 @njit(cache=True, inline="always")
 def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
-    kind = ci[C_KIND]
-    if kind == KIND_AS:
-        status, bp, bq, ap, aq = as_quotes(params, st.si, st.mids, st.kq, st.sf[POSITION], t, bid0, ask0, tick)
-        if status == Q_OK:
-            st.si[N_QUOTE_UPDATES] += 1
-        elif status == Q_OUTSIDE_HOURS:
-            bq = 0.0
-            aq = 0.0
-        else:
-            if status == Q_WARMUP:
-                st.si[N_SKIP_WARMUP] += 1
-            elif status == Q_K_INVALID:
-                st.si[N_SKIP_K] += 1
-            else:
-                st.si[N_SKIP_QUOTE] += 1
-            return  # leave the orders as they are
-    elif kind == KIND_FIXED:
-        bp, bq, ap, aq = fixed_quotes(params, st.si, st.orders, t, bid0, ask0, tick)
+    """The strategy's quotes at this snapshot (:mod:`alpha_as.strategies.base`), sent when they changed."""
+    status, bp, bq, ap, aq = dispatch_quote(ci[C_KIND], params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+    if status == Q_OK:
         st.si[N_QUOTE_UPDATES] += 1
-    elif kind == KIND_FOIC:
-        bp, bq, ap, aq = foic_quotes(params, bid_px, ask_px, i, st.sf[POSITION], t, tick)
-        st.si[N_QUOTE_UPDATES] += 1
-    elif kind == KIND_LIIC:
-        bp, bq, ap, aq = liic_quotes(params, bid_px, ask_px, i, st.sf[POSITION], t, tick)
-        st.si[N_QUOTE_UPDATES] += 1
-    else:
+    elif status == Q_OUTSIDE_HOURS:
+        bq = 0.0
+        aq = 0.0
+    elif status == Q_NONE:
         return
+    else:
+        if status == Q_WARMUP:
+            st.si[N_SKIP_WARMUP] += 1
+        elif status == Q_K_INVALID:
+            st.si[N_SKIP_K] += 1
+        else:
+            st.si[N_SKIP_QUOTE] += 1
+        return  # leave the orders as they are
     _set_quote(st, ci, 0, bp, bq, t)
     _set_quote(st, ci, 1, ap, aq, t)
 

@@ -83,18 +83,19 @@ from alpha_as.configs import from_dict
 from alpha_as.data import paper, store
 from alpha_as.engine.config import EngineConfig
 from alpha_as.errors import InputError
+from alpha_as.strategies import registry
 from alpha_as.strategies.avellaneda_stoikov import NS_PER_HOUR, ASParams
-from alpha_as.strategies.fixed_quoter import FixedQuoterParams
-from baselines import FOICParams, LIICParams
 
 try:
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10: the tomli backport has the same API
     import tomli as tomllib
 
-KINDS: dict[str, type] = {"as": ASParams, "gen-as": ASParams, "foic": FOICParams, "liic": LIICParams,
-                          "fixed": FixedQuoterParams, "random": ASParams, "constant": ASParams}
-"""Model kinds and the parameter dataclass of each (the policies' ASParams are their Gen-AS base)."""
+KINDS: dict[str, type] = {**{s.name: s.params_class for s in registry.STRATEGIES},
+                          "gen-as": ASParams, "random": ASParams, "constant": ASParams}
+"""Model kinds and the parameter dataclass of each: every registered strategy
+(:mod:`alpha_as.strategies.registry`), Gen-AS (AS on a GA's best.json) and the policies (whose ASParams are their
+Gen-AS base)."""
 NEEDS_FILE = ("gen-as",)
 POLICY_KINDS = ("random", "constant")
 """Kinds that step the agents' 20 actions (``alpha_as.agents.reference``); they need Gen-AS's parameters."""

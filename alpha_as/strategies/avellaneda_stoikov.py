@@ -34,14 +34,9 @@ from numba import njit
 
 from alpha_as.configs import from_dict
 from alpha_as.engine.estimators import aldridge_k, mid_variance
+from alpha_as.engine.state import POSITION
 from alpha_as.errors import InputError
-
-# status codes returned by the quote functions
-Q_OK = 0
-Q_WARMUP = 1
-Q_K_INVALID = 2
-Q_NONFINITE = 3
-Q_OUTSIDE_HOURS = 4
+from alpha_as.strategies.base import Q_K_INVALID, Q_NONFINITE, Q_OK, Q_OUTSIDE_HOURS, Q_WARMUP  # noqa: F401
 
 # parameter vector layout
 P_GAMMA = 0
@@ -227,3 +222,9 @@ def as_quotes(p, si, mids, kq, position, t, bid0, ask0, tick):
         return Q_NONFINITE, 0.0, 0.0, 0.0, 0.0
     qty = p[P_QTY]
     return Q_OK, bid, qty, ask, qty
+
+
+@njit(cache=True, inline="always")
+def quote(p, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+    """The engine's entry point (:mod:`alpha_as.strategies.base`): :func:`as_quotes` on the engine's state."""
+    return as_quotes(p, st.si, st.mids, st.kq, st.sf[POSITION], t, bid0, ask0, tick)

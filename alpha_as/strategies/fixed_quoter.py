@@ -16,6 +16,7 @@ from numba import njit
 
 from alpha_as.engine.state import O_WORK_PX, O_WORK_QTY, STRAT_T
 from alpha_as.errors import InputError
+from alpha_as.strategies.base import Q_OK
 
 P_INTERVAL_NS = 0
 P_QTY = 1
@@ -64,3 +65,10 @@ def fixed_quotes(p, si, orders, t, bid0, ask0, tick):
     if p[P_REPOST] == 1.0:
         return orders[0, O_WORK_PX], p[P_QTY], orders[1, O_WORK_PX], p[P_QTY]
     return orders[0, O_WORK_PX], orders[0, O_WORK_QTY], orders[1, O_WORK_PX], orders[1, O_WORK_QTY]
+
+
+@njit(cache=True, inline="always")
+def quote(p, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+    """The engine's entry point (:mod:`alpha_as.strategies.base`)."""
+    bp, bq, ap, aq = fixed_quotes(p, st.si, st.orders, t, bid0, ask0, tick)
+    return Q_OK, bp, bq, ap, aq

@@ -1,0 +1,512 @@
+"""The online estimators of Hummingbot's ``avellaneda_market_making`` (spec §1.2, §1.8), compiled, and the layout
+of the strategy's parameter vector ``p`` and state vector ``ss`` (:mod:`alpha_as.strategies.hummingbot_as` holds
+the parameter dataclass and the quotes).
+
+Volatility (§1.2; Hummingbot's ``InstantVolatilityIndicator``): a ring of the last ``volatility_buffer_size`` mids,
+one per ``on_tick``; σ = sqrt(Σ (p_i − p_{i−1})² / N) over the N mids held (no mean removed; absolute price units
+per tick). The mids are kept in float64 (Hummingbot's ring buffer goes through a 32-bit float: not copied).
+
+Trading intensity (§1.8; Hummingbot's ``TradingIntensityIndicator``): every public trade (``on_trade``) is matched
+to the last mid sampled strictly before it and recorded as (d = |price − mid|, amount), keyed by that tick. The
+buffer holds the newest ``trading_intensity_buffer_size`` ticks that had trades; once it is full, the volume per
+distinct d is fitted by λ(d) = α·exp(−κ·d) (least squares, from the previous α, κ; Hummingbot starts at 0, 0) at
+the next ``on_tick``; a failed fit keeps the old values. d is rounded to 1e−9 price units so that float noise
+(100.03 − 100 ≠ 0.03) does not split one distance in two (Hummingbot compares raw floats). The fit runs when the
+buffer changed since the last fit (Hummingbot refits every tick, from the previous optimum, on the same data).
+
+Storage, all in ``ss``: the records are aggregated per (tick, d) in a ring of ``intensity_records_per_tick ×
+trading_intensity_buffer_size`` entries, the volume per distinct d in a sorted table of ``intensity_max_distances``
+entries (with the number of records holding each d, so a d leaves the table with its last record). A trade that
+needs a record or a distance beyond those capacities is dropped and counted (``ss[S_DROP_FULL]``); a trade with no
+earlier mid (before the first tick, or older than the previous tick), out of time order, or with a non-finite or
+negative price/amount is dropped and counted (``ss[S_DROP_NO_MID]``).
+
+The fit (:func:`fit_intensity`) is a variable-projection least squares (α eliminated, safeguarded Newton on κ
+from the previous κ): the optimum scipy's dogbox reaches from the same start, without its stalls in flat valleys.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+NS_PER_S = 1_000_000_000
+NS_PER_DAY = 86_400 * NS_PER_S
+DIST_QUANTUM = 1e9
+"""Distances are rounded to 1/DIST_QUANTUM price units (1e−9)."""
+ZERO_VOLUME = 1e-10
+"""A distance whose consolidated volume is 0 is fitted with this volume (Hummingbot: "zeros → 1e−10")."""
+
+# ---- parameter vector layout (HummingbotASParams.to_array) -------------------------------------------------------
+P_GAMMA = 0
+P_ETA = 1
+P_MIN_SPREAD = 2          # % of mid
+P_REFRESH_NS = 3
+P_MAX_AGE_NS = 4
+P_TOLERANCE = 5           # fraction (order_refresh_tolerance_pct / 100)
+P_FILL_DELAY_NS = 6
+P_TARGET_PCT = 7          # %
+P_VOL_N = 8
+P_TI_N = 9
+P_LEVELS = 10
+P_LEVEL_DIST = 11         # % of the half-spread
+P_OPTIMIZE = 12           # 1.0 / 0.0
+P_ADD_COSTS = 13          # 1.0 / 0.0
+P_FEE = 14                # fraction (maker_fee_pct / 100)
+P_MODE = 15               # MODE_*
+P_START_NS = 16           # daily: ns after 00:00 UTC; from_date_to_date: epoch ns (whole seconds are exact)
+P_END_NS = 17
+P_TICK_NS = 18
+P_BASE0 = 19              # −1: auto
+P_QUOTE0 = 20             # −1: auto
+P_AUTO_ORDERS = 21
+P_AMOUNT = 22
+P_BUDGET = 23             # 1.0 / 0.0
+P_REC_PER_TICK = 24
+P_MAX_DIST = 25
+N_PARAMS = 26
+
+MODE_INFINITE = 0
+MODE_FROM_DATE_TO_DATE = 1
+MODE_DAILY = 2
+
+# ---- state vector layout (init_state) ----------------------------------------------------------------------------
+S_N_TICKS = 0             # on_tick calls so far (the tick index of the next one)
+S_T0_S = 1                # time origin: whole epoch seconds of the first tick ...
+S_T0_FRAC = 2             # ... and its ns remainder; every time below is in ns relative to it (exact below 104 days)
+S_LAST_T = 3              # last tick: time, mid
+S_LAST_MID = 4
+S_PREV_T = 5              # the tick before it
+S_PREV_MID = 6
+S_VOL_HEAD = 7            # σ ring: next write index, mids held
+S_VOL_N = 8
+S_SIGMA = 9               # σ of the mids held (after the last on_tick)
+S_ALPHA = 10              # fitted α, κ (0 until the first successful fit)
+S_KAPPA = 11
+S_N_FITS = 12             # successful / failed fits
+S_N_FIT_FAIL = 13
+S_TI_DIRTY = 14           # the intensity buffer changed since the last fit
+S_REC_HEAD = 15           # record ring: next write index, records held
+S_REC_N = 16
+S_TI_TICKS = 17           # distinct ticks among the records
+S_CUR_START = 18          # ring index of the first record of the newest tick
+S_LAST_KEY = 19           # tick index of the newest record (−1: none)
+S_HIST_N = 20             # distinct distances held
+S_DROP_NO_MID = 21        # trades dropped: no earlier mid / no room
+S_DROP_FULL = 22
+S_BASE0 = 23              # starting balances (resolved at the first tick when auto)
+S_QUOTE0 = 24
+S_CASH = 25               # quote balance change from our fills (on_fill)
+S_N_TRADES = 26           # trades recorded
+S_CREATE_TS = 27          # Hummingbot's _create_timestamp / _cancel_timestamp (relative ns)
+S_CANCEL_TS = 28
+S_ORDERS_T = 29           # creation time of the live orders (all live orders come from one proposal)
+S_N_LIVE = 30             # live orders (see ORD region)
+S_RESERVATION = 31        # last computed reservation price r, total spread δ, q, T_frac, σ used, optimal bid/ask
+S_SPREAD = 32
+S_Q = 33
+S_TFRAC = 34
+S_VOL_USED = 35
+S_OPT_BID = 36
+S_OPT_ASK = 37
+S_N_CREATED = 38          # proposals placed (Q_OK)
+S_VOL_CAP = 39            # capacities and offsets of the regions
+S_REC_CAP = 40
+S_HIST_CAP = 41
+S_LEVELS = 42
+S_OFF_VOL = 43
+S_OFF_REC = 44
+S_OFF_HIST = 45
+S_OFF_ORD = 46
+S_LAST_FIT_T = 47         # time of the last successful fit
+N_HEADER = 48
+# regions after the header:
+#   VOL  [vol_cap]                     mids (ring)
+#   REC  key[rec_cap] d[rec_cap] v[rec_cap]        (tick index, distance, volume) per (tick, distance), ring
+#   HIST d[hist_cap] v[hist_cap] n[hist_cap]       volume and record count per distance, sorted by distance
+#   ORD  [2 sides × levels × (price, remaining size)]   live orders: bids (side 0) then asks (side 1); live = size > 0
+
+
+@njit(cache=True)
+def _caps(p):
+    vol_cap = int(p[P_VOL_N])
+    rec_cap = int(p[P_REC_PER_TICK]) * int(p[P_TI_N])
+    hist_cap = int(p[P_MAX_DIST])
+    levels = int(p[P_LEVELS])
+    return vol_cap, rec_cap, hist_cap, levels
+
+
+@njit(cache=True)
+def state_size(p):
+    """Length of the state vector ``ss`` for the parameter vector ``p``."""
+    vol_cap, rec_cap, hist_cap, levels = _caps(p)
+    return N_HEADER + vol_cap + 3 * rec_cap + 3 * hist_cap + 4 * levels
+
+
+@njit(cache=True)
+def init_state(p):
+    """A fresh state vector (one per run): empty buffers, α = κ = 0, no orders, timers open."""
+    vol_cap, rec_cap, hist_cap, levels = _caps(p)
+    ss = np.zeros(state_size(p))
+    ss[S_LAST_KEY] = -1.0
+    ss[S_BASE0] = p[P_BASE0]
+    ss[S_QUOTE0] = p[P_QUOTE0]
+    ss[S_CREATE_TS] = -1e18
+    ss[S_CANCEL_TS] = -1e18
+    ss[S_LAST_FIT_T] = math.nan
+    for j in range(S_RESERVATION, S_OPT_ASK + 1):
+        ss[j] = math.nan
+    ss[S_VOL_CAP] = vol_cap
+    ss[S_REC_CAP] = rec_cap
+    ss[S_HIST_CAP] = hist_cap
+    ss[S_LEVELS] = levels
+    ss[S_OFF_VOL] = N_HEADER
+    ss[S_OFF_REC] = N_HEADER + vol_cap
+    ss[S_OFF_HIST] = N_HEADER + vol_cap + 3 * rec_cap
+    ss[S_OFF_ORD] = N_HEADER + vol_cap + 3 * rec_cap + 3 * hist_cap
+    return ss
+
+
+@njit(cache=True)
+def rel_ns(ss, t_ns):
+    """``t_ns`` (epoch ns) relative to the state's time origin, as an exact float (int64 arithmetic)."""
+    t0 = np.int64(ss[S_T0_S]) * NS_PER_S + np.int64(ss[S_T0_FRAC])
+    return float(np.int64(t_ns) - t0)
+
+
+@njit(cache=True)
+def volatility(ss):
+    """σ = sqrt(Σ (p_i − p_{i−1})² / N) of the N mids held (0 with fewer than 2), oldest to newest."""
+    n = int(ss[S_VOL_N])
+    if n < 2:
+        return 0.0
+    cap = int(ss[S_VOL_CAP])
+    off = int(ss[S_OFF_VOL])
+    head = int(ss[S_VOL_HEAD])
+    first = (head - n) % cap
+    prev = ss[off + first]
+    s = 0.0
+    for j in range(1, n):
+        x = ss[off + (first + j) % cap]
+        d = x - prev
+        s += d * d
+        prev = x
+    return math.sqrt(s / n)
+
+
+@njit(cache=True)
+def volatility_ready(ss):
+    return ss[S_VOL_N] >= ss[S_VOL_CAP]
+
+
+@njit(cache=True)
+def intensity_ready(p, ss):
+    return ss[S_TI_TICKS] >= p[P_TI_N]  # B + 1 between a tick and the next, before the trim
+
+
+# ---- the sorted distance table -------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _hist_find(ss, d):
+    """(index, found) of distance ``d`` in the sorted table (index = insertion point when not found)."""
+    off = int(ss[S_OFF_HIST])
+    n = int(ss[S_HIST_N])
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ss[off + mid] < d:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo, (lo < n and ss[off + lo] == d)
+
+
+@njit(cache=True)
+def _hist_insert(ss, idx, d):
+    """Insert distance ``d`` at ``idx`` (volume 0, no record) shifting the rest; False when the table is full."""
+    n = int(ss[S_HIST_N])
+    cap = int(ss[S_HIST_CAP])
+    if n >= cap:
+        return False
+    off = int(ss[S_OFF_HIST])
+    for j in range(n, idx, -1):
+        ss[off + j] = ss[off + j - 1]
+        ss[off + cap + j] = ss[off + cap + j - 1]
+        ss[off + 2 * cap + j] = ss[off + 2 * cap + j - 1]
+    ss[off + idx] = d
+    ss[off + cap + idx] = 0.0
+    ss[off + 2 * cap + idx] = 0.0
+    ss[S_HIST_N] = n + 1
+    return True
+
+
+@njit(cache=True)
+def _hist_remove_record(ss, d, v):
+    """A record (d, v) leaves the buffer: subtract its volume; drop d with its last record."""
+    idx, found = _hist_find(ss, d)
+    if not found:
+        return
+    off = int(ss[S_OFF_HIST])
+    cap = int(ss[S_HIST_CAP])
+    n = int(ss[S_HIST_N])
+    ss[off + 2 * cap + idx] -= 1.0
+    if ss[off + 2 * cap + idx] > 0.5:
+        ss[off + cap + idx] = max(ss[off + cap + idx] - v, 0.0)
+        return
+    for j in range(idx, n - 1):
+        ss[off + j] = ss[off + j + 1]
+        ss[off + cap + j] = ss[off + cap + j + 1]
+        ss[off + 2 * cap + j] = ss[off + 2 * cap + j + 1]
+    ss[S_HIST_N] = n - 1
+
+
+def intensity_buffer(ss):
+    """(distances, volumes) of the consolidated buffer (views into ``ss``, sorted by distance): what is fitted."""
+    off = int(ss[S_OFF_HIST])
+    cap = int(ss[S_HIST_CAP])
+    n = int(ss[S_HIST_N])
+    return ss[off:off + n], ss[off + cap:off + cap + n]
+
+
+# ---- hooks -----------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def on_trade(p, ss, t_ns, price, qty):
+    """A public trade at ``t_ns`` (call in time order, for every trade): record (|price − mid|, qty) for the tick of
+    the last mid sampled strictly before it. Returns True when recorded."""
+    nt = int(ss[S_N_TICKS])
+    if nt == 0:
+        ss[S_DROP_NO_MID] += 1.0
+        return False
+    t = rel_ns(ss, t_ns)
+    if t > ss[S_LAST_T]:
+        mid = ss[S_LAST_MID]
+        key = nt - 1
+    elif nt >= 2 and t > ss[S_PREV_T]:
+        mid = ss[S_PREV_MID]
+        key = nt - 2
+    else:
+        ss[S_DROP_NO_MID] += 1.0
+        return False
+    if key < ss[S_LAST_KEY] or not (math.isfinite(price) and math.isfinite(qty)) or qty < 0.0:
+        ss[S_DROP_NO_MID] += 1.0
+        return False
+    d = math.floor(abs(price - mid) * DIST_QUANTUM + 0.5) / DIST_QUANTUM
+    cap = int(ss[S_REC_CAP])
+    off = int(ss[S_OFF_REC])
+    head = int(ss[S_REC_HEAD])
+    n = int(ss[S_REC_N])
+    hoff = int(ss[S_OFF_HIST])
+    hcap = int(ss[S_HIST_CAP])
+    if key == ss[S_LAST_KEY] and n > 0:  # same tick: add to its record of this distance, if any
+        j = int(ss[S_CUR_START])
+        while j != head:
+            if ss[off + cap + j] == d:
+                ss[off + 2 * cap + j] += qty
+                idx, _ = _hist_find(ss, d)
+                ss[hoff + hcap + idx] += qty
+                ss[S_N_TRADES] += 1.0
+                ss[S_TI_DIRTY] = 1.0
+                return True
+            j = (j + 1) % cap
+    if n >= cap:
+        ss[S_DROP_FULL] += 1.0
+        return False
+    idx, found = _hist_find(ss, d)
+    if not found and not _hist_insert(ss, idx, d):
+        ss[S_DROP_FULL] += 1.0
+        return False
+    ss[hoff + hcap + idx] += qty
+    ss[hoff + 2 * hcap + idx] += 1.0
+    ss[off + head] = key
+    ss[off + cap + head] = d
+    ss[off + 2 * cap + head] = qty
+    if key != ss[S_LAST_KEY]:
+        ss[S_TI_TICKS] += 1.0
+        ss[S_CUR_START] = head
+        ss[S_LAST_KEY] = key
+    ss[S_REC_HEAD] = (head + 1) % cap
+    ss[S_REC_N] = n + 1
+    ss[S_N_TRADES] += 1.0
+    ss[S_TI_DIRTY] = 1.0
+    return True
+
+
+@njit(cache=True)
+def _evict_oldest_tick(ss):
+    cap = int(ss[S_REC_CAP])
+    off = int(ss[S_OFF_REC])
+    n = int(ss[S_REC_N])
+    tail = (int(ss[S_REC_HEAD]) - n) % cap
+    key0 = ss[off + tail]
+    while n > 0 and ss[off + tail] == key0:
+        _hist_remove_record(ss, ss[off + cap + tail], ss[off + 2 * cap + tail])
+        tail = (tail + 1) % cap
+        n -= 1
+    ss[S_REC_N] = n
+    ss[S_TI_TICKS] -= 1.0
+    if n == 0:
+        ss[S_LAST_KEY] = -1.0
+    ss[S_TI_DIRTY] = 1.0
+
+
+@njit(cache=True)
+def _resolve_balances(p, ss, mid):
+    """Auto starting balances (−1): a portfolio worth ``auto_balance_orders`` order amounts at the first mid,
+    ``inventory_target_base_pct`` of it in base, so that q starts at 0 (the target)."""
+    if ss[S_BASE0] < 0.0 or ss[S_QUOTE0] < 0.0:
+        total_base = p[P_AUTO_ORDERS] * p[P_AMOUNT]
+        ss[S_BASE0] = total_base * p[P_TARGET_PCT] / 100.0
+        ss[S_QUOTE0] = total_base * mid * (1.0 - p[P_TARGET_PCT] / 100.0)
+
+
+@njit(cache=True)
+def on_tick(p, ss, t_ns, mid):
+    """Once per ``tick_seconds`` (before ``quotes``), with the sampled mid: σ buffer, then the intensity buffer
+    (drop the ticks beyond the newest ``trading_intensity_buffer_size`` with trades; fit when full and changed)."""
+    nt = int(ss[S_N_TICKS])
+    if nt == 0:
+        t = np.int64(t_ns)
+        ss[S_T0_S] = float(t // NS_PER_S)
+        ss[S_T0_FRAC] = float(t % NS_PER_S)
+        _resolve_balances(p, ss, mid)
+    ss[S_PREV_T] = ss[S_LAST_T]
+    ss[S_PREV_MID] = ss[S_LAST_MID]
+    ss[S_LAST_T] = rel_ns(ss, t_ns)
+    ss[S_LAST_MID] = mid
+    ss[S_N_TICKS] = nt + 1
+    cap = int(ss[S_VOL_CAP])
+    head = int(ss[S_VOL_HEAD])
+    ss[int(ss[S_OFF_VOL]) + head] = mid
+    ss[S_VOL_HEAD] = (head + 1) % cap
+    ss[S_VOL_N] = min(ss[S_VOL_N] + 1.0, float(cap))
+    ss[S_SIGMA] = volatility(ss)
+    while ss[S_TI_TICKS] > p[P_TI_N]:
+        _evict_oldest_tick(ss)
+    if ss[S_TI_TICKS] == p[P_TI_N] and ss[S_TI_DIRTY] != 0.0:
+        off = int(ss[S_OFF_HIST])
+        hcap = int(ss[S_HIST_CAP])
+        n = int(ss[S_HIST_N])
+        alpha, kappa, ok = fit_intensity(ss[off:off + n], ss[off + hcap:off + hcap + n], ss[S_ALPHA], ss[S_KAPPA])
+        if ok:
+            ss[S_ALPHA] = alpha
+            ss[S_KAPPA] = kappa
+            ss[S_N_FITS] += 1.0
+            ss[S_LAST_FIT_T] = ss[S_LAST_T]
+        else:
+            ss[S_N_FIT_FAIL] += 1.0
+        ss[S_TI_DIRTY] = 0.0
+
+
+# ---- the fit ---------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _profile(x, v, k):
+    """The least-squares cost with the linear coefficient eliminated (variable projection), on distances ``x``
+    measured from the smallest one (so that e = exp(−k·x) ≤ 1 with e = 1 at x = 0: no underflow of the sums).
+
+    For A = Σ v·e, B = Σ e², the best coefficient is β*(k) = A/B (α* = β*·exp(k·d_min)) and the cost
+    S(k) = ½(Σ v² − A²/B); returns (S, dS/dk, d²S/dk², β*). S(k) does not depend on the shift."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    b0 = 0.0
+    b1 = 0.0
+    b2 = 0.0
+    for i in range(x.size):
+        e = math.exp(-k * x[i])
+        e2 = e * e
+        xi = x[i]
+        a0 += v[i] * e
+        a1 -= v[i] * xi * e
+        a2 += v[i] * xi * xi * e
+        b0 += e2
+        b1 -= 2.0 * xi * e2
+        b2 += 4.0 * xi * xi * e2
+    ra = a0 / b0  # b0 >= 1 (the point at x = 0)
+    g = -ra * a1 + 0.5 * ra * ra * b1
+    h = -(a1 * a1 + a0 * a2) / b0 + 2.0 * ra * (a1 / b0) * b1 - ra * ra * (b1 * b1 / b0) + 0.5 * ra * ra * b2
+    s = 0.0  # the cost from the residuals (½(Σv² − A²/B) cancels badly near an exact fit)
+    for i in range(x.size):
+        r = ra * math.exp(-k * x[i]) - v[i]
+        s += r * r
+    return 0.5 * s, g, h, ra
+
+
+@njit(cache=True)
+def fit_intensity(distances, volumes, alpha0, kappa0):
+    """(α, κ, ok): least squares of volumes ≈ α·exp(−κ·d) with α, κ ≥ 0 started from (α0, κ0) — what Hummingbot
+    asks of ``scipy.optimize.curve_fit(..., p0=(α0, κ0), method="dogbox", bounds=(0, inf))``.
+
+    Variable projection (Golub–Pereyra): α is linear, so for each κ the best α is α*(κ) = Σ v·e/Σ e² ≥ 0
+    (e = exp(−κ·d)) and the fit is a 1-D minimisation of the projected cost S(κ), by safeguarded Newton steps
+    (analytic derivatives, backtracking, κ ≥ 0) downhill from κ0. Same least-squares optimum as a Gauss–Newton /
+    dogbox run on (α, κ), without its crawl along the curved valley of the joint problem; α0 only matters through
+    κ0 (α*(κ0) is where the joint problem would start). A volume of exactly 0 is taken as 1e−10 (Hummingbot).
+    κ = 0 (the bound) when the volumes do not fall with d. ok is False (keep the old values) with fewer than 2
+    distinct distances, non-finite or negative input, no convergence in 200 steps, or κ on the plateau where only
+    the nearest distance is fitted (κ·(d₂ − d₁) > 30, reached from a κ0 far above the data's scale: there scipy
+    does not move from p0 either, so Hummingbot keeps its values too)."""
+    n = distances.size
+    if n < 2 or volumes.size != n:
+        return alpha0, kappa0, False
+    x = np.empty(n)
+    v = np.empty(n)
+    dmin = math.inf
+    dmax = -math.inf
+    for i in range(n):
+        di = distances[i]
+        v[i] = ZERO_VOLUME if volumes[i] == 0.0 else volumes[i]
+        if not (math.isfinite(di) and math.isfinite(v[i])) or di < 0.0 or v[i] < 0.0:
+            return alpha0, kappa0, False
+        dmin = min(dmin, di)
+        dmax = max(dmax, di)
+    if not dmax > dmin:
+        return alpha0, kappa0, False
+    x2 = dmax - dmin  # the second-nearest distance, from the nearest
+    for i in range(n):
+        x[i] = distances[i] - dmin
+        if x[i] > 0.0:
+            x2 = min(x2, x[i])
+    kscale = 1.0 / (dmax - dmin)
+    k = kappa0 if (math.isfinite(kappa0) and kappa0 > 0.0) else 0.0
+    s, g, h, b = _profile(x, v, k)
+    converged = False
+    for _ in range(200):
+        if k <= 0.0 and g >= 0.0:  # minimum on the bound κ = 0
+            converged = True
+            break
+        if k > 1e6 * kscale:
+            break
+        lim = 4.0 * max(k, kscale)
+        if h > 0.0:
+            step = min(max(-g / h, -lim), lim)
+        else:  # concave here: move downhill by the scale of κ
+            step = -max(k, kscale) if g > 0.0 else max(k, kscale)
+        moved = False
+        k_new = k
+        s_new, g_new, h_new, b_new = s, g, h, b
+        for _ in range(60):
+            k_new = max(k + step, 0.0)
+            s_new, g_new, h_new, b_new = _profile(x, v, k_new)
+            if s_new < s:
+                moved = True
+                break
+            step *= 0.5
+        if not moved:
+            converged = True  # no lower cost within working precision: a minimum
+            break
+        small = abs(k_new - k) <= 1e-12 * max(k_new, k) or s - s_new <= 1e-15 * s
+        k, s, g, h, b = k_new, s_new, g_new, h_new, b_new
+        if small and (h > 0.0 or k == 0.0):
+            converged = True
+            break
+    a = b * math.exp(k * dmin)
+    if k * x2 > 30.0:  # the plateau where only the nearest distance is fitted (exp(-30) ~ 1e-13): no fit
+        converged = False
+    if not (converged and math.isfinite(a) and math.isfinite(k)):
+        return alpha0, kappa0, False
+    return a, k, True
