@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from alpha_as.cli import main
+from alpha_as.errors import InputError
 from alpha_as.strategies import registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +41,38 @@ print(json.dumps({"fills": res.metrics.n_fills, "updates": res.counters["quote_u
 """
 
 
+def test_an_outside_strategy_gets_a_generated_dispatch_of_its_own(tmp_path, monkeypatch):
+    """The quick cover of the slow test below: the extended registry's dispatch is generated under NUMBA_CACHE_DIR,
+    keeps the built-in kinds, and its branch for the new kind calls the new strategy's quote function."""
+    import numpy as np
+
+    from alpha_as.engine.state import new_state
+    from tests.toy_strategy import STRATEGY, ToyParams
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    strategies = registry.BUILTIN + (STRATEGY,)
+    source = registry.dispatch_source(strategies)
+    assert "kind == 5:  # toy" in source and "kind == 1:  # as" in source
+    path = registry._extended_file(source)
+    assert path.parent == tmp_path / "numba" / "alpha_as_dispatch" and path.read_text() == source
+    assert registry._extended_file(source) == path  # the same registry, the same file
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("toy_dispatch_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    book = np.full((1, 1), 100.0)
+    st = new_state(0)
+    status, bp, bq, ap, aq = mod.quote(5, ToyParams(ticks=2.0, quantity=0.5).to_array(), st, 0, 100.0, 100.1, 0.01,
+                                       book, book, 0)
+    assert status == 0 and (bp, bq, ap, aq) == (100.0 - 0.02, 0.5, 100.1 + 0.02, 0.5)
+    assert mod.quote(0, np.zeros(1), st, 0, 100.0, 100.1, 0.01, book, book, 0)[0] == 5  # no strategy: Q_NONE
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    with pytest.raises(InputError, match="set NUMBA_CACHE_DIR too"):
+        registry._extended_file(source)
+
+
+@pytest.mark.slow  # compiles the whole loop in a fresh cache (about a minute); the test above covers the dispatch
 def test_a_strategy_registered_from_outside_runs_in_the_engine(tmp_path):
     root = tmp_path / "store"
     assert main(["data", "synth", "--out", str(root), "--start", "2020-12-09", "--end", "2020-12-09", "--hours", "0.1",
