@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,8 +32,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from alpha_as.atomic import write_text_atomic
+from alpha_as.atomic import sha256_file, write_text_atomic
 from alpha_as.data import store
+from alpha_as.data.problems import ERROR, SUSPECT
 from alpha_as.errors import InputError
 
 __all__ = ["RULES_VERSION", "CACHE_FILE", "Verdict", "file_sha256", "day_verdict", "require_days",
@@ -44,8 +44,6 @@ RULES_VERSION = 1
 """Bumped when the rules of ``data check`` change what a day's verdict is (cached verdicts are then redone)."""
 CACHE_FILE = "data_check.json"
 """Name of the verdict cache in a results folder."""
-SUSPECT = "suspect"
-TRUST_HINT = "pass --trust-data to replay it anyway"
 
 _HASHES: dict[tuple[str, int, int], str] = {}
 _VERDICTS: dict[str, Verdict] = {}
@@ -58,11 +56,7 @@ def file_sha256(path: str | Path) -> str:
     key = (str(p.absolute()), st.st_size, st.st_mtime_ns)
     h = _HASHES.get(key)
     if h is None:
-        d = hashlib.sha256()
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                d.update(block)
-        h = _HASHES[key] = d.hexdigest()
+        h = _HASHES[key] = sha256_file(p)
     return h
 
 
@@ -92,7 +86,7 @@ def _key(root: Path, instrument: str, date: dt.date) -> str | None:
 
 def day_verdict(root: str | Path, instrument: str, date: dt.date, cache: dict | None = None) -> Verdict:
     """Check one day (or take its verdict from ``cache`` / this process's memo, keyed by the files' hashes)."""
-    from alpha_as.data.check import ERROR, validate_day
+    from alpha_as.data.check import validate_day
 
     root = Path(root)
     key = _key(root, instrument, date)
@@ -130,9 +124,7 @@ def _refusal(v: Verdict, root: Path, instrument: str, date: dt.date, trust: bool
     else:
         return None
     more = len(lines) - 1 + (len(v.suspects) if v.errors else 0)
-    first = lines[0]
-    if not v.errors and TRUST_HINT not in first:
-        first += f" ({TRUST_HINT})"
+    first = lines[0]  # a suspect's line ends with the --trust-data hint (Problem.line)
     tail = f"; {more} more {what}{'s' * (more != 1)}, see `{_check_hint(root, instrument, date)}`" if more else ""
     return f"{instrument} {date}: {first}{tail}"
 

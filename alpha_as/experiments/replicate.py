@@ -232,17 +232,13 @@ def selected_features(p: Protocol, seed: int) -> list[str]:
 
     if not p.features.enabled:
         return list(DEFAULT_FEATURES)
-    return list(_read_json(features_file(p, seed), "features", "features"))
+    from alpha_as.agents.features_cli import read_features_file
+
+    return list(read_features_file(features_file(p, seed), remedy=_rerun("features")))
 
 
-def _read_json(path: Path, key: str, stage: str):
-    """``doc[key]`` of a stage's JSON output, or one line naming the file and the stage that rewrites it."""
-    try:
-        return json.loads(path.read_text())[key]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        why = "is missing" if isinstance(e, FileNotFoundError) else f"is unreadable ({type(e).__name__}: {e})"
-        raise InputError(f"{path} {why}; rerun `alpha-as replicate` (its {stage} stage redoes a missing or changed "
-                         "file)") from None
+def _rerun(stage: str) -> str:
+    return f"rerun `alpha-as replicate` (its {stage} stage redoes a missing or changed file)"
 
 
 def genas_dir(p: Protocol, seed: int) -> Path:
@@ -279,7 +275,9 @@ def genas_config(p: Protocol, seed: int) -> dict:
 
 
 def genas_params(p: Protocol, seed: int) -> dict:
-    return _read_json(genas_dir(p, seed) / "best.json", "params", "genas")
+    from alpha_as.tuning.genas import read_best_params
+
+    return read_best_params(genas_dir(p, seed) / "best.json", remedy=_rerun("genas"))
 
 
 def runs_root(p: Protocol) -> Path:

@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from alpha_as.data.validate import add_trust_argument
 from alpha_as.errors import InputError
 
 if TYPE_CHECKING:  # the CLI starts without loading the pipeline's modules
@@ -38,8 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until", metavar="STAGE", help="stop after this stage (data, features, genas, baselines, references, agents)")
     p.add_argument("--force", action="store_true", help="delete the earlier results in the out folder and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--trust-data", action="store_true",
-                   help="replay days that `alpha-as data check` marks SUSPECT (errors are still refused)")
+    add_trust_argument(p)
     p.set_defaults(func=_cmd_replicate)
 
     s = sub.add_parser(
@@ -58,8 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--workers", type=int, help="processes (0 = number of cores; overrides the protocol)")
     s.add_argument("--force", action="store_true", help="delete each variant's earlier results and start over")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
-    s.add_argument("--trust-data", action="store_true",
-                   help="replay days that `alpha-as data check` marks SUSPECT (errors are still refused)")
+    add_trust_argument(s)
     s.set_defaults(func=_cmd_sensitivity)
 
 

@@ -74,6 +74,7 @@ from alpha_as.atomic import (
     check_outputs,
     hash_outputs,
     is_write_error,
+    sha256_file,
     write_text_atomic,
 )
 from alpha_as.data import store
@@ -126,14 +127,6 @@ class Job:
     @property
     def label(self) -> str:
         return f"{self.model} {self.session} seed={self.seed}"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def hash_config(config: dict) -> str:
