@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= data
 SEED   ?= 0
 
-.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp bench lint clean
+.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,19 @@ replicate-sensitivity: install
 	# each a full replication in results/sensitivity/<variant>/, then results/sensitivity/robustness.md. A rerun resumes.
 	$(BIN)/alpha-as replicate-sensitivity --config experiments/sensitivity.toml
 
+STRATEGY_GA := results/strategies_ga
+
+strategies: install
+	# Hummingbot's AS and GLFT, each tuned by the GA on the paper's GA day, beside AS, Gen-AS, FOIC and LIIC on the
+	# paper's 30 test days of the synthetic market (experiments/strategies.toml): results/strategies/report.md.
+	test -d $(DATA)/type=depth/instrument=btcusdt_synth || $(BIN)/alpha-as data synth --out $(DATA) --seed $(SEED)
+	for s in as hummingbot-as glft; do \
+	  test -f $(STRATEGY_GA)/$$s/best.json || $(BIN)/alpha-as tune --strategy $$s --data $(DATA) \
+	    --instrument btcusdt_synth --day 2020-12-08 --out $(STRATEGY_GA)/$$s || exit 1; \
+	done
+	$(BIN)/alpha-as runs --config experiments/strategies.toml
+	$(BIN)/alpha-as report results/strategies
+
 BITSTAMP_CAPTURE ?= ../shared/data/bitstamp_btcusd_20150501_obanalytics/2015-05-01.log.bz2
 
 BITSTAMP_DAY := $(DATA)/type=depth/instrument=btcusd_bitstamp/date=20150501/data.parquet
@@ -62,6 +75,7 @@ bench: install
 	$(PY) benchmarks/bench_alpha_as.py --agent alpha-as-1
 	$(PY) benchmarks/bench_alpha_as.py --agent alpha-as-2
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_strategies.py
 	$(PY) benchmarks/bench_replicate.py
 
 clean:

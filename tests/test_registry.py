@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_the_committed_dispatch_is_the_registrys():
     """`python -m alpha_as.strategies.registry` rewrites alpha_as/strategies/dispatch.py; it must be current."""
     assert registry.DISPATCH_FILE.read_text() == registry.dispatch_source(registry.BUILTIN)
-    assert registry.names() == ["as", "fixed", "foic", "liic"]
+    assert registry.names() == ["as", "fixed", "foic", "liic", "hummingbot-as", "glft"]
     from alpha_as.strategies.avellaneda_stoikov import ASParams
     from baselines import LIICParams
 
@@ -52,7 +52,8 @@ def test_an_outside_strategy_gets_a_generated_dispatch_of_its_own(tmp_path, monk
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
     strategies = registry.BUILTIN + (STRATEGY,)
     source = registry.dispatch_source(strategies)
-    assert "kind == 5:  # toy" in source and "kind == 1:  # as" in source
+    toy = len(registry.BUILTIN) + 1
+    assert f"kind == {toy}:  # toy" in source and "kind == 1:  # as" in source
     path = registry._extended_file(source)
     assert path.parent == tmp_path / "numba" / "alpha_as_dispatch" and path.read_text() == source
     assert registry._extended_file(source) == path  # the same registry, the same file
@@ -63,7 +64,7 @@ def test_an_outside_strategy_gets_a_generated_dispatch_of_its_own(tmp_path, monk
     spec.loader.exec_module(mod)
     book = np.full((1, 1), 100.0)
     st = new_state(0)
-    status, bp, bq, ap, aq = mod.quote(5, ToyParams(ticks=2.0, quantity=0.5).to_array(), st, 0, 100.0, 100.1, 0.01,
+    status, bp, bq, ap, aq = mod.quote(toy, ToyParams(ticks=2.0, quantity=0.5).to_array(), st, 0, 100.0, 100.1, 0.01,
                                        book, book, 0)
     assert status == 0 and (bp, bq, ap, aq) == (100.0 - 0.02, 0.5, 100.1 + 0.02, 0.5)
     assert mod.quote(0, np.zeros(1), st, 0, 100.0, 100.1, 0.01, book, book, 0)[0] == 5  # no strategy: Q_NONE

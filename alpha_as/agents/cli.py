@@ -106,7 +106,7 @@ def read_genas(folder: Path) -> ASParams:
     from alpha_as.tuning.genas import read_best_params
 
     path = folder / "best.json"
-    return from_dict(ASParams, read_best_params(path), source=str(path))
+    return from_dict(ASParams, read_best_params(path, strategy="as"), source=str(path))
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

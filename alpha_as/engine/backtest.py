@@ -26,6 +26,7 @@ from alpha_as.atomic import check_out_dir, write_text_atomic
 from alpha_as.configs import replace_checked
 from alpha_as.data.store import MarketDay, write_table_atomic
 from alpha_as.engine import accounting, kernel
+from alpha_as.engine import config as C
 from alpha_as.engine import state as S
 from alpha_as.engine.config import EngineConfig
 from alpha_as.metrics import DayMetrics, day_metrics
@@ -37,7 +38,7 @@ Strategy = ASParams | FixedQuoterParams | FOICParams | LIICParams | None
 COUNTERS = {
     "snapshots": S.N_SNAPSHOTS, "trades": S.N_TRADES, "fills": S.N_FILLS, "order_requests": S.N_REQUESTS,
     "quote_updates": S.N_QUOTE_UPDATES, "skipped_warmup": S.N_SKIP_WARMUP, "skipped_k_invalid": S.N_SKIP_K,
-    "skipped_nonfinite_quote": S.N_SKIP_QUOTE, "skipped_empty_book_side": S.N_SKIP_BOOK,
+    "skipped_nonfinite_quote": S.N_SKIP_QUOTE, "skipped_empty_book_side": S.N_SKIP_BOOK, "holds": S.N_HOLDS,
 }
 
 
@@ -57,6 +58,37 @@ def strategy_arrays(strategy: Strategy) -> tuple[int, np.ndarray]:
 
     kind = kind_of(strategy)  # TypeError for parameters of no registered strategy
     return kind, (np.zeros(1) if strategy is None else strategy.to_array())
+
+
+@dataclass(frozen=True)
+class StrategyLayout:
+    """What the loop needs to know about a strategy beyond its parameter vector (:mod:`alpha_as.strategies.base`):
+    read from the registry entry and the parameters' optional methods ``order_levels_per_side()``,
+    ``strategy_clock_ns()``, ``initial_state()`` and ``grid_columns()``."""
+
+    levels: int = 1
+    clock_ns: int = 0
+    trade_hook: bool = False
+    fill_hook: bool = False
+    keep_after_fill: bool = False
+    state: np.ndarray | None = None
+    grid_names: tuple[str, ...] = ()
+    grid_src: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, strategy: Strategy) -> StrategyLayout:
+        from alpha_as.strategies.registry import STRATEGIES, kind_of
+
+        if strategy is None:
+            return cls()
+        entry = STRATEGIES[kind_of(strategy) - 1]
+        cols = tuple(strategy.grid_columns()) if hasattr(strategy, "grid_columns") else ()
+        return cls(
+            levels=int(strategy.order_levels_per_side()) if hasattr(strategy, "order_levels_per_side") else 1,
+            clock_ns=int(strategy.strategy_clock_ns()) if hasattr(strategy, "strategy_clock_ns") else 0,
+            trade_hook=bool(entry.on_trade), fill_hook=bool(entry.on_fill), keep_after_fill=entry.keep_after_fill,
+            state=strategy.initial_state() if hasattr(strategy, "initial_state") else None,
+            grid_names=tuple(c[0] for c in cols), grid_src=tuple(int(c[1]) for c in cols))
 
 
 @dataclass
@@ -168,8 +200,17 @@ class Backtest:
         self.first_grid = (int(first) // self.grid_ns + 1) * self.grid_ns
         self.last_event = int(last)
         self.ci, self.cf = self.config.arrays(self.kind, day.has_side, self.last_event)
+        self.layout = lay = StrategyLayout.of(strategy)
+        self.ci[C.C_LEVELS] = lay.levels
+        self.ci[C.C_CLOCK_NS] = lay.clock_ns
+        self.ci[C.C_TRADE_HOOK] = int(lay.trade_hook)
+        self.ci[C.C_FILL_HOOK] = int(lay.fill_hook)
+        self.ci[C.C_KEEP_AFTER_FILL] = int(lay.keep_after_fill)
         n_grid = max(0, (self.last_event - self.first_grid) // self.grid_ns + 1) + 2
-        self.state = S.new_state(self.first_grid, grid_capacity=n_grid)
+        self.state = S.new_state(self.first_grid, grid_capacity=n_grid, levels=lay.levels,
+                                 strategy_state=lay.state, grid_src=np.array(lay.grid_src, dtype=np.int64))
+        if lay.clock_ns > 0:  # the strategy's clock ticks on multiples of its period, from the first one after the data start
+            self.state.si[S.NEXT_CLOCK_T] = (int(first) // lay.clock_ns + 1) * lay.clock_ns
         self.done = False
         self.wall = 0.0
         self.jit_seconds = 0.0
@@ -221,7 +262,7 @@ class Backtest:
         st = self.state
         nf, ng = int(st.si[S.N_FILLS]), int(st.si[S.N_GRID])
         fills = {c: st.fill_f[:nf, j].copy() for j, c in enumerate(S.FILL_COLUMNS)}
-        grid = {c: st.grid_f[:ng, j].copy() for j, c in enumerate(S.GRID_COLUMNS)}
+        grid = {c: st.grid_f[:ng, j].copy() for j, c in enumerate(S.GRID_COLUMNS + self.layout.grid_names)}
         metrics = day_metrics(fills["realized_pnl"], fills["total_pnl"], fills["position"],
                               grid_total=grid["total_pnl"], grid_position=grid["position"], map_over=map_over)
         counters = {k: int(st.si[i]) for k, i in COUNTERS.items()}

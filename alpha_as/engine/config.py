@@ -25,7 +25,12 @@ C_GRID_NS = 3
 C_GRID_END = 4
 C_KIND = 5
 C_HAS_SIDE = 6
-N_CFG_I = 8
+C_LEVELS = 7          # order levels per side (1 for the paper's strategies)
+C_CLOCK_NS = 8        # strategy clock: 0 = the strategy quotes at every snapshot; n > 0 = every n ns
+C_TRADE_HOOK = 9      # 1: the strategy's on_trade sees every public trade
+C_FILL_HOOK = 10      # 1: the strategy's on_fill sees each of our fills
+C_KEEP_AFTER_FILL = 11  # 1: a partly filled order stays live (0: the authors' unquoteSide)
+N_CFG_I = 16
 # float config vector
 CF_MAKER_FEE = 0
 CF_TAKER_FEE = 1
@@ -97,6 +102,8 @@ class EngineConfig:
         return asdict(self)
 
     def arrays(self, kind: int, has_side: bool, grid_end_ns: int) -> tuple[np.ndarray, np.ndarray]:
+        """The loop's int and float config vectors (the strategy's entries, C_LEVELS and after, are set by the
+        caller: :class:`alpha_as.engine.backtest.Backtest`)."""
         ci = np.zeros(N_CFG_I, dtype=np.int64)
         ci[C_FILL_MODEL] = FILL_MODELS.index(self.fill_model)
         ci[C_LATENCY_NS] = int(round(self.latency_ms * 1e6))
@@ -105,6 +112,7 @@ class EngineConfig:
         ci[C_GRID_END] = grid_end_ns
         ci[C_KIND] = kind
         ci[C_HAS_SIDE] = int(has_side)
+        ci[C_LEVELS] = 1
         cf = np.zeros(N_CFG_F)
         cf[CF_MAKER_FEE] = self.maker_fee
         cf[CF_TAKER_FEE] = self.taker_fee

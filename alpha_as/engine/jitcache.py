@@ -31,7 +31,8 @@ def source_files() -> list[Path]:
 
     files = [PACKAGE / rel for rel in ENGINE_SOURCES] + [registry.dispatch_path()]
     for s in registry.STRATEGIES:
-        for module in (s.quote.split(":")[0], *s.inlines):
+        hooks = [ref.split(":")[0] for ref in (s.quote, s.on_trade, s.on_fill) if ref]
+        for module in (*hooks, *s.inlines):
             f = _module_file(module)
             if f is not None and f not in files:
                 files.append(f)

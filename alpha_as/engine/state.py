@@ -41,6 +41,8 @@ LOT_OVERFLOW = 25      # 1 if the lot buffer overflowed (the run is refused)
 STRAT_T = 26           # strategy-private time stamp (e.g. the fixed quoter's last requote)
 REQ_SEQ = 27           # requests sent so far: orders same-time arrivals of both sides by sending order
 REQ_OVERFLOW = 28      # 1 if a side had more than REQ_CAP requests in flight (the run is refused)
+NEXT_CLOCK_T = 29      # next strategy clock event (ns) for strategies on a clock (C_CLOCK_NS > 0)
+N_HOLDS = 30           # strategy evaluations that kept the live orders (Q_HOLD)
 NSI = 32
 
 # ---- float64 scalars (State.sf)
@@ -57,7 +59,8 @@ LOT_VALUE = 9      # sum of open lot price x quantity
 MARK_SD = 10       # σ of the last mark_window mids, refreshed at each snapshot (NaN until known)
 NSF = 16
 
-# ---- our orders at the exchange (State.orders[side, field]); side 0 = bid, 1 = ask
+# ---- our orders at the exchange (State.orders[slot, field]); slot = side + 2·level, side 0 = bid, 1 = ask, so
+# orders[0] and orders[1] are the best (level-0) bid and ask
 O_PX = 0
 O_QTY = 1          # remaining quantity live at the exchange (0 = no order)
 O_QUEUE = 2        # queue model: quantity ahead of us at our price
@@ -107,11 +110,12 @@ LOT_CAP = 1 << 16
 class State(NamedTuple):
     si: np.ndarray        # int64[NSI]
     sf: np.ndarray        # float64[NSF]
-    orders: np.ndarray    # float64[2, NOF]
+    orders: np.ndarray    # float64[2·levels, NOF]  slot side + 2·level
     req_t: np.ndarray     # int64[2, REQ_CAP]   arrival time at the exchange
     req_px: np.ndarray    # float64[2, REQ_CAP]
     req_qty: np.ndarray   # float64[2, REQ_CAP] (0 = cancel)
     req_seq: np.ndarray   # int64[2, REQ_CAP]   sending order
+    req_lv: np.ndarray    # int64[2, REQ_CAP]   the order level the request is for
     lot_px: np.ndarray    # float64[LOT_CAP]    open inventory lots (all on the position's side)
     lot_qty: np.ndarray   # float64[LOT_CAP]
     mids: np.ndarray      # float64[MID_CAP]    ring of snapshot mids
@@ -119,11 +123,16 @@ class State(NamedTuple):
     fill_t: np.ndarray    # int64[cap]
     fill_f: np.ndarray    # float64[cap, NFF]
     grid_t: np.ndarray    # int64[gcap]
-    grid_f: np.ndarray    # float64[gcap, NGF]
+    grid_f: np.ndarray    # float64[gcap, NGF + extra]  the extra columns: the strategy's (grid_src)
+    ss: np.ndarray        # float64[n]          the strategy's own state (estimators, timers), if it has one
+    qout: np.ndarray      # float64[4·levels]   multi-level quotes: per level bid px, bid qty, ask px, ask qty
+    grid_src: np.ndarray  # int64[extra]        extra grid column j: ss[i] for i >= 0, params[-i - 1] for i < 0
 
 
-def new_state(first_grid_t: int, fill_capacity: int = 4096, grid_capacity: int = 8640 + 2) -> State:
-    """A fresh state: no position, no orders, cursors at the start of the day."""
+def new_state(first_grid_t: int, fill_capacity: int = 4096, grid_capacity: int = 8640 + 2, levels: int = 1,
+              strategy_state: np.ndarray | None = None, grid_src: np.ndarray | None = None) -> State:
+    """A fresh state: no position, no orders, cursors at the start of the day. ``levels`` order levels per side;
+    ``strategy_state`` the strategy's initial state vector; ``grid_src`` its extra grid columns."""
     si = np.zeros(NSI, dtype=np.int64)
     si[BOOK] = -1
     si[MINUTE] = -1
@@ -131,13 +140,18 @@ def new_state(first_grid_t: int, fill_capacity: int = 4096, grid_capacity: int =
     si[NOW] = np.iinfo(np.int64).min
     sf = np.zeros(NSF)
     sf[MARK_SD] = np.nan
+    levels = max(int(levels), 1)
+    src = np.zeros(0, dtype=np.int64) if grid_src is None else np.ascontiguousarray(grid_src, dtype=np.int64)
+    ss = np.zeros(1) if strategy_state is None else np.array(strategy_state, dtype=np.float64, order="C")
     return State(
-        si=si, sf=sf, orders=np.zeros((2, NOF)),
+        si=si, sf=sf, orders=np.zeros((2 * levels, NOF)),
         req_t=np.zeros((2, REQ_CAP), dtype=np.int64), req_px=np.zeros((2, REQ_CAP)),
-        req_qty=np.zeros((2, REQ_CAP)), req_seq=np.zeros((2, REQ_CAP), dtype=np.int64), lot_px=np.zeros(LOT_CAP), lot_qty=np.zeros(LOT_CAP),
+        req_qty=np.zeros((2, REQ_CAP)), req_seq=np.zeros((2, REQ_CAP), dtype=np.int64),
+        req_lv=np.zeros((2, REQ_CAP), dtype=np.int64), lot_px=np.zeros(LOT_CAP), lot_qty=np.zeros(LOT_CAP),
         mids=np.zeros(MID_CAP), kq=np.zeros((3, KQ_CAP)),
         fill_t=np.zeros(fill_capacity, dtype=np.int64), fill_f=np.zeros((fill_capacity, NFF)),
-        grid_t=np.zeros(grid_capacity, dtype=np.int64), grid_f=np.zeros((grid_capacity, NGF)),
+        grid_t=np.zeros(grid_capacity, dtype=np.int64), grid_f=np.zeros((grid_capacity, NGF + len(src))),
+        ss=ss, qout=np.zeros(4 * levels), grid_src=src,
     )
 
 

@@ -123,7 +123,7 @@ SOUND_DROPS = ("preset", "q_target", "epochs", "batch_size")
 TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines", "synth")
 BASELINE_MODELS = ("foic", "liic")
 AGENT_FIXED = ("agent", "seed", "workers", "window", "features", "engine", "map_over")
-GA_FIXED = ("seed", "workers", "window")
+GA_FIXED = ("seed", "workers", "window", "strategy")
 SYNTH_NOTE = ("The built-in synthetic BTCUSDT-like market (`alpha-as data synth`): a simulated limit order book "
               "calibrated to the per-day volumes, trade counts and tick rates the paper's authors report for "
               "their Binance data (spec §12). It is not the paper's data, which cannot be obtained; results on "

@@ -277,7 +277,7 @@ def genas_config(p: Protocol, seed: int) -> dict:
 def genas_params(p: Protocol, seed: int) -> dict:
     from alpha_as.tuning.genas import read_best_params
 
-    return read_best_params(genas_dir(p, seed) / "best.json", remedy=_rerun("genas"))
+    return read_best_params(genas_dir(p, seed) / "best.json", remedy=_rerun("genas"), strategy="as")
 
 
 def runs_root(p: Protocol) -> Path:

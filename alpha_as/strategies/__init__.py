@@ -1,5 +1,7 @@
-"""Strategies compiled into the engine loop: Avellaneda-Stoikov (``as``), a fixed two-sided quoter (``fixed``) and,
-in ``baselines/``, the paper's FOIC and LIIC.
+"""Strategies compiled into the engine loop: Avellaneda-Stoikov (``as``), a fixed two-sided quoter (``fixed``),
+Hummingbot's Avellaneda market maker (``hummingbot-as``: hummingbot_as, hummingbot_estimators, hummingbot_engine),
+GLFT with hftbacktest's online calibration (``glft``: glft, glft_calibration, glft_engine) and, in ``baselines/``,
+the paper's FOIC and LIIC.
 
 **Adding a strategy** touches its own module and the registry, nothing in the engine:
 
@@ -9,7 +11,11 @@ in ``baselines/``, the paper's FOIC and LIIC.
    ``(status, bid_px, bid_qty, ask_px, ask_qty)`` (:mod:`alpha_as.strategies.base`: signature and status codes);
 2. append a :class:`~alpha_as.strategies.registry.Strategy` to ``registry.BUILTIN`` and run
    ``python -m alpha_as.strategies.registry`` (it regenerates ``dispatch.py``, the engine's one dispatch table);
-3. ``alpha-as run NAME``, ``kind = "NAME"`` in a ``runs`` file and ``Backtest(day, Params())`` then know it.
+3. ``alpha-as run NAME``, ``kind = "NAME"`` in a ``runs`` file and ``Backtest(day, Params())`` then know it; with a
+   gene table (the entry's ``genes``) ``alpha-as tune --strategy NAME`` tunes it.
+
+A strategy needing more (its own state, a clock, several order levels, every trade or fill): see the second part
+of :mod:`alpha_as.strategies.base`.
 
 A strategy outside the package (a plugin, ``tests/toy_strategy.py``) registers through the
 ``ALPHA_AS_STRATEGIES`` environment variable instead (see :mod:`alpha_as.strategies.registry`).

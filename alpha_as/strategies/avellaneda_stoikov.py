@@ -61,6 +61,13 @@ HALF_TICK_MODES = ("keep", "outward")
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_DAY = 24 * NS_PER_HOUR
 
+GENES: dict[str, list[float]] = {
+    "risk_aversion": [0.01, 0.9], "window_tick": [5, 25],
+    "spread_multiplier": [0.75, 5.0], "position_multiplier": [8000, 12500],
+}
+"""Gen-AS's default gene table {ASParams field: [min, max]} (``alpha-as tune``). INFERRED (spec §9 #13): the paper
+does not give the genes or their ranges; these are the authors' later code's ranges."""
+
 
 @dataclass(frozen=True)
 class ASParams:

@@ -10,6 +10,21 @@
 
 The status tells the engine what to do with the quotes (:data:`Q_OK`: quote them; :data:`Q_OUTSIDE_HOURS`: quote
 nothing, cancelling resting orders; the others: leave the orders as they are, and count why).
+
+Strategies with several order levels per side (their parameters' ``order_levels_per_side()`` > 1) write their
+quotes into ``st.qout`` (per level ``i``: ``qout[4i:4i+4]`` = bid px, bid qty, ask px, ask qty; level 0 the best)
+and return :data:`Q_LEVELS`; the engine sends, per (side, level), only what changed.
+
+**Beyond a quote function** (Hummingbot's AS and GLFT use all of it; every piece is optional). The parameter
+dataclass may define ``order_levels_per_side()`` (default 1), ``strategy_clock_ns()`` (default 0: quote at every
+snapshot; n > 0: quote every n ns, after the snapshot of that time, on the current book), ``initial_state()`` (the
+strategy's own float64 state vector, ``st.ss``: estimators, timers) and ``grid_columns()`` (extra grid.parquet
+columns ``(name, index)``: ``st.ss[index]``, or the parameter ``params[-index - 1]`` for a negative index). The
+registry entry may name compiled ``on_trade(params, st, t, price, qty, side, tick)`` (every public trade, in time
+order, before it is matched) and ``on_fill(params, st, t, side, level, price, qty, fee)`` hooks, and set
+``keep_after_fill`` (partly filled orders stay live). Declare the quote function and the hooks
+``@njit(cache=True, inline="always")`` and let them pass ``st.ss`` and other arrays to the strategy's (not inlined)
+functions: handing the whole ``st`` to a function that is not inlined costs microseconds per call.
 """
 
 from __future__ import annotations
@@ -26,3 +41,9 @@ Q_OUTSIDE_HOURS = 4
 """Outside the strategy's trading hours: no quotes (resting orders are cancelled)."""
 Q_NONE = 5
 """No strategy (the engine only records): nothing is sent."""
+Q_CANCEL = 6
+"""Cancel every live order and place nothing (e.g. Hummingbot's refresh: cancel now, place at a later tick)."""
+Q_HOLD = 7
+"""Keep the live orders as they are (counted apart from the skips: e.g. Hummingbot's refresh tolerance)."""
+Q_LEVELS = 8
+"""Quote every level from ``st.qout`` (see above); a quantity of 0 cancels that side and level."""

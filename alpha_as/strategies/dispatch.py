@@ -8,6 +8,11 @@ from alpha_as.strategies.avellaneda_stoikov import quote as quote_1
 from alpha_as.strategies.fixed_quoter import quote as quote_2
 from baselines.fixed_offset import quote as quote_3
 from baselines.linear_inventory import quote as quote_4
+from alpha_as.strategies.hummingbot_engine import quote as quote_5
+from alpha_as.strategies.hummingbot_engine import on_trade as on_trade_5
+from alpha_as.strategies.hummingbot_engine import on_fill as on_fill_5
+from alpha_as.strategies.glft_engine import quote as quote_6
+from alpha_as.strategies.glft_engine import on_trade as on_trade_6
 
 
 @njit(cache=True, inline="always")
@@ -21,4 +26,26 @@ def quote(kind, params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
         return quote_3(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
     elif kind == 4:  # liic
         return quote_4(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+    elif kind == 5:  # hummingbot-as
+        return quote_5(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+    elif kind == 6:  # glft
+        return quote_6(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
     return Q_NONE, 0.0, 0.0, 0.0, 0.0
+
+
+@njit(cache=True, inline="always")
+def on_trade(kind, params, st, t, price, qty, side, tick):
+    """A public trade, for the strategies that watch trades."""
+    if kind == 5:  # hummingbot-as
+        on_trade_5(params, st, t, price, qty, side, tick)
+    elif kind == 6:  # glft
+        on_trade_6(params, st, t, price, qty, side, tick)
+    return
+
+
+@njit(cache=True, inline="always")
+def on_fill(kind, params, st, t, side, level, price, qty, fee):
+    """One of our fills, for the strategies that watch them."""
+    if kind == 5:  # hummingbot-as
+        on_fill_5(params, st, t, side, level, price, qty, fee)
+    return

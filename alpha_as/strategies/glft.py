@@ -83,6 +83,12 @@ __all__ = [
     "intensity_curve", "O_BID_PX", "O_BID_QTY", "O_ASK_PX", "O_ASK_QTY", "N_HEADER",
 ]
 
+GENES: dict[str, list[float]] = {
+    "gamma": [0.005, 0.5], "skew_adj": [0.05, 1.0], "spread_adj": [0.5, 2.0], "max_position": [2.0, 40.0],
+}
+"""Default gene table of ``alpha-as tune --strategy glft`` (INFERRED: around the tutorial's γ 0.05, its skew_adj
+0.05 up to the plain formula's 1, spreads half to twice the formula's, a position cap of 2 to 40 lots)."""
+
 # columns of the quotes ``out`` array (one row per level; a quantity of 0 = no order on that side and level)
 O_BID_PX = 0
 O_BID_QTY = 1
@@ -186,6 +192,23 @@ class GLFTParams:
     def n_levels(self) -> int:
         """Rows of the quotes ``out`` array: grid_num, or 1 for plain quotes."""
         return max(self.grid_num, 1)
+
+    # what the engine needs beyond the parameter vector (alpha_as.engine.backtest.StrategyLayout)
+    def order_levels_per_side(self) -> int:
+        return self.n_levels
+
+    def strategy_clock_ns(self) -> int:
+        """hftbacktest's ``elapse(step_ms)`` loop: calibrate and quote every step."""
+        return int(self.step_ms) * 1_000_000
+
+    def initial_state(self) -> np.ndarray:
+        return init_state(self.to_array())
+
+    def grid_columns(self) -> tuple[tuple[str, int], ...]:
+        """Extra grid.parquet columns: γ, the fitted A (per s) and k (per tick), σ (ticks/√s), half-spread and skew
+        (ticks; skew per lot) and the reservation price."""
+        return (("gamma", -P_GAMMA - 1), ("A", S_A), ("k", S_K), ("sigma", S_SIGMA), ("half_spread_ticks", S_HALF_SPREAD),
+                ("skew_ticks", S_SKEW), ("reservation_price", S_RESERVATION))
 
     def to_array(self) -> np.ndarray:
         p = np.zeros(N_PARAMS)

@@ -54,7 +54,10 @@ Hooks the engine calls (all ``@njit(cache=True)``; ``p`` = :meth:`HummingbotASPa
   starts ``filled_order_delay``. Returns True when the order is completely filled. (A fill of an order this
   module already counts as cancelled moves the balance only.)
 
-Status codes: Q_OK 0, Q_WARMUP 1, Q_OUTSIDE_HOURS 4 (:mod:`alpha_as.strategies.base`), Q_HOLD 10, Q_CANCEL 11.
+Status codes (:mod:`alpha_as.strategies.base`): Q_OK, Q_WARMUP, Q_OUTSIDE_HOURS, Q_HOLD (keep the live orders:
+timers, tolerance, filled_order_delay, or no valid proposal), Q_CANCEL (cancel every live order, place nothing:
+refresh or max_order_age with the create timer not yet passed). In the engine
+(:mod:`alpha_as.strategies.hummingbot_engine`) Q_OK becomes Q_LEVELS.
 Diagnostics in ``ss`` after ``quotes`` (index constants in :mod:`~alpha_as.strategies.hummingbot_estimators`):
 S_RESERVATION, S_SPREAD, S_OPT_BID, S_OPT_ASK (unquantized), S_Q, S_TFRAC, S_VOL_USED; α, κ, σ in S_ALPHA,
 S_KAPPA, S_SIGMA; counters S_N_FITS, S_N_FIT_FAIL, S_N_CREATED, S_DROP_NO_MID, S_DROP_FULL.
@@ -76,7 +79,7 @@ from numba import njit
 
 from alpha_as.configs import from_dict
 from alpha_as.errors import InputError
-from alpha_as.strategies.base import Q_OK, Q_OUTSIDE_HOURS, Q_WARMUP
+from alpha_as.strategies.base import Q_CANCEL, Q_HOLD, Q_OK, Q_OUTSIDE_HOURS, Q_WARMUP
 from alpha_as.strategies.hummingbot_estimators import (
     MODE_DAILY,
     MODE_INFINITE,
@@ -147,10 +150,12 @@ __all__ = [
     "reservation_and_spread", "inventory_q", "time_left_fraction", "volatility", "intensity_buffer", "intensity",
 ]
 
-Q_HOLD = 10
-"""Keep the live orders as they are (timers, tolerance, filled_order_delay, or no valid proposal)."""
-Q_CANCEL = 11
-"""Cancel every live order and place nothing (refresh or max_order_age, the create timer not yet passed)."""
+GENES: dict[str, list[float]] = {
+    "risk_factor": [0.05, 5.0], "order_refresh_time": [1.0, 60.0],
+    "order_amount_shape_factor": [0.0, 1.0], "min_spread": [0.0, 0.05],
+}
+"""Default gene table of ``alpha-as tune --strategy hummingbot-as`` (INFERRED: Hummingbot tunes nothing; γ around
+its default 1, the refresh around its 30 s, η and min_spread (% of mid) from off to a few ticks of BTC)."""
 
 EXECUTION_TIMEFRAMES = ("infinite", "from_date_to_date", "daily_between_times")
 TICK_EPS = 1e-9
@@ -298,6 +303,22 @@ class HummingbotASParams:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    # what the engine needs beyond the parameter vector (alpha_as.engine.backtest.StrategyLayout)
+    def order_levels_per_side(self) -> int:
+        return self.order_levels
+
+    def strategy_clock_ns(self) -> int:
+        """Hummingbot's tick: the strategy samples the mid and quotes every ``tick_seconds``."""
+        return round(self.tick_seconds * NS_PER_S)
+
+    def initial_state(self) -> np.ndarray:
+        return init_state(self.to_array())
+
+    def grid_columns(self) -> tuple[tuple[str, int], ...]:
+        """Extra grid.parquet columns: γ, the fitted α and κ, σ (price), reservation price, total spread, q."""
+        return (("gamma", -P_GAMMA - 1), ("alpha", S_ALPHA), ("kappa", S_KAPPA), ("sigma", S_SIGMA),
+                ("reservation_price", S_RESERVATION), ("spread", S_SPREAD), ("q", S_Q))
 
     def to_array(self) -> np.ndarray:
         mode, start, end = self._window()

@@ -404,22 +404,36 @@ def on_tick(p, ss, t_ns, mid):
 # ---- the fit ---------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _profile(x, v, k):
+def _profile(x, v, k, e_buf):
     """The least-squares cost with the linear coefficient eliminated (variable projection), on distances ``x``
     measured from the smallest one (so that e = exp(−k·x) ≤ 1 with e = 1 at x = 0: no underflow of the sums).
 
     For A = Σ v·e, B = Σ e², the best coefficient is β*(k) = A/B (α* = β*·exp(k·d_min)) and the cost
-    S(k) = ½(Σ v² − A²/B); returns (S, dS/dk, d²S/dk², β*). S(k) does not depend on the shift."""
+    S(k) = ½(Σ v² − A²/B); returns (S, dS/dk, d²S/dk², β*). S(k) does not depend on the shift. ``e_buf``: scratch
+    of x's size (the exponentials, reused for the residuals)."""
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
     b0 = 0.0
     b1 = 0.0
     b2 = 0.0
+    e = 1.0
+    x_prev = 0.0
+    gap = -1.0
+    f = 1.0
     for i in range(x.size):
-        e = math.exp(-k * x[i])
-        e2 = e * e
         xi = x[i]
+        g = xi - x_prev
+        if g < 0.0 or i == 0:  # not sorted (or the first point): the exponential itself
+            e = math.exp(-k * xi)
+        else:  # sorted (the buffer's distances are): e_i = e_{i-1}·exp(−k·gap), one exp per distinct gap
+            if abs(g - gap) > 1e-12 * g:
+                gap = g
+                f = math.exp(-k * g)
+            e *= f
+        x_prev = xi
+        e_buf[i] = e
+        e2 = e * e
         a0 += v[i] * e
         a1 -= v[i] * xi * e
         a2 += v[i] * xi * xi * e
@@ -431,7 +445,7 @@ def _profile(x, v, k):
     h = -(a1 * a1 + a0 * a2) / b0 + 2.0 * ra * (a1 / b0) * b1 - ra * ra * (b1 * b1 / b0) + 0.5 * ra * ra * b2
     s = 0.0  # the cost from the residuals (½(Σv² − A²/B) cancels badly near an exact fit)
     for i in range(x.size):
-        r = ra * math.exp(-k * x[i]) - v[i]
+        r = ra * e_buf[i] - v[i]
         s += r * r
     return 0.5 * s, g, h, ra
 
@@ -473,7 +487,8 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
             x2 = min(x2, x[i])
     kscale = 1.0 / (dmax - dmin)
     k = kappa0 if (math.isfinite(kappa0) and kappa0 > 0.0) else 0.0
-    s, g, h, b = _profile(x, v, k)
+    e_buf = np.empty(n)
+    s, g, h, b = _profile(x, v, k, e_buf)
     converged = False
     for _ in range(200):
         if k <= 0.0 and g >= 0.0:  # minimum on the bound κ = 0
@@ -484,6 +499,9 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
         lim = 4.0 * max(k, kscale)
         if h > 0.0:
             step = min(max(-g / h, -lim), lim)
+            if abs(step) <= 1e-10 * max(k, kscale) and (k > 0.0 or g <= 0.0):
+                converged = True  # Newton's next step is below 1e-10 of κ's scale: a minimum (quadratic convergence)
+                break
         else:  # concave here: move downhill by the scale of κ
             step = -max(k, kscale) if g > 0.0 else max(k, kscale)
         moved = False
@@ -491,11 +509,13 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
         s_new, g_new, h_new, b_new = s, g, h, b
         for _ in range(60):
             k_new = max(k + step, 0.0)
-            s_new, g_new, h_new, b_new = _profile(x, v, k_new)
+            s_new, g_new, h_new, b_new = _profile(x, v, k_new, e_buf)
             if s_new < s:
                 moved = True
                 break
             step *= 0.5
+            if abs(step) <= 1e-10 * max(k, kscale):
+                break  # no lower cost closer than 1e-10 of κ's scale: a minimum within working precision
         if not moved:
             converged = True  # no lower cost within working precision: a minimum
             break

@@ -1,14 +1,17 @@
-"""``alpha-as tune``: Gen-AS — tune the AS parameters on one day with a genetic algorithm (spec §4)."""
+"""``alpha-as tune``: Gen-AS — tune the AS parameters (or another registered strategy's, ``--strategy``) on one day
+with a genetic algorithm (spec §4)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from alpha_as.atomic import check_out_dir
 from alpha_as.configs import load_json_arg
 from alpha_as.data.store import parse_date
 from alpha_as.data.validate import add_trust_argument, require_sessions
+from alpha_as.strategies import registry
 from alpha_as.tuning.genas import ALGORITHMS, INITS, GAConfig, tune
 
 
@@ -19,12 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(10 generations x 45 individuals, fitness = Sharpe of the per-fill realized P&L). Writes "
         "history.parquet (every individual), best.json (use with `alpha-as run as --params`) and config.json "
         "to --out. The default gene ranges are INFERRED (spec §9 #13). A killed run keeps its completed "
-        "generations in history.parquet but cannot be resumed.",
+        "generations in history.parquet but cannot be resumed. --strategy tunes another registered strategy (its "
+        "best.json: `alpha-as run NAME --params`).",
     )
     p.add_argument("--data", required=True, type=Path, help="store root (authors' layout)")
     p.add_argument("--instrument", required=True, help="instrument in the store")
     p.add_argument("--day", required=True, help="the GA day, YYYY-MM-DD (paper: 2020-12-08)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--strategy", choices=registry.names(),
+                   help="the registered strategy tuned (default as); one without a default gene table needs --genes")
     p.add_argument("--generations", type=int, help="generations, the first included (default 10)")
     p.add_argument("--population", type=int, help="individuals per generation (default 45)")
     p.add_argument("--seed", type=int, help="random seed; the same seed gives the same history (default 0)")
@@ -34,9 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", choices=INITS,
                    help="initial genes: authors' max*U + N(0,2)*range clipped (default), or uniform")
     p.add_argument("--genes", help='gene table, inline JSON or a file: {"risk_aversion": [0.01, 0.9], ...} '
-                   "(names: numeric AS parameters; default: gamma, window_tick, spread_multiplier, "
-                   "position_multiplier with the INFERRED ranges of spec §9 #13)")
-    p.add_argument("--base-params", help="fixed AS parameters (inline JSON or a file), default the authors'")
+                   "(names: numeric parameters of the strategy; default: the strategy's table, for AS gamma, "
+                   "window_tick, spread_multiplier, position_multiplier with the INFERRED ranges of spec §9 #13)")
+    p.add_argument("--base-params", help="fixed parameters of the strategy (inline JSON or a file), default its "
+                   "defaults (AS: the authors')")
     p.add_argument("--window", help="UTC window of the day, HH:MM-HH:MM or 'all' (default 07:00-19:00)")
     p.add_argument("--config", help="a JSON file of GA settings (GAConfig fields); flags given override it")
     p.add_argument("--force", action="store_true", help="overwrite a finished run in --out")
@@ -48,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> GAConfig:
     d = load_json_arg(args.config, "--config", file_only=True)[0] if args.config else {}
     flags = []
-    for key in ("generations", "population", "seed", "workers", "algorithm", "init", "window"):
+    for key in ("strategy", "generations", "population", "seed", "workers", "algorithm", "init", "window"):
         if getattr(args, key) is not None:
             d[key] = getattr(args, key)
             flags.append(f"--{key}")
@@ -64,13 +71,21 @@ def config_from_args(args: argparse.Namespace) -> GAConfig:
     else:
         source = f"tune {', '.join(flags)}" if flags else "tune"
     cfg = GAConfig.from_dict(d, source=source)
-    if "window" in d and not {"first_hour", "last_hour"} & set(cfg.base_params):
+    defaults = default_hours(cfg.strategy)
+    if "window" in d and not {"first_hour", "last_hour"} & set(cfg.base_params) and defaults is not None:
         from alpha_as.experiments.config import window_hours
 
         hours = dict(zip(("first_hour", "last_hour"), window_hours(cfg.window), strict=True))
-        if hours != {"first_hour": 7, "last_hour": 19}:  # AS quotes in the GA day's window (the defaults: 7-19)
+        if hours != defaults:  # the strategy quotes in the GA day's window (AS's defaults: 7-19)
             cfg = GAConfig.from_dict({**d, "base_params": {**cfg.base_params, **hours}}, source=source)
     return cfg
+
+
+def default_hours(strategy: str) -> dict | None:
+    """The default ``{"first_hour", "last_hour"}`` of the strategy's parameters; None when it has no trading hours
+    (AS and the baselines have them)."""
+    fields = {f.name: f.default for f in dataclasses.fields(registry.by_name(strategy).params_class)}
+    return {k: fields[k] for k in ("first_hour", "last_hour")} if {"first_hour", "last_hour"} <= set(fields) else None
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:

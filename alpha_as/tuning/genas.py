@@ -8,6 +8,11 @@ vector of genes = AS parameters) on the GA day, with the fitness = Sharpe of Δ(
 * ``best.json`` — the fittest individual; its ``params`` is a full ASParams (``alpha-as run as --params``);
 * ``config.json`` — the run's configuration.
 
+**Other strategies** (``GAConfig.strategy``, ``alpha-as tune --strategy NAME``): any registered strategy
+(:mod:`alpha_as.strategies.registry`) is tuned the same way, its genes numeric fields of its parameter class
+(:mod:`alpha_as.tuning.genes`), the default gene table the registry's (a strategy without one needs ``genes``).
+best.json records ``"strategy"`` and its ``params`` are that strategy's (``alpha-as run NAME --params``).
+
 Two algorithms (``GAConfig.algorithm``):
 
 * ``"authors"`` (default, CONFIRMED-CODE in spec §4): a cumulative population — every individual ever
@@ -24,8 +29,9 @@ Two algorithms (``GAConfig.algorithm``):
 
 The default gene table (γ ∈ [0.01, 0.9], window_tick ∈ [5, 25], spread_multiplier ∈ [0.75, 5],
 position_multiplier ∈ [8000, 12500]) is INFERRED (spec §9 #13: the paper does not give the genes or their
-ranges; these are the authors' later code's ranges). Integer parameters (window_tick, …) keep the raw
-float gene in the history and are rounded half up (and into the range) when the ASParams is built.
+ranges; these are the authors' later code's ranges: ``alpha_as.strategies.avellaneda_stoikov.GENES``). Integer
+parameters (window_tick, …) keep the raw float gene in the history and are rounded half up (and into the range)
+when the ASParams is built.
 
 Reproducibility: every random draw happens in the main process from generators seeded with
 ``GAConfig.seed`` (a ``numpy.random.Generator`` for our operators; for ``mu_plus_lambda`` also the global
@@ -46,7 +52,6 @@ import random
 import signal
 import sys
 import time
-import typing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,12 +65,22 @@ from alpha_as.data import store
 from alpha_as.engine import EngineConfig  # before the strategies: importing those first is circular
 from alpha_as.engine.backtest import Backtest, engine_day, write_json_atomic
 from alpha_as.errors import InputError
-from alpha_as.strategies.avellaneda_stoikov import ASParams
+from alpha_as.tuning.genes import (  # noqa: F401 - re-exported: alpha_as.tuning.genas's API before genes.py
+    DEFAULT_GENES,
+    INT_FIELDS,
+    NUMERIC_FIELDS,
+    base_as_params,
+    base_params_of,
+    build_params,
+    check_gene_table,
+    check_strategy,
+    default_genes,
+    genes_to_params,
+    param_space,
+    param_value,
+    params_dict,
+)
 
-DEFAULT_GENES: dict[str, list[float]] = {
-    "risk_aversion": [0.01, 0.9], "window_tick": [5, 25],
-    "spread_multiplier": [0.75, 5.0], "position_multiplier": [8000, 12500],
-}
 ALGORITHMS = ("authors", "mu_plus_lambda")
 INITS = ("authors", "uniform")
 METRICS = ("sharpe", "sortino", "max_drawdown", "pnl_to_map")
@@ -87,10 +102,14 @@ class GAConfig:
     """"authors": cumulative population (spec §4); "mu_plus_lambda": DEAP's eaMuPlusLambda."""
     init: str = "authors"
     """Initial genes: "authors" = max·U(0,1) + N(0, init_sigma)·(max − min), clipped; "uniform" = U(min, max)."""
-    genes: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_GENES.items()})
-    """Gene table {ASParams field: [min, max]} (numeric fields only). Default INFERRED (spec §9 #13)."""
+    strategy: str = field(default="as", metadata={"omit_default": True})
+    """The registered strategy tuned (``alpha_as.strategies.registry``; default "as", Gen-AS). Left out of
+    :meth:`to_dict` at its default, so the configs (and the replicate stage's hashes) of AS runs never change."""
+    genes: dict[str, list[float]] | None = None
+    """Gene table {field of the strategy's parameters: [min, max]} (numeric fields only). None = the strategy's
+    default table (AS: :data:`DEFAULT_GENES`, INFERRED: spec §9 #13; a strategy without one needs genes)."""
     base_params: dict = field(default_factory=dict)
-    """Fixed (non-gene) AS parameters overriding ASParams() defaults, e.g. {"minutes_change_k": 10}."""
+    """Fixed (non-gene) parameters of the strategy over its defaults, e.g. {"minutes_change_k": 10} for AS."""
     engine: dict = field(default_factory=dict)
     """EngineConfig overrides (fill model, latency, fees, ...); default: the authors' engine."""
     window: str = "07:00-19:00"
@@ -117,6 +136,12 @@ class GAConfig:
     """Mutation draws before a child equal to its parent is accepted anyway."""
 
     def __post_init__(self) -> None:
+        check_strategy(self.strategy)
+        if self.genes is None:  # the strategy's default table (its InputError names the strategy)
+            try:
+                object.__setattr__(self, "genes", default_genes(self.strategy))
+            except InputError as e:
+                raise InputError(f"GA config: {e}") from None
         checks = [
             (self.generations >= 1, f"generations must be >= 1, got {self.generations}"),
             (self.population >= 1, f"population must be >= 1, got {self.population}"),
@@ -139,7 +164,7 @@ class GAConfig:
         for ok, msg in checks:
             if not ok:
                 raise InputError(f"GA config: {msg}")
-        check_gene_table(self.genes, self.base_params)
+        check_gene_table(self.genes, self.base_params, self.strategy)
         store.parse_window(self.window)
         from_dict(EngineConfig, self.engine, source="GA config")  # its errors say "engine: ..."
 
@@ -148,58 +173,8 @@ class GAConfig:
         return from_dict(cls, d, source=source)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-# ------------------------------------------------------------------------------------------------ genes
-
-_HINTS = typing.get_type_hints(ASParams)
-NUMERIC_FIELDS = tuple(f.name for f in dataclasses.fields(ASParams) if _HINTS[f.name] in (int, float))
-INT_FIELDS = tuple(n for n in NUMERIC_FIELDS if _HINTS[n] is int)
-
-
-def base_as_params(base_params: dict) -> ASParams:
-    return ASParams.from_dict(base_params, source="GA base_params")
-
-
-def check_gene_table(genes: dict, base_params: dict | None = None) -> dict[str, tuple[float, float]]:
-    """Validate a gene table; InputError names the gene at fault. Returns {name: (min, max)}."""
-    if not isinstance(genes, dict) or not genes:
-        raise InputError("gene table: expected a non-empty object {name: [min, max]}")
-    table: dict[str, tuple[float, float]] = {}
-    for name, rng in genes.items():
-        if name not in NUMERIC_FIELDS:
-            raise InputError(f"gene table: unknown gene {name!r}; allowed: {', '.join(NUMERIC_FIELDS)}")
-        ok = isinstance(rng, list | tuple) and len(rng) == 2 and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in rng)
-        if not ok:
-            raise InputError(f"gene table: {name} must be [min, max] (two finite numbers), got {rng!r}")
-        lo, hi = float(rng[0]), float(rng[1])
-        if not lo < hi:
-            raise InputError(f"gene table: {name} needs min < max, got [{rng[0]}, {rng[1]}]")
-        if name in INT_FIELDS and math.ceil(lo) > math.floor(hi):
-            raise InputError(f"gene table: integer gene {name} range [{lo}, {hi}] holds no integer")
-        table[name] = (lo, hi)
-    names, lo, hi = list(table), np.array([v[0] for v in table.values()]), np.array([v[1] for v in table.values()])
-    base_as_params(base_params or {})
-    for what, probe in (("minima", lo), ("maxima", hi), ("midpoints", (lo + hi) / 2)):
-        # the bounds and the middle must make valid AS parameters
-        genes_to_params(probe, names, lo, hi, base_params or {}, source=f"gene table (the genes' {what})")
-    return table
-
-
-def genes_to_params(genes, names, lo, hi, base_params: dict, *, source: str = "GA individual") -> ASParams:
-    """The AS parameters of a gene vector: integer fields rounded half up into [ceil(min), floor(max)]."""
-    d = dict(base_params)
-    d.update({n: param_value(n, g, a, b) for n, g, a, b in zip(names, genes, lo, hi, strict=True)})
-    return ASParams.from_dict(d, source=source)
-
-
-def param_value(name: str, gene: float, lo: float, hi: float) -> int | float:
-    """The parameter value of one gene: integer fields rounded half up into [ceil(lo), floor(hi)]."""
-    if name in INT_FIELDS:
-        return int(min(max(math.floor(float(gene) + 0.5), math.ceil(lo)), math.floor(hi)))
-    return float(gene)
+        """The fields, without ``strategy`` at its default "as" (an AS config's dict is as before the option)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "strategy" or v != "as"}
 
 
 # -------------------------------------------------------------------------------------------- operators
@@ -284,18 +259,19 @@ def _init_worker(spec: dict, worker_process: bool = False) -> None:
         day = engine_day(store.load_window_day(spec["data"], spec["instrument"], store.parse_date(spec["day"]),
                                                spec["window"]))
         engine = EngineConfig(**spec["engine"])
-        Backtest(day, base_as_params(spec["base_params"]), engine).run_until(np.iinfo(np.int64).min)  # warm
+        warm = base_params_of(spec["base_params"], spec["strategy"])
+        Backtest(day, warm, engine).run_until(np.iinfo(np.int64).min)  # compiles (or loads) the engine
         _WORKER.update(spec, day=day, engine_config=engine, lo=np.array(spec["lo"]), hi=np.array(spec["hi"]))
     except Exception as e:  # re-raised by evaluate(), in the main process
         _WORKER["error"] = e
 
 
 def evaluate(genes: list[float]) -> dict:
-    """Run AS with these genes over the GA day; returns the metrics (fitness = Sharpe)."""
+    """Run the strategy with these genes over the GA day; returns the metrics (fitness = Sharpe)."""
     if "error" in _WORKER:
         raise _WORKER["error"]
     w = _WORKER
-    params = genes_to_params(genes, w["names"], w["lo"], w["hi"], w["base_params"])
+    params = genes_to_params(genes, w["names"], w["lo"], w["hi"], w["base_params"], strategy=w["strategy"])
     t0 = time.perf_counter()
     try:
         m = Backtest(w["day"], params, w["engine_config"]).run().metrics
@@ -355,8 +331,10 @@ class Evaluator:
 class History:
     """Every evaluated individual, in evaluation order; ``id`` = row number."""
 
-    def __init__(self, names: list[str], lo: np.ndarray, hi: np.ndarray, path: Path | None) -> None:
+    def __init__(self, names: list[str], lo: np.ndarray, hi: np.ndarray, path: Path | None,
+                 strategy: str = "as") -> None:
         self.names, self.lo, self.hi, self.path, self.rows = names, lo, hi, path, []
+        self.strategy, self.ints = strategy, param_space(strategy).ints
 
     def add(self, generation: int, genes_batch: list, metas: list[dict], results: list[dict]) -> list[int]:
         ids = []
@@ -366,8 +344,8 @@ class History:
                    "blend_weight": meta.get("blend_weight", math.nan),
                    "mutation_sigma": meta.get("mutation_sigma", math.nan)}
             row.update({f"gene_{n}": float(g) for n, g in zip(self.names, genes, strict=True)})
-            row.update({f"param_{n}": param_value(n, g, a, b) for n, g, a, b
-                        in zip(self.names, genes, self.lo, self.hi, strict=True) if n in INT_FIELDS})
+            row.update({f"param_{n}": param_value(n, g, a, b, self.strategy) for n, g, a, b
+                        in zip(self.names, genes, self.lo, self.hi, strict=True) if n in self.ints})
             row.update(res)
             self.rows.append(row)
             ids.append(row["id"])
@@ -484,20 +462,35 @@ def run_mu_plus_lambda(cfg: GAConfig, ev: Evaluator, hist: History) -> None:
 
 # ---------------------------------------------------------------------------------------------- output
 
-def read_best_params(path: str | Path, *, remedy: str | None = None) -> dict:
-    """The ``params`` object of a GA's ``best.json`` (as written, validated as ASParams). One InputError line
-    naming the file when it is missing, truncated or not valid JSON (with ``remedy``, default
-    ``REMEDIES["best.json"]``: delete it and rerun the GA), or has no valid ``params``."""
+def read_best_params(path: str | Path, *, remedy: str | None = None, strategy: str | None = None) -> dict:
+    """The ``params`` object of a GA's ``best.json`` (as written, validated as the parameters of the strategy the
+    file names: its ``strategy``, "as" when it has none, as the files written before the option). One InputError
+    line naming the file when it is missing, truncated or not valid JSON (with ``remedy``, default
+    ``REMEDIES["best.json"]``: delete it and rerun the GA), has no valid ``params``, or tuned another strategy
+    than ``strategy`` (None: any)."""
     path = Path(path)
     doc = read_json_file(path, "the Gen-AS output", remedy=REMEDIES["best.json"] if remedy is None else remedy)
     params = doc.get("params")
     if not isinstance(params, dict):
         raise InputError(f'{path}: expected {{"params": {{...}}}} (a Gen-AS best.json)')
-    ASParams.from_dict(params, source=f"{path}: params")
+    tuned = doc.get("strategy", "as")
+    check_strategy(tuned, source=str(path))
+    if strategy is not None and strategy != tuned:
+        raise InputError(f"{path}: the GA tuned strategy {tuned!r}, not {strategy!r} (tune it with "
+                         f"`alpha-as tune --strategy {strategy}`)")
+    build_params(params, tuned, source=f"{path}: params")
     return params
 
 
 # ---------------------------------------------------------------------------------------------- driver
+
+def _default_table(strategy: str) -> dict | None:
+    """The strategy's default gene table, None when it has none."""
+    try:
+        return default_genes(strategy)
+    except InputError:
+        return None
+
 
 @dataclass
 class TuneResult:
@@ -513,9 +506,9 @@ class TuneResult:
         # the parameters the engine runs (best.json's params: integer genes rounded half up into their range),
         # not the raw genes (best.json's genes: window_tick 5.22034 runs as 5)
         genes = " ".join(f"{k}={b['params'][k]:.6g}" for k in b["genes"])
-        return (f"Gen-AS best fitness (Sharpe) {b['fitness']:+.4f} at generation {b['generation']} "
-                f"#{b['index']}: {genes} | {b['generations']} generations, {self.evaluations} evaluations, "
-                f"{self.workers} worker(s), {self.wall_seconds:.1f} s")
+        return (f"Gen-AS [{b.get('strategy', 'as')}] best fitness (Sharpe) {b['fitness']:+.4f} at generation "
+                f"{b['generation']} #{b['index']}: {genes} | {b['generations']} generations, {self.evaluations} "
+                f"evaluations, {self.workers} worker(s), {self.wall_seconds:.1f} s")
 
 
 def tune(data: str | Path, instrument: str, day: str, out: str | Path, config: GAConfig | None = None, *,
@@ -532,30 +525,33 @@ def tune(data: str | Path, instrument: str, day: str, out: str | Path, config: G
         raise InputError(f"{out} holds a finished GA run (best.json); pass --force to overwrite it")
     out.mkdir(parents=True, exist_ok=True)
     (out / "best.json").unlink(missing_ok=True)
-    table = check_gene_table(cfg.genes, cfg.base_params)
+    table = check_gene_table(cfg.genes, cfg.base_params, cfg.strategy)
     names = list(table)
     lo, hi = np.array([v[0] for v in table.values()]), np.array([v[1] for v in table.values()])
     workers = min(cfg.workers or os.cpu_count() or 1, cfg.population)
     meta = {"data": str(data), "instrument": instrument, "day": str(date)}
-    write_json_atomic({"config": cfg.to_dict(), **meta, "workers_used": workers,
-                       "gene_table_note": "default gene ranges INFERRED (spec §9 #13)"}, out / "config.json")
-    spec = {**meta, "window": cfg.window, "engine": cfg.engine, "base_params": cfg.base_params,
-            "names": names, "lo": lo.tolist(), "hi": hi.tolist()}
-    hist = History(names, lo, hi, out / "history.parquet")
+    default_table = cfg.genes == _default_table(cfg.strategy)
+    note = ("default gene ranges INFERRED (spec §9 #13)" if cfg.strategy == "as" else
+            f"gene ranges: {'the registry default of' if default_table else 'given for'} {cfg.strategy!r}")
+    write_json_atomic({"config": cfg.to_dict(), "strategy": cfg.strategy, **meta, "workers_used": workers,
+                       "gene_table_note": note}, out / "config.json")
+    spec = {**meta, "strategy": cfg.strategy, "window": cfg.window, "engine": cfg.engine,
+            "base_params": cfg.base_params, "names": names, "lo": lo.tolist(), "hi": hi.tolist()}
+    hist = History(names, lo, hi, out / "history.parquet", cfg.strategy)
     t0 = time.perf_counter()
     with Evaluator(spec, workers, cfg.generations * cfg.population, progress) as ev:
         (run_authors if cfg.algorithm == "authors" else run_mu_plus_lambda)(cfg, ev, hist)
     wall = time.perf_counter() - t0
     row = hist.best()
     genes = {n: row[f"gene_{n}"] for n in names}
-    params = genes_to_params(list(genes.values()), names, lo, hi, cfg.base_params)
-    best = {"params": params.to_dict(), "fitness": row["fitness"],
+    params = genes_to_params(list(genes.values()), names, lo, hi, cfg.base_params, strategy=cfg.strategy)
+    best = {"strategy": cfg.strategy, "params": params_dict(params), "fitness": row["fitness"],
             "metrics": {k: row[k] for k in (*METRICS, "n_fills", "final_total_pnl", "final_realized_pnl",
                                             "mean_abs_position")},
             "genes": genes, "generation": row["generation"], "index": row["index"], "id": row["id"],
             "operator": row["operator"], "seed": cfg.seed, **meta, "window": cfg.window,
             "algorithm": cfg.algorithm, "init": cfg.init, "gene_table": {n: list(cfg.genes[n]) for n in names},
-            "gene_table_inferred": cfg.genes == DEFAULT_GENES, "generations": cfg.generations,
+            "gene_table_inferred": default_table, "generations": cfg.generations,
             "population": cfg.population, "evaluations": len(hist.rows), "engine": cfg.engine,
             "wall_seconds": wall}
     write_json_atomic(best, out / "best.json")
