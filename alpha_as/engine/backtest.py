@@ -32,9 +32,11 @@ from alpha_as.engine.config import EngineConfig
 from alpha_as.metrics import DayMetrics, day_metrics
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 from alpha_as.strategies.fixed_quoter import FixedQuoterParams
+from alpha_as.strategies.glft import GLFTParams
+from alpha_as.strategies.hummingbot_as import HummingbotASParams
 from baselines import FOICParams, LIICParams
 
-Strategy = ASParams | FixedQuoterParams | FOICParams | LIICParams | None
+Strategy = ASParams | FixedQuoterParams | FOICParams | LIICParams | HummingbotASParams | GLFTParams | None
 COUNTERS = {
     "snapshots": S.N_SNAPSHOTS, "trades": S.N_TRADES, "fills": S.N_FILLS, "order_requests": S.N_REQUESTS,
     "quote_updates": S.N_QUOTE_UPDATES, "skipped_warmup": S.N_SKIP_WARMUP, "skipped_k_invalid": S.N_SKIP_K,
@@ -76,12 +78,13 @@ class StrategyLayout:
     grid_src: tuple[int, ...] = ()
 
     @classmethod
-    def of(cls, strategy: Strategy) -> StrategyLayout:
-        from alpha_as.strategies.registry import STRATEGIES, kind_of
+    def of(cls, strategy: Strategy, kind: int) -> StrategyLayout:
+        """The layout of ``strategy``, registered as ``kind`` (:func:`strategy_arrays`)."""
+        from alpha_as.strategies.registry import STRATEGIES
 
         if strategy is None:
             return cls()
-        entry = STRATEGIES[kind_of(strategy) - 1]
+        entry = STRATEGIES[kind - 1]
         cols = tuple(strategy.grid_columns()) if hasattr(strategy, "grid_columns") else ()
         return cls(
             levels=int(strategy.order_levels_per_side()) if hasattr(strategy, "order_levels_per_side") else 1,
@@ -200,7 +203,7 @@ class Backtest:
         self.first_grid = (int(first) // self.grid_ns + 1) * self.grid_ns
         self.last_event = int(last)
         self.ci, self.cf = self.config.arrays(self.kind, day.has_side, self.last_event)
-        self.layout = lay = StrategyLayout.of(strategy)
+        self.layout = lay = StrategyLayout.of(strategy, self.kind)
         self.ci[C.C_LEVELS] = lay.levels
         self.ci[C.C_CLOCK_NS] = lay.clock_ns
         self.ci[C.C_TRADE_HOOK] = int(lay.trade_hook)

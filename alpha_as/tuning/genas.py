@@ -67,9 +67,6 @@ from alpha_as.engine.backtest import Backtest, engine_day, write_json_atomic
 from alpha_as.errors import InputError
 from alpha_as.tuning.genes import (  # noqa: F401 - re-exported: alpha_as.tuning.genas's API before genes.py
     DEFAULT_GENES,
-    INT_FIELDS,
-    NUMERIC_FIELDS,
-    base_as_params,
     base_params_of,
     build_params,
     check_gene_table,

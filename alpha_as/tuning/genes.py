@@ -5,7 +5,7 @@ A gene is a numeric field of the strategy's frozen parameter dataclass: an ``int
 numbers, e.g. ``int | float``, ``float | None``: a float gene). An ``int`` field keeps the raw float gene in the
 GA's history and is rounded half up into [ceil(min), floor(max)] when the parameters are built; ``bool`` and
 ``str`` fields cannot be genes. The default gene table of a strategy is the registry's (``Strategy.genes``); for
-AS it is :data:`DEFAULT_GENES` (= ``alpha_as.strategies.avellaneda_stoikov.GENES``, INFERRED: spec §9 #13).
+AS :data:`DEFAULT_GENES` (``alpha_as.strategies.avellaneda_stoikov.GENES``, INFERRED: spec §9 #13).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import alpha_as.engine  # noqa: F401 - before the strategies: importing those fi
 from alpha_as.configs import from_dict
 from alpha_as.errors import InputError
 from alpha_as.strategies import registry
-from alpha_as.strategies.avellaneda_stoikov import GENES as DEFAULT_GENES
+from alpha_as.strategies.avellaneda_stoikov import GENES as DEFAULT_GENES  # noqa: F401 - the AS table, by its GA name
 
 DEFAULT_STRATEGY = "as"
 
@@ -71,17 +71,15 @@ def check_strategy(strategy: object, source: str = "GA config") -> None:
 
 
 def default_genes(strategy: str = DEFAULT_STRATEGY) -> dict[str, list[float]]:
-    """A copy of the strategy's default gene table (the registry's ``genes``; for AS :data:`DEFAULT_GENES` while
-    the registry names none). InputError, one line naming the strategy, when it has none."""
-    s = registry.by_name(strategy)
-    table = DEFAULT_GENES if strategy == DEFAULT_STRATEGY and not s.genes else s.gene_table
-    return {k: list(v) for k, v in table.items()}
+    """A copy of the strategy's default gene table (the registry's ``genes``). InputError, one line naming the
+    strategy, when it has none."""
+    return {k: list(v) for k, v in registry.by_name(strategy).gene_table.items()}
 
 
 def build_params(d: dict, strategy: str = DEFAULT_STRATEGY, *, source: str) -> object:
     """The strategy's parameter object from a dict (unknown keys, wrong types and bad values: one line)."""
     cls = param_space(strategy).cls
-    build = getattr(cls, "from_dict", None)
+    build = getattr(cls, "from_dict", None)  # the baselines' classes have none
     return build(d, source=source) if build is not None else from_dict(cls, d, source=source)
 
 
@@ -93,10 +91,6 @@ def params_dict(params: object) -> dict:
 def base_params_of(base_params: dict, strategy: str = DEFAULT_STRATEGY) -> object:
     """The strategy's parameters with the fixed (non-gene) ``base_params`` over its defaults."""
     return build_params(base_params, strategy, source="GA base_params")
-
-
-def base_as_params(base_params: dict):
-    return base_params_of(base_params, DEFAULT_STRATEGY)
 
 
 def check_gene_table(genes: dict, base_params: dict | None = None,
@@ -144,8 +138,3 @@ def param_value(name: str, gene: float, lo: float, hi: float, strategy: str = DE
         return int(min(max(math.floor(float(gene) + 0.5), math.ceil(lo)), math.floor(hi)))
     return float(gene)
 
-
-NUMERIC_FIELDS = param_space(DEFAULT_STRATEGY).numeric
-"""AS's fields that can be genes."""
-INT_FIELDS = param_space(DEFAULT_STRATEGY).ints
-"""AS's integer fields among them."""
