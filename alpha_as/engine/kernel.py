@@ -198,7 +198,7 @@ def _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, side, lv, px, qt
     o[O_QTY] -= qty
     book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t, o[O_PX])
     if ci[C_FILL_HOOK] == 1:
-        dispatch_on_fill(ci[C_KIND], params, st, t, side, lv, px, qty, st.fill_f[st.si[N_FILLS] - 1, F_FEE])
+        dispatch_on_fill(ci[C_KIND], params, st.ss, t, side, lv, px, qty, st.fill_f[st.si[N_FILLS] - 1, F_FEE])
     _after_fill(st, ci, side, lv, t)
     return qty
 
@@ -530,7 +530,7 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
                 px = trade_px[k]
                 if trade_hook:  # the strategy sees every trade, before it is matched
                     si[NOW] = trade_ts[k]
-                    dispatch_on_trade(ci[C_KIND], params, st, trade_ts[k], px, trade_qty[k], s, cf[CF_TICK])
+                    dispatch_on_trade(ci[C_KIND], params, st.ss, trade_ts[k], px, trade_qty[k], s, cf[CF_TICK])
                 if nlev == 1:
                     if s > 0 and (o_ask[O_QTY] <= EPS_QTY or px < o_ask[O_PX] - EPS_PX):
                         k += 1  # a buyer that cannot reach our ask

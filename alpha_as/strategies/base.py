@@ -20,10 +20,10 @@ dataclass may define ``order_levels_per_side()`` (default 1), ``strategy_clock_n
 snapshot; n > 0: quote every n ns, after the snapshot of that time, on the current book), ``initial_state()`` (the
 strategy's own float64 state vector, ``st.ss``: estimators, timers) and ``grid_columns()`` (extra grid.parquet
 columns ``(name, index)``: ``st.ss[index]``, or the parameter ``params[-index - 1]`` for a negative index). The
-registry entry may name compiled ``on_trade(params, st, t, price, qty, side, tick)`` (every public trade, in time
-order, before it is matched) and ``on_fill(params, st, t, side, level, price, qty, fee)`` hooks, and set
-``keep_after_fill`` (partly filled orders stay live). Declare the quote function and the hooks
-``@njit(cache=True, inline="always")`` and let them pass ``st.ss`` and other arrays to the strategy's (not inlined)
+registry entry may name compiled ``on_trade(params, ss, t, price, qty, side, tick)`` (every public trade, in time
+order, before it is matched) and ``on_fill(params, ss, t, side, level, price, qty, fee)`` hooks (``ss`` the state
+vector), and set ``keep_after_fill`` (partly filled orders stay live). Declare the quote function
+``@njit(cache=True, inline="always")`` and let it pass ``st.ss`` and other arrays to the strategy's (not inlined)
 functions: handing the whole ``st`` to a function that is not inlined costs microseconds per call.
 """
 

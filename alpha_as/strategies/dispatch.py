@@ -33,19 +33,19 @@ def quote(kind, params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
     return Q_NONE, 0.0, 0.0, 0.0, 0.0
 
 
-@njit(cache=True, inline="always")
-def on_trade(kind, params, st, t, price, qty, side, tick):
-    """A public trade, for the strategies that watch trades."""
+@njit(cache=True)
+def on_trade(kind, params, ss, t, price, qty, side, tick):
+    """A public trade, for the strategies that watch trades (ss: the strategy's state)."""
     if kind == 5:  # hummingbot-as
-        on_trade_5(params, st, t, price, qty, side, tick)
+        on_trade_5(params, ss, t, price, qty, side, tick)
     elif kind == 6:  # glft
-        on_trade_6(params, st, t, price, qty, side, tick)
+        on_trade_6(params, ss, t, price, qty, side, tick)
     return
 
 
-@njit(cache=True, inline="always")
-def on_fill(kind, params, st, t, side, level, price, qty, fee):
+@njit(cache=True)
+def on_fill(kind, params, ss, t, side, level, price, qty, fee):
     """One of our fills, for the strategies that watch them."""
     if kind == 5:  # hummingbot-as
-        on_fill_5(params, st, t, side, level, price, qty, fee)
+        on_fill_5(params, ss, t, side, level, price, qty, fee)
     return

@@ -32,6 +32,6 @@ def quote(params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
     return (Q_LEVELS if status == Q_OK else status), 0.0, 0.0, 0.0, 0.0
 
 
-@njit(cache=True, inline="always")
-def on_trade(params, st, t, price, qty, side, tick):
-    _on_trade(params, st.ss, t, price, qty, math.nan, tick, side)
+@njit(cache=True)
+def on_trade(params, ss, t, price, qty, side, tick):
+    _on_trade(params, ss, t, price, qty, math.nan, tick, side)

@@ -30,11 +30,11 @@ def quote(params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
     return (Q_LEVELS if status == Q_OK else status), 0.0, 0.0, 0.0, 0.0
 
 
-@njit(cache=True, inline="always")
-def on_trade(params, st, t, price, qty, side, tick):
-    _on_trade(params, st.ss, t, price, qty)
+@njit(cache=True)
+def on_trade(params, ss, t, price, qty, side, tick):
+    _on_trade(params, ss, t, price, qty)
 
 
-@njit(cache=True, inline="always")
-def on_fill(params, st, t, side, level, price, qty, fee):
-    hb.on_fill(params, st.ss, t, side, level, price, qty, fee)
+@njit(cache=True)
+def on_fill(params, ss, t, side, level, price, qty, fee):
+    hb.on_fill(params, ss, t, side, level, price, qty, fee)

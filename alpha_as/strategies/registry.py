@@ -44,10 +44,10 @@ class Strategy:
     """Modules whose compiled functions the quote function inlines (numba's cache does not track them; the
     engine's cache check does: :mod:`alpha_as.engine.jitcache`)."""
     on_trade: str = ""
-    """``module:function``, optional: compiled ``on_trade(params, st, t, price, qty, side, tick)`` called for every
+    """``module:function``, optional: compiled ``on_trade(params, ss, t, price, qty, side, tick)`` called for every
     public trade, in time order, before it is matched against our orders (``side`` +1 buyer, −1 seller, 0 unknown)."""
     on_fill: str = ""
-    """``module:function``, optional: compiled ``on_fill(params, st, t, side, level, price, qty, fee)`` called after
+    """``module:function``, optional: compiled ``on_fill(params, ss, t, side, level, price, qty, fee)`` called after
     each fill of one of our orders (side 0 bid, 1 ask; ``fee`` in quote currency, > 0 paid)."""
     keep_after_fill: bool = False
     """False (the paper's engine, the authors' ``unquoteSide``): after a fill the rest of that side is cancelled and
@@ -152,13 +152,15 @@ def dispatch_source(strategies: tuple[Strategy, ...]) -> str:
     signatures = {
         "quote": ("params, st, t, bid0, ask0, tick, bid_px, ask_px, i", "The registered strategy ``kind``'s quotes "
                   "(see alpha_as.strategies.base).", "return Q_NONE, 0.0, 0.0, 0.0, 0.0"),
-        "on_trade": ("params, st, t, price, qty, side, tick", "A public trade, for the strategies that watch trades.",
-                     "return"),
-        "on_fill": ("params, st, t, side, level, price, qty, fee", "One of our fills, for the strategies that "
+        "on_trade": ("params, ss, t, price, qty, side, tick", "A public trade, for the strategies that watch trades "
+                     "(ss: the strategy's state).", "return"),
+        "on_fill": ("params, ss, t, side, level, price, qty, fee", "One of our fills, for the strategies that "
                     "watch them.", "return"),
     }
     for hook, (args, doc, default) in signatures.items():
-        lines += ["", "", "@njit(cache=True, inline=\"always\")", f"def {hook}(kind, {args}):", f'    """{doc}"""']
+        # the quote functions are inlined into the loop; the hooks are called (one small call site each)
+        deco = "@njit(cache=True, inline=\"always\")" if hook == "quote" else "@njit(cache=True)"
+        lines += ["", "", deco, f"def {hook}(kind, {args}):", f'    """{doc}"""']
         for j, (k, name) in enumerate(hooks[hook]):
             call = f"{hook}_{k}({args})"
             lines += [f"    {'if' if j == 0 else 'elif'} kind == {k}:  # {name}",
