@@ -15,7 +15,7 @@ import pytest
 
 from alpha_as.cli import main
 from alpha_as.errors import InputError
-from alpha_as.experiments.protocol import MODELS, PAPER_MODELS, load_protocol, parse_session, quick
+from alpha_as.experiments.protocol import DEFAULT_MODELS, PAPER_MODELS, load_protocol, parse_session, quick
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO / "experiments" / "paper.toml"
@@ -46,7 +46,7 @@ def cli(capsys, *args: str) -> tuple[int, str, str]:
 
 def test_the_paper_protocol():
     p = load_protocol(PAPER)
-    assert p.name == "paper" and p.models == MODELS and p.seeds == (0,)
+    assert p.name == "paper" and p.models == DEFAULT_MODELS and p.seeds == (0,)
     assert p.fi.label == "2020-12-07" and p.train.label == "2020-12-08"
     assert len(p.test) == 30 and p.test[0].label == "2020-12-09" and p.test[-1].label == "2021-01-08"
     assert "2020-12-31" not in {s.label for s in p.test}
@@ -179,7 +179,7 @@ def test_quick_pipeline_writes_every_stage_and_the_report(quick_run):
     assert timings["peak_rss_mb"] > 0 and "peak RSS" in stdout and "report:" in stdout
     assert (out / "features" / "seed=0" / "features.json").is_file()
     assert (out / "genas" / "seed=0" / "best.json").is_file()
-    for model in MODELS:
+    for model in DEFAULT_MODELS:  # paper.toml's: every model but the strategies
         days = sorted(p.name for p in (out / "runs" / model).iterdir())
         assert days == ["2020-12-09", "2020-12-10", "2020-12-11"], model
         for d in days:

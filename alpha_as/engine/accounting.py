@@ -96,9 +96,9 @@ def _pick_lot(st, closing_long, fifo):
     best = 0
     for j in range(1, n):
         if closing_long:
-            if st.lot_px[j] > st.lot_px[best]:
+            if st.lots[0, j] > st.lots[0, best]:
                 best = j
-        elif st.lot_px[j] < st.lot_px[best]:
+        elif st.lots[0, j] < st.lots[0, best]:
             best = j
     return best
 
@@ -107,8 +107,8 @@ def _pick_lot(st, closing_long, fifo):
 def _remove_lot(st, j):
     n = st.si[N_LOTS]
     for k in range(j, n - 1):
-        st.lot_px[k] = st.lot_px[k + 1]
-        st.lot_qty[k] = st.lot_qty[k + 1]
+        st.lots[0, k] = st.lots[0, k + 1]
+        st.lots[1, k] = st.lots[1, k + 1]
     st.si[N_LOTS] = n - 1
 
 
@@ -128,24 +128,24 @@ def book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker
         fifo = ci[C_LOT_RULE] == 1
         while left > EPS_QTY and st.si[N_LOTS] > 0:
             j = _pick_lot(st, closing_long, fifo)
-            m = min(left, st.lot_qty[j])
+            m = min(left, st.lots[1, j])
             if closing_long:
-                sf[REALIZED] += (px - st.lot_px[j]) * m
+                sf[REALIZED] += (px - st.lots[0, j]) * m
             else:
-                sf[REALIZED] += (st.lot_px[j] - px) * m
-            st.lot_qty[j] -= m
+                sf[REALIZED] += (st.lots[0, j] - px) * m
+            st.lots[1, j] -= m
             sf[LOT_QTY] -= m
-            sf[LOT_VALUE] -= m * st.lot_px[j]
+            sf[LOT_VALUE] -= m * st.lots[0, j]
             left -= m
-            if st.lot_qty[j] <= EPS_QTY:
+            if st.lots[1, j] <= EPS_QTY:
                 _remove_lot(st, j)
     if left > EPS_QTY:  # opening or extending
         n = st.si[N_LOTS]
         if n >= LOT_CAP:
             st.si[LOT_OVERFLOW] = 1
         else:
-            st.lot_px[n] = px
-            st.lot_qty[n] = left
+            st.lots[0, n] = px
+            st.lots[1, n] = left
             st.si[N_LOTS] = n + 1
             sf[LOT_QTY] += left
             sf[LOT_VALUE] += left * px

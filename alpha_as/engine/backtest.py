@@ -25,7 +25,7 @@ import pyarrow as pa
 from alpha_as.atomic import check_out_dir, write_text_atomic
 from alpha_as.configs import replace_checked
 from alpha_as.data.store import MarketDay, write_table_atomic
-from alpha_as.engine import accounting, kernel
+from alpha_as.engine import accounting, kernel, kernel_general
 from alpha_as.engine import config as C
 from alpha_as.engine import state as S
 from alpha_as.engine.config import EngineConfig
@@ -68,6 +68,7 @@ class StrategyLayout:
     read from the registry entry and the parameters' optional methods ``order_levels_per_side()``,
     ``strategy_clock_ns()``, ``initial_state()`` and ``grid_columns()``."""
 
+    general: bool = False
     levels: int = 1
     clock_ns: int = 0
     trade_hook: bool = False
@@ -86,9 +87,14 @@ class StrategyLayout:
             return cls()
         entry = STRATEGIES[kind - 1]
         cols = tuple(strategy.grid_columns()) if hasattr(strategy, "grid_columns") else ()
+        levels = int(strategy.order_levels_per_side()) if hasattr(strategy, "order_levels_per_side") else 1
+        clock_ns = int(strategy.strategy_clock_ns()) if hasattr(strategy, "strategy_clock_ns") else 0
+        if not entry.general and (levels != 1 or clock_ns != 0):
+            raise ValueError(f"strategy {entry.name!r} asks for {levels} order levels per side and a "
+                             f"{clock_ns} ns clock: register it with general=True (the paper loop has one "
+                             "level and quotes at every snapshot)")
         return cls(
-            levels=int(strategy.order_levels_per_side()) if hasattr(strategy, "order_levels_per_side") else 1,
-            clock_ns=int(strategy.strategy_clock_ns()) if hasattr(strategy, "strategy_clock_ns") else 0,
+            general=entry.general, levels=levels, clock_ns=clock_ns,
             trade_hook=bool(entry.on_trade), fill_hook=bool(entry.on_fill), keep_after_fill=entry.keep_after_fill,
             state=strategy.initial_state() if hasattr(strategy, "initial_state") else None,
             grid_names=tuple(c[0] for c in cols), grid_src=tuple(int(c[1]) for c in cols))
@@ -209,9 +215,11 @@ class Backtest:
         self.ci[C.C_TRADE_HOOK] = int(lay.trade_hook)
         self.ci[C.C_FILL_HOOK] = int(lay.fill_hook)
         self.ci[C.C_KEEP_AFTER_FILL] = int(lay.keep_after_fill)
+        self.ci[C.C_GRID_COLS] = len(lay.grid_src)
+        self.ci = np.concatenate([self.ci, np.array(lay.grid_src, dtype=np.int64)])  # the extra columns' sources
         n_grid = max(0, (self.last_event - self.first_grid) // self.grid_ns + 1) + 2
         self.state = S.new_state(self.first_grid, grid_capacity=n_grid, levels=lay.levels,
-                                 strategy_state=lay.state, grid_src=np.array(lay.grid_src, dtype=np.int64))
+                                 strategy_state=lay.state, grid_columns=len(lay.grid_src))
         if lay.clock_ns > 0:  # the strategy's clock ticks on multiples of its period, from the first one after the data start
             self.state.si[S.NEXT_CLOCK_T] = (int(first) // lay.clock_ns + 1) * lay.clock_ns
         self.done = False
@@ -226,18 +234,17 @@ class Backtest:
     def run_until(self, t_ns: int) -> bool:
         """Replay every event stamped <= ``t_ns``; True when the day is over."""
         d = self.day
+        loop = kernel_general.run_until if self.layout.general else kernel.run_until
         if not self._ready:  # first call: compile, or load the on-disk cache; timed apart from the replay
             t0 = time.perf_counter()
-            kernel.run_until(d.depth_ts, d.bid_px, d.bid_qty, d.ask_px, d.ask_qty, d.trade_ts, d.trade_px,
-                             d.trade_qty, d.trade_side, self.ci, self.cf, self.params, self.state,
-                             np.int64(np.iinfo(np.int64).min))
+            loop(d.depth_ts, d.bid_px, d.bid_qty, d.ask_px, d.ask_qty, d.trade_ts, d.trade_px,
+                 d.trade_qty, d.trade_side, self.ci, self.cf, self.params, self.state, np.int64(np.iinfo(np.int64).min))
             self.jit_seconds = time.perf_counter() - t0
             self._ready = True
         t0 = time.perf_counter()
         while True:
-            code = kernel.run_until(d.depth_ts, d.bid_px, d.bid_qty, d.ask_px, d.ask_qty, d.trade_ts, d.trade_px,
-                                    d.trade_qty, d.trade_side, self.ci, self.cf, self.params, self.state,
-                                    np.int64(t_ns))
+            code = loop(d.depth_ts, d.bid_px, d.bid_qty, d.ask_px, d.ask_qty, d.trade_ts, d.trade_px,
+                        d.trade_qty, d.trade_side, self.ci, self.cf, self.params, self.state, np.int64(t_ns))
             if code == kernel.FILLS_FULL:
                 self.state = S.grow_fills(self.state)
             elif code == kernel.GRID_FULL:

@@ -30,6 +30,7 @@ C_CLOCK_NS = 8        # strategy clock: 0 = the strategy quotes at every snapsho
 C_TRADE_HOOK = 9      # 1: the strategy's on_trade sees every public trade
 C_FILL_HOOK = 10      # 1: the strategy's on_fill sees each of our fills
 C_KEEP_AFTER_FILL = 11  # 1: a partly filled order stays live (0: the authors' unquoteSide)
+C_GRID_COLS = 12     # the strategy's extra grid columns; column j is ci[N_CFG_I + j]: ss[i] for i >= 0, params[-i - 1] else
 N_CFG_I = 16
 # float config vector
 CF_MAKER_FEE = 0

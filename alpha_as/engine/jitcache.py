@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
-ENGINE_SOURCES = ("engine/kernel.py", "engine/accounting.py", "engine/estimators.py", "engine/state.py",
+ENGINE_SOURCES = ("engine/kernel.py", "engine/kernel_general.py", "engine/accounting.py", "engine/estimators.py", "engine/state.py",
                   "engine/config.py", "strategies/base.py", "strategies/registry.py")
 
 

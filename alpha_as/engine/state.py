@@ -101,6 +101,13 @@ NGF = 9
 GRID_COLUMNS = ("position", "cash", "realized_pnl", "unrealized_pnl", "total_pnl", "mid", "bid_quote",
                 "ask_quote", "n_fills")
 
+# ---- requests in flight (State.req_i[side, k, field], State.req_f[side, k, field])
+R_T = 0            # arrival time at the exchange (ns)
+R_SEQ = 1          # sending order
+R_LV = 2           # the order level the request is for
+R_PX = 0
+R_QTY = 1          # 0 = cancel
+
 MID_CAP = 1024
 KQ_CAP = 128
 REQ_CAP = 4096
@@ -108,31 +115,30 @@ LOT_CAP = 1 << 16
 
 
 class State(NamedTuple):
+    """Every array the loop carries. Keep the count small: each inlined helper that takes the state copies the
+    tuple, and numba takes a reference on each of its arrays (a slower loop per extra field: issue #13)."""
+
     si: np.ndarray        # int64[NSI]
     sf: np.ndarray        # float64[NSF]
     orders: np.ndarray    # float64[2·levels, NOF]  slot side + 2·level
-    req_t: np.ndarray     # int64[2, REQ_CAP]   arrival time at the exchange
-    req_px: np.ndarray    # float64[2, REQ_CAP]
-    req_qty: np.ndarray   # float64[2, REQ_CAP] (0 = cancel)
-    req_seq: np.ndarray   # int64[2, REQ_CAP]   sending order
-    req_lv: np.ndarray    # int64[2, REQ_CAP]   the order level the request is for
-    lot_px: np.ndarray    # float64[LOT_CAP]    open inventory lots (all on the position's side)
-    lot_qty: np.ndarray   # float64[LOT_CAP]
+    req_i: np.ndarray     # int64[2, REQ_CAP, 3]   requests in flight per side: arrival time, sending order, level
+    req_f: np.ndarray     # float64[2, REQ_CAP, 2] ... price, quantity (0 = cancel)
+    lots: np.ndarray      # float64[2, LOT_CAP]    open inventory lots (all on the position's side): price, quantity
     mids: np.ndarray      # float64[MID_CAP]    ring of snapshot mids
     kq: np.ndarray        # float64[3, KQ_CAP]  ring of completed-minute book-change counts (bid, ask, all)
     fill_t: np.ndarray    # int64[cap]
     fill_f: np.ndarray    # float64[cap, NFF]
     grid_t: np.ndarray    # int64[gcap]
-    grid_f: np.ndarray    # float64[gcap, NGF + extra]  the extra columns: the strategy's (grid_src)
-    ss: np.ndarray        # float64[n]          the strategy's own state (estimators, timers), if it has one
-    qout: np.ndarray      # float64[4·levels]   multi-level quotes: per level bid px, bid qty, ask px, ask qty
-    grid_src: np.ndarray  # int64[extra]        extra grid column j: ss[i] for i >= 0, params[-i - 1] for i < 0
+    grid_f: np.ndarray    # float64[gcap, NGF + extra]  the extra columns: the strategy's (config C_GRID_COLS)
+    ss: np.ndarray        # float64[n + 4·levels]  the strategy's own state (estimators, timers), then, for strategies
+                          # with several levels, their quotes: per level bid px, bid qty, ask px, ask qty (qout)
 
 
 def new_state(first_grid_t: int, fill_capacity: int = 4096, grid_capacity: int = 8640 + 2, levels: int = 1,
-              strategy_state: np.ndarray | None = None, grid_src: np.ndarray | None = None) -> State:
+              strategy_state: np.ndarray | None = None, grid_columns: int = 0) -> State:
     """A fresh state: no position, no orders, cursors at the start of the day. ``levels`` order levels per side;
-    ``strategy_state`` the strategy's initial state vector; ``grid_src`` its extra grid columns."""
+    ``strategy_state`` the strategy's initial state vector (the quote buffer of ``4·levels`` is appended to it);
+    ``grid_columns`` the number of its extra grid columns."""
     si = np.zeros(NSI, dtype=np.int64)
     si[BOOK] = -1
     si[MINUTE] = -1
@@ -141,18 +147,21 @@ def new_state(first_grid_t: int, fill_capacity: int = 4096, grid_capacity: int =
     sf = np.zeros(NSF)
     sf[MARK_SD] = np.nan
     levels = max(int(levels), 1)
-    src = np.zeros(0, dtype=np.int64) if grid_src is None else np.ascontiguousarray(grid_src, dtype=np.int64)
-    ss = np.zeros(1) if strategy_state is None else np.array(strategy_state, dtype=np.float64, order="C")
+    own = np.zeros(0) if strategy_state is None else np.asarray(strategy_state, dtype=np.float64).ravel()
     return State(
         si=si, sf=sf, orders=np.zeros((2 * levels, NOF)),
-        req_t=np.zeros((2, REQ_CAP), dtype=np.int64), req_px=np.zeros((2, REQ_CAP)),
-        req_qty=np.zeros((2, REQ_CAP)), req_seq=np.zeros((2, REQ_CAP), dtype=np.int64),
-        req_lv=np.zeros((2, REQ_CAP), dtype=np.int64), lot_px=np.zeros(LOT_CAP), lot_qty=np.zeros(LOT_CAP),
-        mids=np.zeros(MID_CAP), kq=np.zeros((3, KQ_CAP)),
+        req_i=np.zeros((2, REQ_CAP, 3), dtype=np.int64), req_f=np.zeros((2, REQ_CAP, 2)),
+        lots=np.zeros((2, LOT_CAP)), mids=np.zeros(MID_CAP), kq=np.zeros((3, KQ_CAP)),
         fill_t=np.zeros(fill_capacity, dtype=np.int64), fill_f=np.zeros((fill_capacity, NFF)),
-        grid_t=np.zeros(grid_capacity, dtype=np.int64), grid_f=np.zeros((grid_capacity, NGF + len(src))),
-        ss=ss, qout=np.zeros(4 * levels), grid_src=src,
+        grid_t=np.zeros(grid_capacity, dtype=np.int64), grid_f=np.zeros((grid_capacity, NGF + int(grid_columns))),
+        ss=np.concatenate([own, np.zeros(4 * levels)]),
     )
+
+
+def quote_buffer(ss: np.ndarray, levels: int) -> np.ndarray:
+    """The multi-level quote buffer at the end of the strategy state ``ss`` (``4·levels``: per level bid px, bid qty,
+    ask px, ask qty); compiled strategies take ``ss[len(ss) - 4 * levels:]``."""
+    return ss[len(ss) - 4 * levels:]
 
 
 def grow_fills(state: State) -> State:

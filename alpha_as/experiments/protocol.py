@@ -18,7 +18,8 @@ session. Schema (every key checked; one error line naming the file, table and ke
     fi = "2020-12-07"                 # feature-importance session
     train = "2020-12-08"              # GA and training session
     test = "paper"                    # "paper" (its 30 test days) or a list of sessions
-    models = ["foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2"]   # a subset of MODELS (default: all)
+    models = ["foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2"]   # a subset of MODELS (default: all but the
+                                      # strategies hummingbot-as, glft and their -tuned)
     seeds = [0]                       # the stochastic stages (features, GA, agents) are repeated per seed
     workers = 0                       # processes (0 = number of cores)
     map_over = "fills"                # P&L-to-MAP denominator (see ``alpha-as runs``)
@@ -32,6 +33,8 @@ session. Schema (every key checked; one error line naming the file, table and ke
     [baselines] # optional keys shared by both baselines (e.g. clamp = "on_grid"), then
     [baselines.foic]  [baselines.liic]   # FOICParams / LIICParams fields (override the shared ones)
     [synth]     # optional: SynthOptions fields, the synthetic market's variant (informed, stale_sweep)
+    [strategies.hummingbot-as]  [strategies.glft]   # optional: HummingbotASParams / GLFTParams fields of the
+                # strategy models (the default-parameter model and the -tuned model's GA base params)
 
 **Market variants** (``[synth]``, with ``synthetic = true`` only): a non-default
 :class:`~alpha_as.data.synthetic.SynthOptions` (e.g. ``informed = 0.0``, a benign market) makes the instrument
@@ -47,7 +50,13 @@ with the best GA fitness on the training session — a choice a practitioner cou
 (``constant-oracle``: the constant action with the best mean Sharpe over the test sessions, chosen in
 hindsight) and ``variant`` (``alpha-as-1-sound``, ``alpha-as-2-sound``: the repaired learner on the same
 networks, ``alpha_as.agents.config.model_agent``). Agents, variants and policies build on Gen-AS's
-parameters, so they need ``"gen-as"`` in the models.
+parameters, so they need ``"gen-as"`` in the models. Role ``strategy`` (issue #13, beyond the paper; listed after
+the paper's five): Hummingbot's AS and GLFT (:data:`STRATEGY_MODELS`), ``hummingbot-as`` / ``glft`` with the
+registry's params class and ``[strategies.<name>]``, ``hummingbot-as-tuned`` / ``glft-tuned`` on the parameters of
+their own GA (:meth:`Protocol.strategy_ga_config`: ``[genas]``'s settings without its AS ``genes`` and
+``base_params``, the strategy's registry gene table, ``[strategies.<name>]`` as base params; run by
+:mod:`alpha_as.experiments.replicate_strategies`). They are not in the default ``models``, and ``[strategies]``
+enters the identity only when one of them is run, so the identity of earlier protocols is unchanged.
 
 **Agent configs** (:meth:`Protocol.agent_config`): a paper agent's AlphaASConfig is ``[agents]``; a -sound
 model's is ``{**[agents] without preset, q_target, epochs and batch_size, **the model's overrides (the sound
@@ -60,7 +69,8 @@ on test data); the FI session may be the training session or overlap it (both ar
 within one UTC day (an empty or reversed one is refused).
 
 **Trading hours** (``trading_hours``). AS (Gen-AS, the references, the agents' base) and the baselines quote only
-from ``first_hour`` to ``last_hour``. ``"window"`` (the default): a model whose hours the file does not set
+from ``first_hour`` to ``last_hour``; Hummingbot's AS and GLFT have no such hours (their params pass unchanged, the
+session's window limits the replay). ``"window"`` (the default): a model whose hours the file does not set
 (``[baselines]`` / ``[baselines.<m>]`` for FOIC / LIIC, ``[genas] base_params`` for everything built on AS)
 quotes in each session's own window (:meth:`Protocol.hours`: ``04:00-06:00`` -> 4 and 6, ``11:00-11:30`` -> 11 and
 11.5); the GA runs with the training session's. ``"authors"``: the params' hours (the authors' 07-19) whatever
@@ -89,9 +99,11 @@ from alpha_as.engine.config import EngineConfig
 from alpha_as.errors import InputError
 from alpha_as.experiments.config import (
     HOUR_KEYS,
+    KINDS,
     NAME_RE,
     Session,
     build,
+    canonical,
     check_hours_and_currency,
     parse_session,
     read_toml,
@@ -104,12 +116,23 @@ from baselines import FOICParams, LIICParams
 
 PAPER_MODELS = ("foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2")
 """The paper's five models."""
-MODELS = (*PAPER_MODELS, "random", "constant-train", "constant-oracle", "alpha-as-1-sound", "alpha-as-2-sound")
+STRATEGY_MODELS = {"hummingbot-as": "hummingbot-as", "hummingbot-as-tuned": "hummingbot-as", "glft": "glft",
+                   "glft-tuned": "glft"}
+"""The strategy models (role ``strategy``) and the registered strategy each runs; ``-tuned``: on its GA's best."""
+STRATEGIES = ("hummingbot-as", "glft")
+"""The registered strategies of the strategy models (the tables ``[strategies.<name>]``)."""
+MODELS = (*PAPER_MODELS, *STRATEGY_MODELS, "random", "constant-train", "constant-oracle", "alpha-as-1-sound",
+          "alpha-as-2-sound")
 """Every model a protocol may run, in the report's column order: the paper's five first."""
+DEFAULT_MODELS = tuple(m for m in MODELS if m not in STRATEGY_MODELS)
+"""The models of a protocol file without ``models`` (those of before the strategy models, so its identity stays)."""
 LABELS = {"foic": "FOIC", "liic": "LIIC", "gen-as": "Gen-AS", "alpha-as-1": "Alpha-AS-1", "alpha-as-2": "Alpha-AS-2",
+          "hummingbot-as": "Hummingbot AS", "hummingbot-as-tuned": "Hummingbot AS (tuned)", "glft": "GLFT",
+          "glft-tuned": "GLFT (tuned)",
           "random": "Random", "constant-train": "Constant (train)", "constant-oracle": "Constant (oracle)",
           "alpha-as-1-sound": "Alpha-AS-1-sound", "alpha-as-2-sound": "Alpha-AS-2-sound"}
 ROLES = {"foic": "baseline", "liic": "baseline", "gen-as": "reference", "alpha-as-1": "agent", "alpha-as-2": "agent",
+         **dict.fromkeys(STRATEGY_MODELS, "strategy"),
          "random": "policy", "constant-train": "policy", "constant-oracle": "oracle",
          "alpha-as-1-sound": "variant", "alpha-as-2-sound": "variant"}
 AGENT_ROLES = ("agent", "variant")
@@ -120,10 +143,12 @@ NEEDS_GENAS = ("agent", "variant", "policy", "oracle")
 """Roles that quote AS on Gen-AS's parameters."""
 SOUND_DROPS = ("preset", "q_target", "epochs", "batch_size")
 """[agents] keys a -sound model does not take (its preset sets them)."""
-TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines", "synth")
+TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines", "synth", "strategies")
 BASELINE_MODELS = ("foic", "liic")
 AGENT_FIXED = ("agent", "seed", "workers", "window", "features", "engine", "map_over")
 GA_FIXED = ("seed", "workers", "window", "strategy")
+AS_GA_KEYS = ("genes", "base_params")
+"""[genas] keys of Gen-AS's GA only: a strategy's GA takes its registry gene table and [strategies.<name>]."""
 SYNTH_NOTE = ("The built-in synthetic BTCUSDT-like market (`alpha-as data synth`): a simulated limit order book "
               "calibrated to the per-day volumes, trade counts and tick rates the paper's authors report for "
               "their Binance data (spec §12). It is not the paper's data, which cannot be obtained; results on "
@@ -157,8 +182,8 @@ class ProtocolTable:
     """Gen-AS GA and Alpha-AS training session."""
     test: str | list = "paper"
     """"paper" (the paper's 30 test days) or a list of sessions."""
-    models: list[str] = field(default_factory=lambda: list(MODELS))
-    """Models run on the test sessions (a subset of :data:`MODELS`)."""
+    models: list[str] = field(default_factory=lambda: list(DEFAULT_MODELS))
+    """Models run on the test sessions (a subset of :data:`MODELS`; default :data:`DEFAULT_MODELS`)."""
     seeds: list[int] = field(default_factory=lambda: [0])
     """Seeds of the stochastic stages."""
     workers: int = 0
@@ -233,6 +258,8 @@ class Protocol:
     fixed_hours: frozenset[str] = frozenset()
     """Whose trading hours the file sets: "foic", "liic" ([baselines] / [baselines.<m>]) and "as" ([genas]
     base_params: Gen-AS, the references, the agents); they keep them whatever ``trading_hours``."""
+    strategies: dict = field(default_factory=dict)
+    """[strategies]: {strategy of :data:`STRATEGIES`: its table as written (validated)}."""
 
     @property
     def agents_run(self) -> tuple[str, ...]:
@@ -243,6 +270,29 @@ class Protocol:
     def references_run(self) -> tuple[str, ...]:
         """The reference policies in the protocol."""
         return tuple(m for m in self.models if m in REFERENCE_MODELS)
+
+    @property
+    def strategies_run(self) -> tuple[str, ...]:
+        """The strategy models (role strategy) in the protocol."""
+        return tuple(m for m in self.models if m in STRATEGY_MODELS)
+
+    @property
+    def tuned_strategies(self) -> tuple[str, ...]:
+        """The registered strategies GA-tuned for the protocol's -tuned models."""
+        return tuple(dict.fromkeys(STRATEGY_MODELS[m] for m in self.strategies_run if m.endswith("-tuned")))
+
+    def strategy_params(self, strategy: str) -> dict:
+        """The canonical params of a default-parameter strategy model: the registry's params class with
+        ``[strategies.<strategy>]``."""
+        return canonical(KINDS[strategy](**self.strategies.get(strategy, {})))
+
+    def strategy_ga_config(self, strategy: str, seed: int, file: str | None = None) -> GAConfig:
+        """The GA of a -tuned model: ``[genas]`` without its AS keys (:data:`AS_GA_KEYS`) on ``strategy``, with the
+        strategy's registry gene table and ``[strategies.<strategy>]`` as base params, on the training session."""
+        genas = {k: v for k, v in self.genas.items() if k not in AS_GA_KEYS}
+        return GAConfig.from_dict({**genas, "strategy": strategy, "base_params": dict(self.strategies.get(strategy, {})),
+                                   "seed": seed, "workers": self.workers, "window": self.train.window},
+                                  source=f"{file or self.path} [genas] + [strategies.{strategy}] (its GA)")
 
     @property
     def decision_seconds(self) -> float:
@@ -256,9 +306,9 @@ class Protocol:
         """``{"first_hour", "last_hour"}`` that ``model`` (a model of :data:`MODELS`, or a runner kind: "foic",
         "liic", "gen-as", "random", "constant", ...) quotes in on session ``s``: the window's (``04:00-06:00`` -> 4
         and 6) with ``trading_hours = "window"``, unless the file sets the model's hours; else ``{}`` (its params'
-        hours stand)."""
+        hours stand; always for Hummingbot's AS and GLFT, which have none)."""
         group = model if model in BASELINE_MODELS else "as"
-        if self.trading_hours != "window" or group in self.fixed_hours:
+        if model in STRATEGY_MODELS or self.trading_hours != "window" or group in self.fixed_hours:
             return {}
         first, last = window_hours(s.window)
         return {"first_hour": first, "last_hour": last}
@@ -296,6 +346,9 @@ class Protocol:
                 "features": dataclasses.asdict(self.features), "genas": self.genas, "agents": self.agents,
                 "baselines": {k: v.to_dict() for k, v in self.baselines.items()}, "quick": self.quick,
                 **({"sound": self.sound} if any(ROLES[m] == "variant" for m in self.models) else {}),
+                **({"strategies": {k: v for k, v in self.strategies.items()
+                                   if k in {STRATEGY_MODELS[m] for m in self.strategies_run}}}
+                   if self.strategies_run else {}),
                 **({} if self.synth.is_default else {"synth": dataclasses.asdict(self.synth)}),
                 **({"synthetic_generator": GENERATOR_VERSION} if self.synthetic else {}),
                 **({"trading_hours": self.trading_hours} if self._hours_moved() else {})}
@@ -385,6 +438,18 @@ def _baselines(bt: dict, file: str) -> dict[str, object]:
             "liic": build(LIICParams, {**shared, **models.get("liic", {})}, f"{file} [baselines.liic]")}
 
 
+def _strategies(st: dict, file: str) -> dict[str, dict]:
+    """``[strategies]``: a table ``[strategies.<name>]`` per strategy of :data:`STRATEGIES`, its params class's
+    fields (every key checked)."""
+    for k, v in st.items():
+        if k not in STRATEGIES:
+            raise InputError(f"{file} [strategies]: unknown strategy {k!r}; known: {', '.join(STRATEGIES)}")
+        if not isinstance(v, dict):
+            raise InputError(f"{file} [strategies]: '{k}' must be a table [strategies.{k}]")
+        build(KINDS[k], v, f"{file} [strategies.{k}]")
+    return {k: dict(v) for k, v in st.items()}
+
+
 def synth_note(options: SynthOptions, instrument: str) -> str:
     """The data note of a market variant (added to :data:`SYNTH_NOTE`): its non-default fields."""
     default = SynthOptions()
@@ -461,6 +526,7 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
     base = {k: v for k, v in agents.items() if k not in SOUND_DROPS}
     agent_config_check({**base, **SOUND, **sound}, f"{file} [sound]")  # what a -sound model is built from
     baselines = _baselines(_table(doc, "baselines", file), file)
+    strategies = _strategies(_table(doc, "strategies", file), file)
     synth = build(SynthOptions, _table(doc, "synth", file), f"{file} [synth]")
     if not synth.is_default and not t.synthetic:
         raise InputError(f"{file} [synth]: a market variant needs synthetic = true in [protocol] (it is a variant of "
@@ -479,12 +545,16 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
     note = t.data_note or ((SYNTH_NOTE + ("" if synth.is_default else synth_note(synth, instrument))) if t.synthetic
                            else f"Market data: instrument {t.instrument} from the store {t.data} (authors' parquet "
                            "layout).")
-    return Protocol(path=path, name=name, data=Path(t.data).absolute(), instrument=instrument,
-                    synthetic=t.synthetic, out=Path(t.out or f"results/{name}").absolute(), fi=fi, train=train,
-                    test=test, models=tuple(t.models), seeds=tuple(t.seeds),
-                    workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note, notes=tuple(t.notes),
-                    engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound,
-                    synth=synth, trading_hours=t.trading_hours, quote_currency=t.quote_currency, fixed_hours=fixed)
+    p = Protocol(path=path, name=name, data=Path(t.data).absolute(), instrument=instrument,
+                 synthetic=t.synthetic, out=Path(t.out or f"results/{name}").absolute(), fi=fi, train=train,
+                 test=test, models=tuple(t.models), seeds=tuple(t.seeds),
+                 workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note, notes=tuple(t.notes),
+                 engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound,
+                 synth=synth, trading_hours=t.trading_hours, quote_currency=t.quote_currency, fixed_hours=fixed,
+                 strategies=strategies)
+    for strategy in p.tuned_strategies:  # the GA of each -tuned model is valid ([genas] with [strategies.<name>])
+        p.strategy_ga_config(strategy, 0, file)
+    return p
 
 
 QUICK_WINDOW_HOURS = 1

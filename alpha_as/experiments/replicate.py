@@ -5,7 +5,10 @@ Stages and where each writes (under the protocol's ``out``)::
     data       the store (synthetic days generated when missing and allowed)
     features   features/seed=<s>/features.json         random-forest selection on the FI session
     genas      genas/seed=<s>/best.json, history.parquet   the GA on the training session
-    baselines  runs/<foic|liic|gen-as>/<session>/seed=<s>/ the non-agent models on the test sessions
+               genas-<strategy>/seed=<s>/                  the GA of a -tuned strategy model (after Gen-AS's;
+                                                           :mod:`alpha_as.experiments.replicate_strategies`)
+    baselines  runs/<foic|liic|gen-as>/<session>/seed=<s>/ the non-agent models on the test sessions, with the
+               runs/<hummingbot-as|glft[-tuned]>/...       strategy models (Hummingbot's AS, GLFT)
     references runs/<random|constant-train|constant-oracle>/<session>/seed=<s>/   the reference policies
                references/seed=<s>/constant_train.json, references/constant_oracle.json   their selections
     agents     models/<model>/seed=<s>/ (checkpoints)      Alpha-AS training (paper agents and -sound variants;
@@ -246,12 +249,13 @@ def genas_dir(p: Protocol, seed: int) -> Path:
 
 
 def stage_genas(p: Protocol, echo: Callable[[str], None], progress: bool = True) -> str:
+    """Gen-AS's GA per seed, then the GA of each -tuned strategy model
+    (:func:`alpha_as.experiments.replicate_strategies.stage_strategy_genas`)."""
+    from alpha_as.experiments.replicate_strategies import stage_strategy_genas
     from alpha_as.tuning.genas import tune
 
-    if "gen-as" not in p.models:
-        return "skipped"
     status = "skipped"
-    for seed in p.seeds:
+    for seed in p.seeds if "gen-as" in p.models else ():
         out = genas_dir(p, seed)
         config = genas_config(p, seed)
         why = stage_item_state(out, "best.json", config)
@@ -265,7 +269,7 @@ def stage_genas(p: Protocol, echo: Callable[[str], None], progress: bool = True)
         write_stage_manifest(out, config)
         echo(f"seed {seed}: {res.summary()}")
         status = "ran"
-    return status
+    return "ran" if stage_strategy_genas(p, echo, progress) == "ran" else status
 
 
 def genas_config(p: Protocol, seed: int) -> dict:
@@ -311,11 +315,17 @@ def make_job(p: Protocol, files: SessionFiles, model: str, kind: str, params: di
 
 
 def baseline_jobs(p: Protocol) -> list[runner.Job]:
-    """One runner job per (baseline or Gen-AS, test session, seed); Gen-AS takes the seed's GA parameters."""
+    """One runner job per (baseline, Gen-AS or strategy model, test session, seed); Gen-AS takes the seed's GA
+    parameters, a strategy model its own (:mod:`alpha_as.experiments.replicate_strategies`)."""
+    from alpha_as.experiments.replicate_strategies import strategy_job, strategy_model_params
+
     files = SessionFiles(p)
+    strategy = {(m, seed): strategy_model_params(p, m, seed) for m in p.strategies_run for seed in p.seeds}
     jobs = []
     for s in p.test:
         for model in p.models:
+            if ROLES[model] == "strategy":
+                jobs += [strategy_job(p, files, model, s, seed, strategy[model, seed]) for seed in p.seeds]
             if ROLES[model] not in ("baseline", "reference"):
                 continue
             for seed in p.seeds:
@@ -362,7 +372,8 @@ def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool,
 
 
 def stage_baselines(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
-    return "ran" if run_jobs(p, baseline_jobs(p), "baselines + Gen-AS", progress, echo) else "skipped"
+    desc = "baselines + Gen-AS" + (" + strategies" if p.strategies_run else "")
+    return "ran" if run_jobs(p, baseline_jobs(p), desc, progress, echo) else "skipped"
 
 
 # ---------------------------------------------------------------------------------------- references
@@ -512,8 +523,10 @@ def check_identity(p: Protocol, force: bool, echo: Callable[[str], None] = print
         elif not force:
             return
     if force and p.out.exists():
-        for name in ("features", "genas", "runs", "references", "models", "tables", "plots", "report.md", "claims.json",
-                     "experiment.json", "timings.json", "protocol.json"):
+        from alpha_as.experiments.replicate_strategies import STRATEGY_GENAS_DIRS
+
+        for name in ("features", "genas", *STRATEGY_GENAS_DIRS, "runs", "references", "models", "tables", "plots",
+                     "report.md", "claims.json", "experiment.json", "timings.json", "protocol.json"):
             q = p.out / name
             if q.is_dir():
                 shutil.rmtree(q)

@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "replicate", help="the paper's whole protocol: data, features, Gen-AS, Alpha-AS, test sessions, report",
         description="Run (or resume) the replication protocol of a protocol file: data (the synthetic market is "
         "generated if absent), feature selection on the FI session, the Gen-AS GA and the Alpha-AS training on the "
-        "training session, the models on the test sessions (baselines, Gen-AS, the reference policies, the agents), "
+        "training session (and the GA of each -tuned strategy), the models on the test sessions (baselines, Gen-AS, "
+        "Hummingbot's AS and GLFT when listed, the reference policies, the agents), "
         "then the report (report.md, claims.json, tables/, plots/) and timings.json under the protocol's out folder.",
     )
     p.add_argument("--config", required=True, type=Path, help="protocol file (TOML), e.g. experiments/paper.toml")

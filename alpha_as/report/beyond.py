@@ -229,7 +229,9 @@ def section_markdown(res: Results, claim: dict[str, Any]) -> list[str]:
            "day. Models beyond the paper: the repaired learners (role variant), reference policies a "
            "practitioner could run (role policy: `random`, `constant-train`) and the best constant action in "
            "hindsight (role oracle, labelled (oracle), never a competitor). The paper's tables, tests and "
-           "claims C1-C3 above use the paper's models only.", ""]
+           "claims C1-C3 above use the paper's models only"
+           + (" (the market-making strategies, role strategy, are columns of those tables and tests beside the "
+              "baselines, never subjects of the claims)" if res.by_role("strategy") else "") + ".", ""]
     for ind in BEYOND_INDICATORS:
         out += [f"### {res.indicator_label(ind)}", "", markdown_table(res, ind).rstrip("\n"), "", legend(ind), "",
                 f"File: [tables/beyond_{ind}.csv](tables/beyond_{ind}.csv).", ""]

@@ -38,7 +38,7 @@ Progress = Callable[[str], None]
 ROLE_TEXT = {"baseline": "non-AS baseline", "reference": "Gen-AS reference", "agent": "Alpha-AS agent",
              "other": "other", "variant": "repaired learner (beyond the paper)",
              "policy": "reference policy (beyond the paper)", "oracle": "oracle: best constant action in hindsight "
-             "(not a competitor)"}
+             "(not a competitor)", "strategy": "market-making strategy (beyond the paper)"}
 
 
 @dataclass
@@ -120,8 +120,8 @@ def _table6_md(res: Results, cells: list[tables.Table6Cell]) -> list[str]:
     out += [f"Percentage of days on which a model is strictly better than every one of {names} (over the days on "
             "which it and all of them have runs). Combined: days on which at least one Alpha-AS model is "
             "(paper: the Alpha-AS models against the group of baselines and Gen-AS). Models with role 'other' "
-            "are not in the group.", "", tables.table6_markdown(res, cells).rstrip("\n"), "",
-            "File: [tables/table6.csv](tables/table6.csv).", ""]
+            + ("or 'strategy' " if res.by_role("strategy") else "") + "are not in the group.", "",
+            tables.table6_markdown(res, cells).rstrip("\n"), "", "File: [tables/table6.csv](tables/table6.csv).", ""]
     return out
 
 

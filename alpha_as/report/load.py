@@ -12,8 +12,11 @@ hierarchical bootstrap.
 Roles: the paper's models are ``baseline`` (FOIC, LIIC), ``reference`` (Gen-AS) and ``agent`` (Alpha-AS-1/2);
 beyond the paper, ``variant`` (the repaired learner, e.g. ``alpha-as-1-sound``), ``policy`` (reference
 policies a practitioner could run: ``random``, ``constant-train``) and ``oracle`` (the best constant action
-in hindsight, ``constant-oracle``: never a competitor). :func:`paper_view` keeps the paper's models (and
-``other``), on which the paper's tables, tests and claims C1-C3 are computed. Every problem with the input raises :class:`~alpha_as.errors.InputError` naming
+in hindsight, ``constant-oracle``: never a competitor) and ``strategy`` (market makers beside the paper's models:
+Hummingbot's AS and GLFT, default and GA-tuned). :func:`paper_view` keeps the paper's models (and ``other`` and
+``strategy``, which join the paper's tables as further columns, as the baselines), on which the paper's tables and
+tests are computed; claims C1-C3 select their models by role (baseline, reference, agent), so the other columns
+leave them unchanged. Every problem with the input raises :class:`~alpha_as.errors.InputError` naming
 the file at fault.
 """
 
@@ -57,9 +60,10 @@ def indicator_label(indicator: str, currency: str = "USD") -> str:
 EXTRA_METRICS: tuple[str, ...] = ("final_total_pnl", "n_fills", "mean_abs_position", "mtm_pnl", "mtm_sharpe",
                                   "mtm_sortino", "mtm_max_drawdown", "mean_abs_inventory")
 """Optional keys of ``metrics.json["metrics"]`` that are read when present (NaN otherwise)."""
-ROLES: tuple[str, ...] = ("baseline", "reference", "agent", "other", "variant", "policy", "oracle")
-PAPER_ROLES: tuple[str, ...] = ("baseline", "reference", "agent", "other")
-"""The roles kept by :func:`paper_view` (``other``: models outside the protocol, kept as before)."""
+ROLES: tuple[str, ...] = ("baseline", "reference", "agent", "other", "variant", "policy", "oracle", "strategy")
+PAPER_ROLES: tuple[str, ...] = ("baseline", "reference", "agent", "other", "strategy")
+"""The roles kept by :func:`paper_view` (``other``: models outside the protocol, kept as before; ``strategy``:
+Hummingbot's AS and GLFT in the protocol, shown beside the baselines)."""
 AGENT_ROLES: tuple[str, ...] = ("agent", "variant")
 ORACLE_MARK = "(oracle)"
 TMP_MARK = ".tmp-"
@@ -386,8 +390,9 @@ def subset(res: Results, keep: list[str]) -> Results:
 
 
 def paper_view(res: Results) -> Results:
-    """The paper's models only (roles baseline, reference, agent, and other): what Tables 2-6 and 8, the
-    Kruskal-Wallis / Mann-Whitney tables and claims C1-C3 are computed on, so that adding the new models
-    (variant, policy, oracle) to a folder changes none of them."""
+    """The paper's models (roles baseline, reference, agent), with the other and strategy models beside them: what
+    Tables 2-6 and 8, the Kruskal-Wallis / Mann-Whitney tables and claims C1-C3 are computed on, so that adding the
+    new models (variant, policy, oracle) to a folder changes none of them. Strategy models add columns to Tables
+    2-5 and pairs to the tests; Table 6's group, Table 8 and C1-C3 take their models by role and do not change."""
     keep = [m.name for m in res.models + res.missing_models if m.role in PAPER_ROLES]
     return subset(res, keep)

@@ -12,8 +12,9 @@ The status tells the engine what to do with the quotes (:data:`Q_OK`: quote them
 nothing, cancelling resting orders; the others: leave the orders as they are, and count why).
 
 Strategies with several order levels per side (their parameters' ``order_levels_per_side()`` > 1) write their
-quotes into ``st.qout`` (per level ``i``: ``qout[4i:4i+4]`` = bid px, bid qty, ask px, ask qty; level 0 the best)
-and return :data:`Q_LEVELS`; the engine sends, per (side, level), only what changed.
+quotes into the quote buffer the engine appends to their state, ``qout = st.ss[len(st.ss) - 4 * levels:]`` (per
+level ``i``: ``qout[4i:4i+4]`` = bid px, bid qty, ask px, ask qty; level 0 the best) and return :data:`Q_LEVELS`;
+the engine sends, per (side, level), only what changed.
 
 **Beyond a quote function** (Hummingbot's AS and GLFT use all of it; every piece is optional). The parameter
 dataclass may define ``order_levels_per_side()`` (default 1), ``strategy_clock_ns()`` (default 0: quote at every
@@ -46,4 +47,4 @@ Q_CANCEL = 6
 Q_HOLD = 7
 """Keep the live orders as they are (counted apart from the skips: e.g. Hummingbot's refresh tolerance)."""
 Q_LEVELS = 8
-"""Quote every level from ``st.qout`` (see above); a quantity of 0 cancels that side and level."""
+"""Quote every level from the quote buffer (see above); a quantity of 0 cancels that side and level."""

@@ -17,7 +17,7 @@ from alpha_as.strategies.glft_engine import on_trade as on_trade_6
 
 @njit(cache=True, inline="always")
 def quote(kind, params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
-    """The registered strategy ``kind``'s quotes (see alpha_as.strategies.base)."""
+    """The quotes of the registered strategy ``kind`` of the paper loop (see alpha_as.strategies.base)."""
     if kind == 1:  # as
         return quote_1(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
     elif kind == 2:  # fixed
@@ -26,7 +26,13 @@ def quote(kind, params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
         return quote_3(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
     elif kind == 4:  # liic
         return quote_4(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
-    elif kind == 5:  # hummingbot-as
+    return Q_NONE, 0.0, 0.0, 0.0, 0.0
+
+
+@njit(cache=True, inline="always")
+def quote_general(kind, params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+    """The quotes of the registered strategy ``kind`` of the general loop."""
+    if kind == 5:  # hummingbot-as
         return quote_5(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
     elif kind == 6:  # glft
         return quote_6(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)

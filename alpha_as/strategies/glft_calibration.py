@@ -116,8 +116,8 @@ def init_state(p):
 
 @njit(cache=True, inline="always")
 def check_state(p, ss):
-    """Raise when ``ss`` was not made by init_state(p) for these parameters."""
-    if int(ss[S_W]) != int(p[P_WINDOW_STEPS]) or int(ss[S_F]) != int(p[P_FIT_POINTS]) or len(ss) != state_size(p):
+    """Raise when ``ss`` was not made by init_state(p) for these parameters (the engine may append its quote buffer)."""
+    if int(ss[S_W]) != int(p[P_WINDOW_STEPS]) or int(ss[S_F]) != int(p[P_FIT_POINTS]) or len(ss) < state_size(p):
         raise ValueError("GLFT: the state vector does not match the parameters (init_state(p))")
 
 
