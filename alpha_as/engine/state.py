@@ -158,12 +158,6 @@ def new_state(first_grid_t: int, fill_capacity: int = 4096, grid_capacity: int =
     )
 
 
-def quote_buffer(ss: np.ndarray, levels: int) -> np.ndarray:
-    """The multi-level quote buffer at the end of the strategy state ``ss`` (``4·levels``: per level bid px, bid qty,
-    ask px, ask qty); compiled strategies take ``ss[len(ss) - 4 * levels:]``."""
-    return ss[len(ss) - 4 * levels:]
-
-
 def grow_fills(state: State) -> State:
     """Double the fill buffers (the loop returns when they are nearly full)."""
     cap = len(state.fill_t) * 2

@@ -65,6 +65,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.atomic import (
@@ -81,6 +82,9 @@ from alpha_as.experiments import runner
 from alpha_as.experiments.config import canonical
 from alpha_as.experiments.protocol import LABELS, ROLES, Protocol, Session
 from alpha_as.experiments.resources import PeakRSS
+
+if TYPE_CHECKING:
+    from alpha_as.tuning.genas import GAConfig
 
 STAGES = ("data", "features", "genas", "baselines", "references", "agents", "report")
 SYNTH_INSTRUMENT = "btcusdt_synth"
@@ -252,30 +256,42 @@ def stage_genas(p: Protocol, echo: Callable[[str], None], progress: bool = True)
     """Gen-AS's GA per seed, then the GA of each -tuned strategy model
     (:func:`alpha_as.experiments.replicate_strategies.stage_strategy_genas`)."""
     from alpha_as.experiments.replicate_strategies import stage_strategy_genas
-    from alpha_as.tuning.genas import tune
 
     status = "skipped"
     for seed in p.seeds if "gen-as" in p.models else ():
-        out = genas_dir(p, seed)
-        config = genas_config(p, seed)
-        why = stage_item_state(out, "best.json", config)
-        if not why:
-            continue
-        if why != "new":
-            echo(f"seed {seed}: redoing the GA: {why}")
-        (out / MANIFEST).unlink(missing_ok=True)
-        res = tune(p.data, p.instrument, p.train.date.isoformat(), out, p.ga_config(seed), force=True,
-                   progress=progress)
-        write_stage_manifest(out, config)
-        echo(f"seed {seed}: {res.summary()}")
-        status = "ran"
+        if run_ga_item(p, genas_dir(p, seed), p.ga_config(seed), f"seed {seed}", echo, progress):
+            status = "ran"
     return "ran" if stage_strategy_genas(p, echo, progress) == "ran" else status
 
 
+def ga_item_config(p: Protocol, ga: GAConfig) -> dict:
+    """What a GA's result depends on (not the number of workers), recorded in its folder's manifest."""
+    return {"data": str(p.data), "instrument": p.instrument, "session": p.train.to_dict(),
+            "ga": {k: v for k, v in ga.to_dict().items() if k != "workers"}}
+
+
+def run_ga_item(p: Protocol, out: Path, ga: GAConfig, label: str, echo: Callable[[str], None],
+                progress: bool) -> bool:
+    """Run the GA ``ga`` on the training session into ``out`` unless it is finished and unchanged (verified by its
+    manifest); True when it ran. ``label`` prefixes the lines it prints ("seed 0")."""
+    from alpha_as.tuning.genas import tune
+
+    config = ga_item_config(p, ga)
+    why = stage_item_state(out, "best.json", config)
+    if not why:
+        return False
+    if why != "new":
+        echo(f"{label}: redoing the GA: {why}")
+    (out / MANIFEST).unlink(missing_ok=True)
+    res = tune(p.data, p.instrument, p.train.date.isoformat(), out, ga, force=True, progress=progress)
+    write_stage_manifest(out, config)
+    echo(f"{label}: {res.summary()}")
+    return True
+
+
 def genas_config(p: Protocol, seed: int) -> dict:
-    """What the GA's result depends on (not the number of workers)."""
-    ga = {k: v for k, v in p.ga_config(seed).to_dict().items() if k != "workers"}
-    return {"data": str(p.data), "instrument": p.instrument, "session": p.train.to_dict(), "ga": ga}
+    """What Gen-AS's GA result depends on (not the number of workers)."""
+    return ga_item_config(p, p.ga_config(seed))
 
 
 def genas_params(p: Protocol, seed: int) -> dict:

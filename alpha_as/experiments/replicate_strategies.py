@@ -22,17 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from alpha_as.atomic import MANIFEST
 from alpha_as.experiments import runner
 from alpha_as.experiments.config import KINDS, canonical
 from alpha_as.experiments.protocol import STRATEGIES, STRATEGY_MODELS, Protocol, Session
 from alpha_as.experiments.replicate import (
     SessionFiles,
     _rerun,
+    ga_item_config,
     make_job,
+    run_ga_item,
     runs_root,
-    stage_item_state,
-    write_stage_manifest,
 )
 
 STRATEGY_GENAS_DIRS = tuple(f"genas-{s}" for s in STRATEGIES)
@@ -46,31 +45,18 @@ def strategy_genas_dir(p: Protocol, strategy: str, seed: int) -> Path:
 
 def strategy_genas_config(p: Protocol, strategy: str, seed: int) -> dict:
     """What a strategy's GA result depends on (not the number of workers), recorded in its manifest."""
-    ga = {k: v for k, v in p.strategy_ga_config(strategy, seed).to_dict().items() if k != "workers"}
-    return {"data": str(p.data), "instrument": p.instrument, "session": p.train.to_dict(), "ga": ga}
+    return ga_item_config(p, p.strategy_ga_config(strategy, seed))
 
 
 def stage_strategy_genas(p: Protocol, echo: Callable[[str], None], progress: bool = True) -> str:
     """The GA of every -tuned strategy and seed that is not finished (or whose folder changed); "ran" or
     "skipped"."""
-    from alpha_as.tuning.genas import tune
-
     status = "skipped"
     for strategy in p.tuned_strategies:
         for seed in p.seeds:
-            out = strategy_genas_dir(p, strategy, seed)
-            config = strategy_genas_config(p, strategy, seed)
-            why = stage_item_state(out, "best.json", config)
-            if not why:
-                continue
-            if why != "new":
-                echo(f"{strategy} seed {seed}: redoing the GA: {why}")
-            (out / MANIFEST).unlink(missing_ok=True)
-            res = tune(p.data, p.instrument, p.train.date.isoformat(), out, p.strategy_ga_config(strategy, seed),
-                       force=True, progress=progress)
-            write_stage_manifest(out, config)
-            echo(f"{strategy} seed {seed}: {res.summary()}")
-            status = "ran"
+            if run_ga_item(p, strategy_genas_dir(p, strategy, seed), p.strategy_ga_config(strategy, seed),
+                           f"{strategy} seed {seed}", echo, progress):
+                status = "ran"
     return status
 
 
