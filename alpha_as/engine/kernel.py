@@ -286,8 +286,11 @@ def _after_fill(st, ci, side, t):
     o[O_WORK_QTY] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker, t):
+    """Fill up to ``qty`` of our order on ``side`` at ``px``. Called, not inlined: fills are rare, and one compiled
+    copy instead of one per call site halves the loop's compile time. Callers pass ``np.int64``/``np.bool_`` values,
+    not literals, since numba compiles a called function once per literal argument."""
     o = st.orders[side]
     qty = min(qty, o[O_QTY])
     if qty <= EPS_QTY:
@@ -322,14 +325,14 @@ def _arrive(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, t):
             lp = ask_px[b, lv]
             if not (math.isfinite(lp) and lp <= px + EPS_PX) or o[O_QTY] <= EPS_QTY:
                 break
-            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, 0, lp, ask_qty[b, lv], True, t)
+            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, np.int64(0), lp, ask_qty[b, lv], np.bool_(True), t)
         lq = level_qty(bid_px[b], bid_qty[b], px)
     else:
         for lv in range(bid_px.shape[1]):
             lp = bid_px[b, lv]
             if not (math.isfinite(lp) and lp >= px - EPS_PX) or o[O_QTY] <= EPS_QTY:
                 break
-            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, 1, lp, bid_qty[b, lv], True, t)
+            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, np.int64(1), lp, bid_qty[b, lv], np.bool_(True), t)
         lq = level_qty(ask_px[b], ask_qty[b], px)
     o[O_QUEUE] = lq
     o[O_LEVEL_QTY] = lq
@@ -368,7 +371,7 @@ def _trade(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, price, qty, side_in, t)
     if not (through or at):
         return
     if ci[C_FILL_MODEL] == 0 or through:
-        _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, ours, qty, False, t)
+        _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, ours, qty, np.bool_(False), t)
         return
     # queue model, trade at our price
     o[O_TRADED] += qty
@@ -377,7 +380,7 @@ def _trade(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, price, qty, side_in, t)
         return
     fill_qty = qty - o[O_QUEUE]
     o[O_QUEUE] = 0.0
-    _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, ours, fill_qty, False, t)
+    _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, ours, fill_qty, np.bool_(False), t)
 
 
 @njit(cache=True, inline="always")
@@ -412,13 +415,13 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
             lp = ask_px[i, lv]
             if not (math.isfinite(lp) and lp < ob[O_PX] - EPS_PX) or ob[O_QTY] <= EPS_QTY:
                 break
-            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, 0, lp, ask_qty[i, lv], False, t)
+            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, np.int64(0), lp, ask_qty[i, lv], np.bool_(False), t)
     if oa[O_QTY] > EPS_QTY:
         for lv in range(bid_px.shape[1]):
             lp = bid_px[i, lv]
             if not (math.isfinite(lp) and lp > oa[O_PX] + EPS_PX) or oa[O_QTY] <= EPS_QTY:
                 break
-            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, 1, lp, bid_qty[i, lv], False, t)
+            _fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, np.int64(1), lp, bid_qty[i, lv], np.bool_(False), t)
     if ci[C_FILL_MODEL] == 1:
         queue_on_snapshot(st, cf, bid_px[i], bid_qty[i], 0, 0)
         queue_on_snapshot(st, cf, ask_px[i], ask_qty[i], 1, 1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from alpha_as.engine.jitcache import invalidate_if_stale
@@ -117,9 +118,10 @@ def _after_fill(st, ci, side, lv, t):
     o[O_WORK_QTY] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, side, lv, px, qty, taker, t):
-    """Fill up to ``qty`` of the order at level ``lv`` of ``side`` at ``px``; returns the quantity filled."""
+    """Fill up to ``qty`` of the order at level ``lv`` of ``side`` at ``px``; returns the quantity filled. Called, not
+    inlined, with ``np.int64``/``np.bool_`` values rather than literals: one compiled copy (see kernel._fill)."""
     o = st.orders[side + 2 * lv]
     qty = min(qty, o[O_QTY])
     if qty <= EPS_QTY:
@@ -158,14 +160,14 @@ def _arrive(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, side, t):
             lp = ask_px[b, k]
             if not (math.isfinite(lp) and lp <= px + EPS_PX) or o[O_QTY] <= EPS_QTY:
                 break
-            _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, 0, lv, lp, ask_qty[b, k], True, t)
+            _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, np.int64(0), lv, lp, ask_qty[b, k], np.bool_(True), t)
         lq = level_qty(bid_px[b], bid_qty[b], px)
     else:
         for k in range(bid_px.shape[1]):
             lp = bid_px[b, k]
             if not (math.isfinite(lp) and lp >= px - EPS_PX) or o[O_QTY] <= EPS_QTY:
                 break
-            _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, 1, lv, lp, bid_qty[b, k], True, t)
+            _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, np.int64(1), lv, lp, bid_qty[b, k], np.bool_(True), t)
         lq = level_qty(ask_px[b], ask_qty[b], px)
     o[O_QUEUE] = lq
     o[O_LEVEL_QTY] = lq
@@ -185,7 +187,7 @@ def _trade_slot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, side, lv, 
     if not (through or at):
         return 0.0
     if ci[C_FILL_MODEL] == 0 or through:
-        return _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, side, lv, ours, qty, False, t)
+        return _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, side, lv, ours, qty, np.bool_(False), t)
     # queue model, trade at our price (deeper levels are not at it: the whole trade is used here)
     o[O_TRADED] += qty
     if o[O_QUEUE] >= qty:
@@ -193,7 +195,7 @@ def _trade_slot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, side, lv, 
         return qty
     fill_qty = qty - o[O_QUEUE]
     o[O_QUEUE] = 0.0
-    _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, side, lv, ours, fill_qty, False, t)
+    _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, side, lv, ours, fill_qty, np.bool_(False), t)
     return qty
 
 
@@ -301,13 +303,13 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
                 lp = ask_px[i, k]
                 if not (math.isfinite(lp) and lp < ob[O_PX] - EPS_PX) or ob[O_QTY] <= EPS_QTY:
                     break
-                _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, 0, lv, lp, ask_qty[i, k], False, t)
+                _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, np.int64(0), lv, lp, ask_qty[i, k], np.bool_(False), t)
         if oa[O_QTY] > EPS_QTY:
             for k in range(bid_px.shape[1]):
                 lp = bid_px[i, k]
                 if not (math.isfinite(lp) and lp > oa[O_PX] + EPS_PX) or oa[O_QTY] <= EPS_QTY:
                     break
-                _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, 1, lv, lp, bid_qty[i, k], False, t)
+                _fill(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, np.int64(1), lv, lp, bid_qty[i, k], np.bool_(False), t)
     if ci[C_FILL_MODEL] == 1:
         for lv in range(nlev):
             queue_on_snapshot(st, cf, bid_px[i], bid_qty[i], 0, 2 * lv)

@@ -404,7 +404,7 @@ def _floor_tick(x, tick):
     return math.floor(x / tick + TICK_EPS) * tick
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ord(ss, side, level, levels):
     return int(ss[S_OFF_ORD]) + 2 * (side * levels + level)
 

@@ -38,6 +38,11 @@ DIST_QUANTUM = 1e9
 """Distances are rounded to 1/DIST_QUANTUM price units (1e−9)."""
 ZERO_VOLUME = 1e-10
 """A distance whose consolidated volume is 0 is fitted with this volume (Hummingbot: "zeros → 1e−10")."""
+E_NEGLIGIBLE = 1e-150
+"""An exponential below this is taken as 0 in the fit's sums: its terms (≤ 1e−150·v·d², with e² ≤ 1e−300) are far
+below half an ulp of sums that hold the nearest distance's term (e = 1) and, for a fit that is not on the plateau
+(κ·(d₂ − d₁) ≤ 30), the second one's (e ≥ e^−30), so the sums are unchanged; the gain is that the exponential does
+not decay through subnormal numbers, which cost ~100× a normal multiply on x86."""
 
 # ---- parameter vector layout (HummingbotASParams.to_array) -------------------------------------------------------
 P_GAMMA = 0
@@ -404,13 +409,14 @@ def on_tick(p, ss, t_ns, mid):
 # ---- the fit ---------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _profile(x, v, k, e_buf):
+def _profile(x, v, k, e_buf, ascending):
     """The least-squares cost with the linear coefficient eliminated (variable projection), on distances ``x``
     measured from the smallest one (so that e = exp(−k·x) ≤ 1 with e = 1 at x = 0: no underflow of the sums).
 
     For A = Σ v·e, B = Σ e², the best coefficient is β*(k) = A/B (α* = β*·exp(k·d_min)) and the cost
     S(k) = ½(Σ v² − A²/B); returns (S, dS/dk, d²S/dk², β*). S(k) does not depend on the shift. ``e_buf``: scratch
-    of x's size (the exponentials, reused for the residuals)."""
+    of x's size (the exponentials, reused for the residuals). ``ascending``: x is in ascending order (the buffer's
+    distances are), so the sums stop at the first negligible exponential."""
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
@@ -424,6 +430,10 @@ def _profile(x, v, k, e_buf):
     for i in range(x.size):
         xi = x[i]
         g = xi - x_prev
+        if e == 0.0 and ascending:  # negligible, and so is every farther point: their terms add exactly 0
+            for j in range(i, x.size):
+                e_buf[j] = 0.0
+            break
         if g < 0.0 or i == 0:  # not sorted (or the first point): the exponential itself
             e = math.exp(-k * xi)
         else:  # sorted (the buffer's distances are): e_i = e_{i-1}·exp(−k·gap), one exp per distinct gap
@@ -431,6 +441,8 @@ def _profile(x, v, k, e_buf):
                 gap = g
                 f = math.exp(-k * g)
             e *= f
+        if e < E_NEGLIGIBLE:
+            e = 0.0  # below any accumulator's precision; 0 also keeps e *= f out of subnormal (slow) arithmetic
         x_prev = xi
         e_buf[i] = e
         e2 = e * e
@@ -481,14 +493,17 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
     if not dmax > dmin:
         return alpha0, kappa0, False
     x2 = dmax - dmin  # the second-nearest distance, from the nearest
+    ascending = True
     for i in range(n):
         x[i] = distances[i] - dmin
+        if i > 0 and x[i] < x[i - 1]:
+            ascending = False
         if x[i] > 0.0:
             x2 = min(x2, x[i])
     kscale = 1.0 / (dmax - dmin)
     k = kappa0 if (math.isfinite(kappa0) and kappa0 > 0.0) else 0.0
     e_buf = np.empty(n)
-    s, g, h, b = _profile(x, v, k, e_buf)
+    s, g, h, b = _profile(x, v, k, e_buf, ascending)
     converged = False
     for _ in range(200):
         if k <= 0.0 and g >= 0.0:  # minimum on the bound κ = 0
@@ -509,7 +524,7 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
         s_new, g_new, h_new, b_new = s, g, h, b
         for _ in range(60):
             k_new = max(k + step, 0.0)
-            s_new, g_new, h_new, b_new = _profile(x, v, k_new, e_buf)
+            s_new, g_new, h_new, b_new = _profile(x, v, k_new, e_buf, ascending)
             if s_new < s:
                 moved = True
                 break
