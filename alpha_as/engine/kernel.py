@@ -206,22 +206,22 @@ def queue_on_snapshot(st, cf, px_row, qty_row, side, slot):
 
 
 @njit(cache=True, inline="always")
-def book_estimators(st, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
+def book_estimators(si, sf, mids, kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
     """The estimators strategies read, after snapshot ``i``: completed-minute book-change counts, this snapshot's
-    changes and mid, the mark's σ. False (nothing pushed) when a side of the snapshot is empty."""
+    changes and mid, the mark's σ. False (nothing pushed) when a side of the snapshot is empty. Takes the state's
+    arrays, not the state: numba takes a reference on every array of a tuple an inlined function receives."""
     minute = t // NS_PER_MINUTE
-    sf = st.sf
-    if st.si[MINUTE] < 0:
-        st.si[MINUTE] = minute
-    elif minute > st.si[MINUTE]:
-        push_minute(st.si, st.kq, sf[CUR_BID], sf[CUR_ASK], sf[CUR_ALL])
-        gap = min(minute - st.si[MINUTE] - 1, KQ_CAP)
+    if si[MINUTE] < 0:
+        si[MINUTE] = minute
+    elif minute > si[MINUTE]:
+        push_minute(si, kq, sf[CUR_BID], sf[CUR_ASK], sf[CUR_ALL])
+        gap = min(minute - si[MINUTE] - 1, KQ_CAP)
         for _ in range(gap):
-            push_minute(st.si, st.kq, 0.0, 0.0, 0.0)
+            push_minute(si, kq, 0.0, 0.0, 0.0)
         sf[CUR_BID] = 0.0
         sf[CUR_ASK] = 0.0
         sf[CUR_ALL] = 0.0
-        st.si[MINUTE] = minute
+        si[MINUTE] = minute
     if side_changed(bid_px, bid_qty, i):
         sf[CUR_BID] += 1.0
     if side_changed(ask_px, ask_qty, i):
@@ -229,11 +229,11 @@ def book_estimators(st, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
     sf[CUR_ALL] += 1.0
     bid0, ask0 = bid_px[i, 0], ask_px[i, 0]
     if not (math.isfinite(bid0) and math.isfinite(ask0)):
-        st.si[N_SKIP_BOOK] += 1
+        si[N_SKIP_BOOK] += 1
         return False
-    push_mid(st.si, st.mids, 0.5 * (bid0 + ask0))
+    push_mid(si, mids, 0.5 * (bid0 + ask0))
     if cf[CF_MARK_SIGMA] > 0.0:
-        sf[MARK_SD] = math.sqrt(mid_variance(st.si, st.mids, int(cf[CF_MARK_WINDOW])))
+        sf[MARK_SD] = math.sqrt(mid_variance(si, mids, int(cf[CF_MARK_WINDOW])))
     return True
 
 
@@ -263,14 +263,14 @@ def record_grid(st, ci, params, bid_px, bid_qty, ask_px, ask_qty, cf, t):
 
 
 @njit(cache=True, inline="always")
-def count_skip(st, status):
+def count_skip(si, status):
     """A quote the strategy did not give: count why (the orders are left as they are)."""
     if status == Q_WARMUP:
-        st.si[N_SKIP_WARMUP] += 1
+        si[N_SKIP_WARMUP] += 1
     elif status == Q_K_INVALID:
-        st.si[N_SKIP_K] += 1
+        si[N_SKIP_K] += 1
     else:
-        st.si[N_SKIP_QUOTE] += 1
+        si[N_SKIP_QUOTE] += 1
 
 
 # ------------------------------------------------------------------------------- the paper's loop: orders
@@ -398,7 +398,7 @@ def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
         st.si[N_HOLDS] += 1
         return
     else:
-        count_skip(st, status)
+        count_skip(st.si, status)
         return  # leave the orders as they are
     set_quote(st, ci, 0, 0, bp, bq, t)
     set_quote(st, ci, 1, 0, ap, aq, t)
@@ -425,7 +425,7 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
     if ci[C_FILL_MODEL] == 1:
         queue_on_snapshot(st, cf, bid_px[i], bid_qty[i], 0, 0)
         queue_on_snapshot(st, cf, ask_px[i], ask_qty[i], 1, 1)
-    if not book_estimators(st, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
+    if not book_estimators(st.si, st.sf, st.mids, st.kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
         if ci[C_KIND] != 0:
             set_quote(st, ci, 0, 0, 0.0, 0.0, t)  # an empty side: stop quoting (depth.isDepthFilled)
             set_quote(st, ci, 1, 0, 0.0, 0.0, t)

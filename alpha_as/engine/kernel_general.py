@@ -268,7 +268,7 @@ def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
     elif status == Q_NONE:
         return
     else:
-        count_skip(st, status)
+        count_skip(st.si, status)
         return  # leave the orders as they are
     set_quote(st, ci, 0, 0, bp, bq, t)
     set_quote(st, ci, 1, 0, ap, aq, t)
@@ -314,7 +314,7 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
         for lv in range(nlev):
             queue_on_snapshot(st, cf, bid_px[i], bid_qty[i], 0, 2 * lv)
             queue_on_snapshot(st, cf, ask_px[i], ask_qty[i], 1, 2 * lv + 1)
-    if not book_estimators(st, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
+    if not book_estimators(st.si, st.sf, st.mids, st.kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
         if ci[C_KIND] != 0:
             _cancel_all(st, ci, t)  # an empty side: stop quoting (depth.isDepthFilled)
         return False
