@@ -408,15 +408,53 @@ def on_tick(p, ss, t_ns, mid):
 
 # ---- the fit ---------------------------------------------------------------------------------------------------
 
+MAX_GAP_CLASSES = 32
+
+
 @njit(cache=True)
-def _profile(x, v, k, e_buf, ascending):
+def _gap_classes(x, k_hint):
+    """(gap_cls, gaps, n_gaps) for :func:`_profile`: each point's step from the previous one, the distinct gaps
+    (equal within 1e−12 relative) numbered in order of appearance, at most MAX_GAP_CLASSES of them. Points beyond
+    k_hint·x = 1000 (negligible at κ near k_hint, the fit's start) are not classed (−1: their own exp)."""
+    n = x.size
+    gap_cls = np.empty(n, np.int64)
+    gaps = np.empty(MAX_GAP_CLASSES)
+    n_gaps = 0
+    for i in range(n):
+        g = x[i] - x[i - 1] if i > 0 else -1.0
+        if g < 0.0:  # the first point, or out of order: the exponential itself
+            gap_cls[i] = -2
+            continue
+        if k_hint * x[i] > 1000.0:
+            gap_cls[i] = -1
+            continue
+        c = -1
+        for j in range(n_gaps):
+            if abs(g - gaps[j]) <= 1e-12 * g:
+                c = j
+                break
+        if c < 0 and n_gaps < MAX_GAP_CLASSES:
+            gaps[n_gaps] = g
+            c = n_gaps
+            n_gaps += 1
+        gap_cls[i] = c
+    return gap_cls, gaps, n_gaps
+
+
+@njit(cache=True)
+def _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf):
     """The least-squares cost with the linear coefficient eliminated (variable projection), on distances ``x``
     measured from the smallest one (so that e = exp(−k·x) ≤ 1 with e = 1 at x = 0: no underflow of the sums).
 
     For A = Σ v·e, B = Σ e², the best coefficient is β*(k) = A/B (α* = β*·exp(k·d_min)) and the cost
     S(k) = ½(Σ v² − A²/B); returns (S, dS/dk, d²S/dk², β*). S(k) does not depend on the shift. ``e_buf``: scratch
     of x's size (the exponentials, reused for the residuals). ``ascending``: x is in ascending order (the buffer's
-    distances are), so the sums stop at the first negligible exponential."""
+    distances are), so the sums stop at the first negligible exponential. ``gap_cls`` (from :func:`_gap_classes`)
+    says how e_i follows from e_{i−1}: −2 e_i = exp(−k·x_i); −1 e_i = e_{i−1}·exp(−k·(x_i − x_{i−1})); c >= 0
+    e_i = e_{i−1}·exp(−k·gaps[c]), one exp per distinct gap (the buffer's distances are on a price grid, so its
+    gaps take a few values); ``f_buf``: scratch of ``n_gaps``."""
+    for c in range(n_gaps):
+        f_buf[c] = math.exp(-k * gaps[c])
     a0 = 0.0
     a1 = 0.0
     a2 = 0.0
@@ -424,26 +462,21 @@ def _profile(x, v, k, e_buf, ascending):
     b1 = 0.0
     b2 = 0.0
     e = 1.0
-    x_prev = 0.0
-    gap = -1.0
-    f = 1.0
     for i in range(x.size):
         xi = x[i]
-        g = xi - x_prev
         if e == 0.0 and ascending:  # negligible, and so is every farther point: their terms add exactly 0
             for j in range(i, x.size):
                 e_buf[j] = 0.0
             break
-        if g < 0.0 or i == 0:  # not sorted (or the first point): the exponential itself
+        c = gap_cls[i]
+        if c >= 0:
+            e *= f_buf[c]
+        elif c == -1:
+            e *= math.exp(-k * (xi - x[i - 1]))
+        else:
             e = math.exp(-k * xi)
-        else:  # sorted (the buffer's distances are): e_i = e_{i-1}·exp(−k·gap), one exp per distinct gap
-            if abs(g - gap) > 1e-12 * g:
-                gap = g
-                f = math.exp(-k * g)
-            e *= f
         if e < E_NEGLIGIBLE:
             e = 0.0  # below any accumulator's precision; 0 also keeps e *= f out of subnormal (slow) arithmetic
-        x_prev = xi
         e_buf[i] = e
         e2 = e * e
         a0 += v[i] * e
@@ -503,7 +536,9 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
     kscale = 1.0 / (dmax - dmin)
     k = kappa0 if (math.isfinite(kappa0) and kappa0 > 0.0) else 0.0
     e_buf = np.empty(n)
-    s, g, h, b = _profile(x, v, k, e_buf, ascending)
+    gap_cls, gaps, n_gaps = _gap_classes(x, k)
+    f_buf = np.empty(MAX_GAP_CLASSES)
+    s, g, h, b = _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf)
     converged = False
     for _ in range(200):
         if k <= 0.0 and g >= 0.0:  # minimum on the bound κ = 0
@@ -524,7 +559,7 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
         s_new, g_new, h_new, b_new = s, g, h, b
         for _ in range(60):
             k_new = max(k + step, 0.0)
-            s_new, g_new, h_new, b_new = _profile(x, v, k_new, e_buf, ascending)
+            s_new, g_new, h_new, b_new = _profile(x, v, k_new, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf)
             if s_new < s:
                 moved = True
                 break
