@@ -369,8 +369,7 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
         elif tt == t_next:
             # trades up to the next other event (requests first at equal times; snapshot, clock and grid after)
             t_other = min(tr - 1, min(min(td, tc), tg))
-            o_bid = st.orders[0]
-            o_ask = st.orders[1]
+            orders = st.orders  # indexed in 2-D below: row views would be made at every batch (each clock event)
             while k < nt and trade_ts[k] <= t_other and trade_ts[k] <= t_stop:
                 s = trade_side[k] if has_side else 0
                 px = trade_px[k]
@@ -378,10 +377,10 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
                     si[NOW] = trade_ts[k]
                     dispatch_on_trade(ci[C_KIND], params, st.ss, trade_ts[k], px, trade_qty[k], s, cf[CF_TICK])
                 if nlev == 1:
-                    if s > 0 and (o_ask[O_QTY] <= EPS_QTY or px < o_ask[O_PX] - EPS_PX):
+                    if s > 0 and (orders[1, O_QTY] <= EPS_QTY or px < orders[1, O_PX] - EPS_PX):
                         k += 1  # a buyer that cannot reach our ask
                         continue
-                    if s < 0 and (o_bid[O_QTY] <= EPS_QTY or px > o_bid[O_PX] + EPS_PX):
+                    if s < 0 and (orders[0, O_QTY] <= EPS_QTY or px > orders[0, O_PX] + EPS_PX):
                         k += 1  # a seller that cannot reach our bid
                         continue
                 elif _cannot_reach(st, nlev, s, px):
