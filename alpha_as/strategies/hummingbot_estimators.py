@@ -413,17 +413,20 @@ MAX_GAP_CLASSES = 32
 
 @njit(cache=True)
 def _gap_classes(x, k_hint):
-    """(gap_cls, gaps, n_gaps) for :func:`_profile`: each point's step from the previous one, the distinct gaps
-    (equal within 1e−12 relative) numbered in order of appearance, at most MAX_GAP_CLASSES of them. Points beyond
-    k_hint·x = 1000 (negligible at κ near k_hint, the fit's start) are not classed (−1: their own exp)."""
+    """(gap_cls, gaps, n_gaps, ascending) for :func:`_profile`: each point's step from the previous one, the distinct
+    gaps (equal within 1e−12 relative) numbered in order of appearance, at most MAX_GAP_CLASSES of them, and whether
+    x is in ascending order. Points beyond k_hint·x = 1000 (negligible at κ near k_hint, the fit's start) are not
+    classed (−1: their own exp)."""
     n = x.size
     gap_cls = np.empty(n, np.int64)
     gaps = np.empty(MAX_GAP_CLASSES)
     n_gaps = 0
+    ascending = True
     for i in range(n):
         g = x[i] - x[i - 1] if i > 0 else -1.0
         if g < 0.0:  # the first point, or out of order: the exponential itself
             gap_cls[i] = -2
+            ascending = ascending and i == 0
             continue
         if k_hint * x[i] > 1000.0:
             gap_cls[i] = -1
@@ -438,7 +441,7 @@ def _gap_classes(x, k_hint):
             c = n_gaps
             n_gaps += 1
         gap_cls[i] = c
-    return gap_cls, gaps, n_gaps
+    return gap_cls, gaps, n_gaps, ascending
 
 
 @njit(cache=True)
@@ -526,17 +529,14 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
     if not dmax > dmin:
         return alpha0, kappa0, False
     x2 = dmax - dmin  # the second-nearest distance, from the nearest
-    ascending = True
     for i in range(n):
         x[i] = distances[i] - dmin
-        if i > 0 and x[i] < x[i - 1]:
-            ascending = False
         if x[i] > 0.0:
             x2 = min(x2, x[i])
     kscale = 1.0 / (dmax - dmin)
     k = kappa0 if (math.isfinite(kappa0) and kappa0 > 0.0) else 0.0
     e_buf = np.empty(n)
-    gap_cls, gaps, n_gaps = _gap_classes(x, k)
+    gap_cls, gaps, n_gaps, ascending = _gap_classes(x, k)
     f_buf = np.empty(MAX_GAP_CLASSES)
     s, g, h, b = _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf)
     converged = False
