@@ -227,6 +227,55 @@ def test_estimator_buffers_and_fit_agree_with_scipy_and_recover_the_law():
     assert ss[E.S_ALPHA] == pytest.approx(alpha, rel=0.05) and ss[E.S_KAPPA] == pytest.approx(kappa, rel=0.05)
 
 
+
+@pytest.mark.parametrize("cap", [12, 40, 4096])
+def test_distance_table_with_gaps_matches_a_reference_of_the_buffer(cap):
+    """A churning stream (distances enter and leave the buffer every tick, some far, some new): after every tick the
+    table without its gaps is the volume per distance of the newest B ticks with trades, sorted; a trade that needs a
+    new distance while ``cap`` distances are held is dropped and counted; gaps fill again, compaction keeps order."""
+    B = 5
+    p = HummingbotASParams(trading_intensity_buffer_size=B, volatility_buffer_size=5,
+                           intensity_max_distances=cap, intensity_records_per_tick=1000).to_array()
+    ss = init_state(p)
+    rng = np.random.default_rng(cap)
+    mid = 100.0
+    ticks: list[dict[float, float]] = []  # the records of the ticks with trades, oldest first
+    drops = 0
+    max_gaps = 0
+    for k in range(400):
+        on_tick(p, ss, DAY0 + k * S, mid)
+        ticks = ticks[-B:]
+        cur: dict[float, float] = {}
+        for frac in np.sort(rng.uniform(0.01, 0.99, rng.integers(0, 12))):
+            d = round(0.005 + 0.01 * int(rng.geometric(0.08)), 9) if rng.random() < 0.9 else round(rng.uniform(0, 30), 9)
+            qty = float(rng.integers(1, 4))
+            held = set(cur).union(*ticks)
+            if d not in held and len(held) >= cap:
+                drops += 1
+                assert not on_trade(p, ss, DAY0 + k * S + int(frac * S), mid + d, qty)
+                continue
+            assert on_trade(p, ss, DAY0 + k * S + int(frac * S), mid + d, qty)
+            cur[d] = cur.get(d, 0.0) + qty
+        if cur:
+            ticks.append(cur)
+        if k % 3 == 0:  # at a tick: the buffer trimmed to the newest B ticks with trades
+            on_tick(p, ss, DAY0 + k * S + S - 1, mid)
+            ticks = ticks[-B:]
+            want: dict[float, float] = {}
+            for t in ticks:
+                for d, v in t.items():
+                    want[d] = want.get(d, 0.0) + v
+            d_buf, v_buf = intensity_buffer(ss)
+            assert list(d_buf) == sorted(want)
+            assert list(v_buf) == pytest.approx([want[d] for d in sorted(want)], abs=1e-9)
+            assert ss[E.S_HIST_LIVE] == len(want) and ss[E.S_HIST_N] <= cap
+            assert ss[E.S_DROP_FULL] == drops
+            max_gaps = max(max_gaps, int(ss[E.S_HIST_N] - ss[E.S_HIST_LIVE]))
+    assert max_gaps > 0  # emptied distances were kept as gaps
+    if cap == 12:
+        assert drops > 0  # the small table was full at times
+
+
 # ---- §1.3–§1.6: the proposal ---------------------------------------------------------------------------------
 
 BASE = dict(trading_intensity_buffer_size=1, volatility_buffer_size=10, order_amount=0.1, risk_factor=0.5,

@@ -16,8 +16,12 @@ buffer changed since the last fit (Hummingbot refits every tick, from the previo
 
 Storage, all in ``ss``: the records are aggregated per (tick, d) in a ring of ``intensity_records_per_tick ×
 trading_intensity_buffer_size`` entries, the volume per distinct d in a sorted table of ``intensity_max_distances``
-entries (with the number of records holding each d, so a d leaves the table with its last record). A trade that
-needs a record or a distance beyond those capacities is dropped and counted (``ss[S_DROP_FULL]``); a trade with no
+entries (with the number of records holding each d, so a d leaves the buffer with its last record). A distance
+that leaves stays in the table as a gap (count 0), which the same distance fills again when it comes back and a
+new neighbour may take, so that an insertion shifts entries only up to the nearest gap; the table is compacted when
+the gaps outnumber the distances held or it runs out of room (~280 k distances enter and leave the buffer on a
+paper-scale day: without the gaps each one shifted half the table). A trade that needs a record or a distance
+beyond those capacities is dropped and counted (``ss[S_DROP_FULL]``); a trade with no
 earlier mid (before the first tick, or older than the previous tick), out of time order, or with a non-finite or
 negative price/amount is dropped and counted (``ss[S_DROP_NO_MID]``).
 
@@ -98,7 +102,7 @@ S_REC_N = 16
 S_TI_TICKS = 17           # distinct ticks among the records
 S_CUR_START = 18          # ring index of the first record of the newest tick
 S_LAST_KEY = 19           # tick index of the newest record (−1: none)
-S_HIST_N = 20             # distinct distances held
+S_HIST_N = 20             # entries of the distance table: distances held, and emptied ones kept as gaps
 S_DROP_NO_MID = 21        # trades dropped: no earlier mid / no room
 S_DROP_FULL = 22
 S_BASE0 = 23              # starting balances (resolved at the first tick when auto)
@@ -126,11 +130,14 @@ S_OFF_REC = 44
 S_OFF_HIST = 45
 S_OFF_ORD = 46
 S_LAST_FIT_T = 47         # time of the last successful fit
-N_HEADER = 48
+S_HIST_LIVE = 48          # distinct distances held (table entries with a record)
+S_LAST_HIDX = 49          # table entry of the last trade's distance (a hint: checked before use)
+N_HEADER = 50
 # regions after the header:
 #   VOL  [vol_cap]                     mids (ring)
 #   REC  key[rec_cap] d[rec_cap] v[rec_cap]        (tick index, distance, volume) per (tick, distance), ring
-#   HIST d[hist_cap] v[hist_cap] n[hist_cap]       volume and record count per distance, sorted by distance
+#   HIST d[hist_cap] v[hist_cap] n[hist_cap]       volume and record count per distance, sorted by distance; an
+#                                                  entry with n = 0 is a gap (its distance left the buffer)
 #   ORD  [2 sides × levels × (price, remaining size)]   live orders: bids (side 0) then asks (side 1); live = size > 0
 
 
@@ -230,50 +237,95 @@ def _hist_find(ss, d):
 
 
 @njit(cache=True)
+def _hist_lookup(ss, d):
+    """:func:`_hist_find`, trying the last trade's entry first (consecutive trades often share their distance)."""
+    h = int(ss[S_LAST_HIDX])
+    if h < ss[S_HIST_N] and ss[int(ss[S_OFF_HIST]) + h] == d:
+        return h, True
+    idx, found = _hist_find(ss, d)
+    if found:
+        ss[S_LAST_HIDX] = idx
+    return idx, found
+
+
+@njit(cache=True)
+def _hist_compact(ss):
+    """Drop the gaps of the distance table (order kept)."""
+    off = int(ss[S_OFF_HIST])
+    cap = int(ss[S_HIST_CAP])
+    n = int(ss[S_HIST_N])
+    w = 0
+    for j in range(n):
+        if ss[off + 2 * cap + j] > 0.5:
+            if w != j:
+                ss[off + w] = ss[off + j]
+                ss[off + cap + w] = ss[off + cap + j]
+                ss[off + 2 * cap + w] = ss[off + 2 * cap + j]
+            w += 1
+    ss[S_HIST_N] = w
+
+
+@njit(cache=True)
 def _hist_insert(ss, idx, d):
-    """Insert distance ``d`` at ``idx`` (volume 0, no record) shifting the rest; False when the table is full."""
+    """Give distance ``d`` (not in the table; ``idx`` its insertion point) an entry with volume 0 and no record: the
+    gap just before ``idx`` if there is one, else the entries from ``idx`` shift right up to the nearest gap (or the
+    end). Returns the entry's index, −1 when the table is full of distances held."""
     n = int(ss[S_HIST_N])
     cap = int(ss[S_HIST_CAP])
-    if n >= cap:
-        return False
+    if ss[S_HIST_LIVE] >= cap:
+        return -1
     off = int(ss[S_OFF_HIST])
-    for j in range(n, idx, -1):
-        ss[off + j] = ss[off + j - 1]
-        ss[off + cap + j] = ss[off + cap + j - 1]
-        ss[off + 2 * cap + j] = ss[off + 2 * cap + j - 1]
+    if idx > 0 and ss[off + 2 * cap + idx - 1] < 0.5:  # the previous entry is a gap (its d < d): take it
+        idx -= 1
+    else:
+        j = idx
+        while j < n and ss[off + 2 * cap + j] > 0.5:
+            j += 1
+        if j == n:
+            if n >= cap:  # no gap from idx on and no room at the end: compact (there are gaps before idx)
+                _hist_compact(ss)
+                idx, _ = _hist_find(ss, d)
+                n = int(ss[S_HIST_N])
+                j = n
+            ss[S_HIST_N] = n + 1
+        for m in range(j, idx, -1):
+            ss[off + m] = ss[off + m - 1]
+            ss[off + cap + m] = ss[off + cap + m - 1]
+            ss[off + 2 * cap + m] = ss[off + 2 * cap + m - 1]
     ss[off + idx] = d
     ss[off + cap + idx] = 0.0
     ss[off + 2 * cap + idx] = 0.0
-    ss[S_HIST_N] = n + 1
-    return True
+    return idx
 
 
 @njit(cache=True)
 def _hist_remove_record(ss, d, v):
-    """A record (d, v) leaves the buffer: subtract its volume; drop d with its last record."""
+    """A record (d, v) leaves the buffer: subtract its volume; with its last record d becomes a gap."""
     idx, found = _hist_find(ss, d)
     if not found:
         return
     off = int(ss[S_OFF_HIST])
     cap = int(ss[S_HIST_CAP])
-    n = int(ss[S_HIST_N])
     ss[off + 2 * cap + idx] -= 1.0
     if ss[off + 2 * cap + idx] > 0.5:
         ss[off + cap + idx] = max(ss[off + cap + idx] - v, 0.0)
         return
-    for j in range(idx, n - 1):
-        ss[off + j] = ss[off + j + 1]
-        ss[off + cap + j] = ss[off + cap + j + 1]
-        ss[off + 2 * cap + j] = ss[off + 2 * cap + j + 1]
-    ss[S_HIST_N] = n - 1
+    ss[off + cap + idx] = 0.0
+    ss[off + 2 * cap + idx] = 0.0
+    live = ss[S_HIST_LIVE] - 1.0
+    ss[S_HIST_LIVE] = live
+    if ss[S_HIST_N] - live > max(live, 64.0):  # more gaps than distances: compact (amortised O(1) a removal)
+        _hist_compact(ss)
 
 
 def intensity_buffer(ss):
-    """(distances, volumes) of the consolidated buffer (views into ``ss``, sorted by distance): what is fitted."""
+    """(distances, volumes) of the consolidated buffer (copies, sorted by distance, without the table's gaps): what
+    is fitted."""
     off = int(ss[S_OFF_HIST])
     cap = int(ss[S_HIST_CAP])
     n = int(ss[S_HIST_N])
-    return ss[off:off + n], ss[off + cap:off + cap + n]
+    held = ss[off + 2 * cap:off + 2 * cap + n] > 0.5
+    return ss[off:off + n][held], ss[off + cap:off + cap + n][held]
 
 
 # ---- hooks -----------------------------------------------------------------------------------------------------
@@ -311,19 +363,26 @@ def on_trade(p, ss, t_ns, price, qty):
         while j != head:
             if ss[off + cap + j] == d:
                 ss[off + 2 * cap + j] += qty
-                idx, _ = _hist_find(ss, d)
+                idx, _ = _hist_lookup(ss, d)
                 ss[hoff + hcap + idx] += qty
                 ss[S_N_TRADES] += 1.0
                 ss[S_TI_DIRTY] = 1.0
                 return True
-            j = (j + 1) % cap
+            j += 1
+            if j == cap:
+                j = 0
     if n >= cap:
         ss[S_DROP_FULL] += 1.0
         return False
-    idx, found = _hist_find(ss, d)
-    if not found and not _hist_insert(ss, idx, d):
-        ss[S_DROP_FULL] += 1.0
-        return False
+    idx, found = _hist_lookup(ss, d)
+    if not found:
+        idx = _hist_insert(ss, idx, d)
+        if idx < 0:
+            ss[S_DROP_FULL] += 1.0
+            return False
+        ss[S_LAST_HIDX] = idx
+    if ss[hoff + 2 * hcap + idx] < 0.5:  # a new distance, or a gap filled again
+        ss[S_HIST_LIVE] += 1.0
     ss[hoff + hcap + idx] += qty
     ss[hoff + 2 * hcap + idx] += 1.0
     ss[off + head] = key
@@ -395,7 +454,8 @@ def on_tick(p, ss, t_ns, mid):
         off = int(ss[S_OFF_HIST])
         hcap = int(ss[S_HIST_CAP])
         n = int(ss[S_HIST_N])
-        alpha, kappa, ok = fit_intensity(ss[off:off + n], ss[off + hcap:off + hcap + n], ss[S_ALPHA], ss[S_KAPPA])
+        alpha, kappa, ok = _fit(ss[off:off + n], ss[off + hcap:off + hcap + n], ss[off + 2 * hcap:off + 2 * hcap + n],
+                                True, ss[S_ALPHA], ss[S_KAPPA])
         if ok:
             ss[S_ALPHA] = alpha
             ss[S_KAPPA] = kappa
@@ -411,15 +471,21 @@ def on_tick(p, ss, t_ns, mid):
 MAX_GAP_CLASSES = 32
 
 
+GAP_SLOTS = 128
+"""Slots of the gap classes' hash table (a power of 2, 4× MAX_GAP_CLASSES)."""
+
+
 @njit(cache=True)
 def _gap_classes(x, k_hint):
     """(gap_cls, gaps, n_gaps, ascending) for :func:`_profile`: each point's step from the previous one, the distinct
     gaps (equal within 1e−12 relative) numbered in order of appearance, at most MAX_GAP_CLASSES of them, and whether
     x is in ascending order. Points beyond k_hint·x = 1000 (negligible at κ near k_hint, the fit's start) are not
-    classed (−1: their own exp)."""
+    classed (−1: their own exp). A gap's class is looked up in a small hash table keyed by the gap in units of
+    1e−9 (the distance quantum), probing until a class within the tolerance or an empty slot."""
     n = x.size
     gap_cls = np.empty(n, np.int64)
     gaps = np.empty(MAX_GAP_CLASSES)
+    slots = np.zeros(GAP_SLOTS, np.int64)  # class + 1 (0: empty)
     n_gaps = 0
     ascending = True
     for i in range(n):
@@ -428,24 +494,28 @@ def _gap_classes(x, k_hint):
             gap_cls[i] = -2
             ascending = ascending and i == 0
             continue
-        if k_hint * x[i] > 1000.0:
+        if k_hint * x[i] > 1000.0 or not g < 1e9:
             gap_cls[i] = -1
             continue
+        h = np.int64(g * DIST_QUANTUM + 0.5) & (GAP_SLOTS - 1)
         c = -1
-        for j in range(n_gaps):
+        while slots[h] != 0:
+            j = slots[h] - 1
             if abs(g - gaps[j]) <= 1e-12 * g:
                 c = j
                 break
+            h = (h + 1) & (GAP_SLOTS - 1)
         if c < 0 and n_gaps < MAX_GAP_CLASSES:
             gaps[n_gaps] = g
             c = n_gaps
+            slots[h] = c + 1
             n_gaps += 1
         gap_cls[i] = c
     return gap_cls, gaps, n_gaps, ascending
 
 
 @njit(cache=True)
-def _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf):
+def _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf, tail_v2):
     """The least-squares cost with the linear coefficient eliminated (variable projection), on distances ``x``
     measured from the smallest one (so that e = exp(−k·x) ≤ 1 with e = 1 at x = 0: no underflow of the sums).
 
@@ -455,7 +525,8 @@ def _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf):
     distances are), so the sums stop at the first negligible exponential. ``gap_cls`` (from :func:`_gap_classes`)
     says how e_i follows from e_{i−1}: −2 e_i = exp(−k·x_i); −1 e_i = e_{i−1}·exp(−k·(x_i − x_{i−1})); c >= 0
     e_i = e_{i−1}·exp(−k·gaps[c]), one exp per distinct gap (the buffer's distances are on a price grid, so its
-    gaps take a few values); ``f_buf``: scratch of ``n_gaps``."""
+    gaps take a few values); ``f_buf``: scratch of ``n_gaps``; ``tail_v2[i]`` = Σ_{j ≥ i} v_j² (len n + 1): the
+    residuals of the points past the first negligible exponential are their volumes."""
     for c in range(n_gaps):
         f_buf[c] = math.exp(-k * gaps[c])
     a0 = 0.0
@@ -465,11 +536,11 @@ def _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf):
     b1 = 0.0
     b2 = 0.0
     e = 1.0
+    m = x.size  # the points before the first negligible exponential (when ascending)
     for i in range(x.size):
         xi = x[i]
         if e == 0.0 and ascending:  # negligible, and so is every farther point: their terms add exactly 0
-            for j in range(i, x.size):
-                e_buf[j] = 0.0
+            m = i
             break
         c = gap_cls[i]
         if c >= 0:
@@ -492,10 +563,10 @@ def _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf):
     g = -ra * a1 + 0.5 * ra * ra * b1
     h = -(a1 * a1 + a0 * a2) / b0 + 2.0 * ra * (a1 / b0) * b1 - ra * ra * (b1 * b1 / b0) + 0.5 * ra * ra * b2
     s = 0.0  # the cost from the residuals (½(Σv² − A²/B) cancels badly near an exact fit)
-    for i in range(x.size):
+    for i in range(m):
         r = ra * e_buf[i] - v[i]
         s += r * r
-    return 0.5 * s, g, h, ra
+    return 0.5 * (s + tail_v2[m]), g, h, ra
 
 
 @njit(cache=True)
@@ -512,25 +583,40 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
     distinct distances, non-finite or negative input, no convergence in 200 steps, or κ on the plateau where only
     the nearest distance is fitted (κ·(d₂ − d₁) > 30, reached from a κ0 far above the data's scale: there scipy
     does not move from p0 either, so Hummingbot keeps its values too)."""
-    n = distances.size
-    if n < 2 or volumes.size != n:
+    if volumes.size != distances.size:
         return alpha0, kappa0, False
-    x = np.empty(n)
-    v = np.empty(n)
+    return _fit(distances, volumes, distances, False, alpha0, kappa0)
+
+
+@njit(cache=True)
+def _fit(distances, volumes, counts, skip_gaps, alpha0, kappa0):
+    """:func:`fit_intensity` of the points with counts > 0 when ``skip_gaps`` (the distance table with its gaps),
+    else of all."""
+    n_all = distances.size
+    v = np.empty(n_all)
+    dist = np.empty(n_all)
+    n = 0
     dmin = math.inf
     dmax = -math.inf
-    for i in range(n):
+    for i in range(n_all):
+        if skip_gaps and counts[i] < 0.5:
+            continue
         di = distances[i]
-        v[i] = ZERO_VOLUME if volumes[i] == 0.0 else volumes[i]
-        if not (math.isfinite(di) and math.isfinite(v[i])) or di < 0.0 or v[i] < 0.0:
+        vi = ZERO_VOLUME if volumes[i] == 0.0 else volumes[i]
+        if not (math.isfinite(di) and math.isfinite(vi)) or di < 0.0 or vi < 0.0:
             return alpha0, kappa0, False
+        dist[n] = di
+        v[n] = vi
+        n += 1
         dmin = min(dmin, di)
         dmax = max(dmax, di)
-    if not dmax > dmin:
+    if n < 2 or not dmax > dmin:
         return alpha0, kappa0, False
+    v = v[:n]
+    x = np.empty(n)
     x2 = dmax - dmin  # the second-nearest distance, from the nearest
     for i in range(n):
-        x[i] = distances[i] - dmin
+        x[i] = dist[i] - dmin
         if x[i] > 0.0:
             x2 = min(x2, x[i])
     kscale = 1.0 / (dmax - dmin)
@@ -538,7 +624,11 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
     e_buf = np.empty(n)
     gap_cls, gaps, n_gaps, ascending = _gap_classes(x, k)
     f_buf = np.empty(MAX_GAP_CLASSES)
-    s, g, h, b = _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf)
+    tail_v2 = np.empty(n + 1)
+    tail_v2[n] = 0.0
+    for i in range(n - 1, -1, -1):
+        tail_v2[i] = tail_v2[i + 1] + v[i] * v[i]
+    s, g, h, b = _profile(x, v, k, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf, tail_v2)
     converged = False
     for _ in range(200):
         if k <= 0.0 and g >= 0.0:  # minimum on the bound κ = 0
@@ -559,7 +649,8 @@ def fit_intensity(distances, volumes, alpha0, kappa0):
         s_new, g_new, h_new, b_new = s, g, h, b
         for _ in range(60):
             k_new = max(k + step, 0.0)
-            s_new, g_new, h_new, b_new = _profile(x, v, k_new, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf)
+            s_new, g_new, h_new, b_new = _profile(x, v, k_new, e_buf, ascending, gap_cls, gaps, n_gaps, f_buf,
+                                                         tail_v2)
             if s_new < s:
                 moved = True
                 break
