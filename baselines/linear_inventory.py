@@ -46,7 +46,7 @@ def liic_quotes(p, bid_px, ask_px, i, position, t, tick):
 
 
 @njit(cache=True, inline="always")
-def quote(p, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+def quote(p, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i):
     """The engine's entry point (:mod:`alpha_as.strategies.base`)."""
-    bp, bq, ap, aq = liic_quotes(p, bid_px, ask_px, i, st.sf[POSITION], t, tick)
+    bp, bq, ap, aq = liic_quotes(p, bid_px, ask_px, i, sf[POSITION], t, tick)
     return Q_OK, bp, bq, ap, aq

@@ -64,10 +64,11 @@ def test_an_outside_strategy_gets_a_generated_dispatch_of_its_own(tmp_path, monk
     spec.loader.exec_module(mod)
     book = np.full((1, 1), 100.0)
     st = new_state(0)
-    status, bp, bq, ap, aq = mod.quote(toy, ToyParams(ticks=2.0, quantity=0.5).to_array(), st, 0, 100.0, 100.1, 0.01,
-                                       book, book, 0)
+    arrays = (st.si, st.sf, st.orders, st.mids, st.kq, st.ss)
+    status, bp, bq, ap, aq = mod.quote(toy, ToyParams(ticks=2.0, quantity=0.5).to_array(), *arrays, 0, 100.0, 100.1,
+                                       0.01, book, book, 0)
     assert status == 0 and (bp, bq, ap, aq) == (100.0 - 0.02, 0.5, 100.1 + 0.02, 0.5)
-    assert mod.quote(0, np.zeros(1), st, 0, 100.0, 100.1, 0.01, book, book, 0)[0] == 5  # no strategy: Q_NONE
+    assert mod.quote(0, np.zeros(1), *arrays, 0, 100.0, 100.1, 0.01, book, book, 0)[0] == 5  # no strategy: Q_NONE
     monkeypatch.delenv("NUMBA_CACHE_DIR")
     with pytest.raises(InputError, match="set NUMBA_CACHE_DIR too"):
         registry._extended_file(source)

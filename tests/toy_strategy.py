@@ -36,7 +36,7 @@ class ToyParams:
 
 
 @njit(cache=True, inline="always")
-def quote(p, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+def quote(p, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i):
     return Q_OK, bid0 - p[0] * tick, p[1], ask0 + p[0] * tick, p[1]
 
 

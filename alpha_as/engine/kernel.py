@@ -135,36 +135,37 @@ REQS_FULL = 5   # more order requests in flight on one side than the request rin
 # ------------------------------------------------------------------------------- shared by both loops
 
 @njit(cache=True, inline="always")
-def send(st, side, lv, px, qty, t, latency):
+def send(si, req_i, req_f, side, lv, px, qty, t, latency):
     """Queue a request for the order at level ``lv`` of ``side`` (qty 0 = cancel), reaching the exchange after
-    the latency."""
-    n = st.si[REQ_N + side]
-    head = st.si[REQ_HEAD + side]
+    the latency. The order helpers take the state's arrays, not the state: numba takes a reference on every array
+    of a tuple an inlined function receives (passing the state here made the general loop ~1.3x slower)."""
+    n = si[REQ_N + side]
+    head = si[REQ_HEAD + side]
     if n == REQ_CAP:  # more requests in flight than the ring holds: the run is refused (see run_until)
-        st.si[REQ_OVERFLOW] = 1
+        si[REQ_OVERFLOW] = 1
         return
     k = (head + n) % REQ_CAP
-    st.req_i[side, k, R_T] = t + latency
-    st.req_f[side, k, R_PX] = px
-    st.req_f[side, k, R_QTY] = qty
-    st.req_i[side, k, R_SEQ] = st.si[REQ_SEQ]
-    st.req_i[side, k, R_LV] = lv
-    st.si[REQ_SEQ] += 1
-    st.si[REQ_N + side] = n + 1
-    st.si[N_REQUESTS] += 1
+    req_i[side, k, R_T] = t + latency
+    req_f[side, k, R_PX] = px
+    req_f[side, k, R_QTY] = qty
+    req_i[side, k, R_SEQ] = si[REQ_SEQ]
+    req_i[side, k, R_LV] = lv
+    si[REQ_SEQ] += 1
+    si[REQ_N + side] = n + 1
+    si[N_REQUESTS] += 1
 
 
 @njit(cache=True, inline="always")
-def set_quote(st, ci, side, lv, px, qty, t):
+def set_quote(orders, si, req_i, req_f, latency, side, lv, px, qty, t):
     """The strategy wants (px, qty) at level ``lv`` of ``side`` (qty 0 = none): send a request only on change."""
-    o = st.orders[side + 2 * lv]
+    o = orders[side + 2 * lv]
     if qty <= 0.0:
         if o[O_WORK_QTY] > 0.0:
-            send(st, side, lv, 0.0, 0.0, t, ci[C_LATENCY_NS])
+            send(si, req_i, req_f, side, lv, 0.0, 0.0, t, latency)
             o[O_WORK_QTY] = 0.0
         return
     if o[O_WORK_QTY] != qty or o[O_WORK_PX] != px:
-        send(st, side, lv, px, qty, t, ci[C_LATENCY_NS])
+        send(si, req_i, req_f, side, lv, px, qty, t, latency)
         o[O_WORK_PX] = px
         o[O_WORK_QTY] = qty
 
@@ -280,7 +281,7 @@ def _after_fill(st, ci, side, t):
     """The authors' unquoteSide: cancel what is left on that side; the strategy requotes at the next snapshot."""
     o = st.orders[side]
     if o[O_QTY] > EPS_QTY:
-        send(st, side, 0, 0.0, 0.0, t, ci[C_LATENCY_NS])
+        send(st.si, st.req_i, st.req_f, side, 0, 0.0, 0.0, t, ci[C_LATENCY_NS])
     else:
         o[O_QTY] = 0.0
     o[O_WORK_QTY] = 0.0
@@ -386,7 +387,8 @@ def _trade(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, price, qty, side_in, t)
 @njit(cache=True, inline="always")
 def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
     """The strategy's quotes at this snapshot (:mod:`alpha_as.strategies.base`), sent when they changed."""
-    status, bp, bq, ap, aq = dispatch_quote(ci[C_KIND], params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+    status, bp, bq, ap, aq = dispatch_quote(ci[C_KIND], params, st.si, st.sf, st.orders, st.mids, st.kq, st.ss, t, bid0, ask0, tick,
+                                             bid_px, ask_px, i)
     if status == Q_OK:
         st.si[N_QUOTE_UPDATES] += 1
     elif status == Q_OUTSIDE_HOURS or status == Q_CANCEL:
@@ -400,8 +402,8 @@ def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
     else:
         count_skip(st.si, status)
         return  # leave the orders as they are
-    set_quote(st, ci, 0, 0, bp, bq, t)
-    set_quote(st, ci, 1, 0, ap, aq, t)
+    set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, 0, bp, bq, t)
+    set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 1, 0, ap, aq, t)
 
 
 @njit(cache=True, inline="always")
@@ -427,8 +429,9 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
         queue_on_snapshot(st, cf, ask_px[i], ask_qty[i], 1, 1)
     if not book_estimators(st.si, st.sf, st.mids, st.kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
         if ci[C_KIND] != 0:
-            set_quote(st, ci, 0, 0, 0.0, 0.0, t)  # an empty side: stop quoting (depth.isDepthFilled)
-            set_quote(st, ci, 1, 0, 0.0, 0.0, t)
+            # an empty side: stop quoting (depth.isDepthFilled)
+            set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, 0, 0.0, 0.0, t)
+            set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 1, 0, 0.0, 0.0, t)
         return
     _strategy(st, ci, params, t, bid_px[i, 0], ask_px[i, 0], cf[CF_TICK], bid_px, ask_px, i)
 

@@ -112,7 +112,7 @@ def _after_fill(st, ci, side, lv, t):
             o[O_WORK_QTY] = 0.0
         return
     if o[O_QTY] > EPS_QTY:
-        send(st, side, lv, 0.0, 0.0, t, ci[C_LATENCY_NS])
+        send(st.si, st.req_i, st.req_f, side, lv, 0.0, 0.0, t, ci[C_LATENCY_NS])
     else:
         o[O_QTY] = 0.0
     o[O_WORK_QTY] = 0.0
@@ -246,7 +246,8 @@ def _cannot_reach(st, nlev, s, px):
 @njit(cache=True, inline="always")
 def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
     """The strategy's quotes at this snapshot (:mod:`alpha_as.strategies.base`), sent when they changed."""
-    status, bp, bq, ap, aq = dispatch_quote(ci[C_KIND], params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+    status, bp, bq, ap, aq = dispatch_quote(ci[C_KIND], params, st.si, st.sf, st.orders, st.mids, st.kq, st.ss, t, bid0, ask0,
+                                             tick, bid_px, ask_px, i)
     if status == Q_OK:
         st.si[N_QUOTE_UPDATES] += 1
     elif status == Q_LEVELS:
@@ -256,8 +257,8 @@ def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
         base = len(q) - 4 * nlev  # the quote buffer at the end of the strategy's state
         for lv in range(nlev):
             j = base + 4 * lv
-            set_quote(st, ci, 0, lv, q[j], q[j + 1], t)
-            set_quote(st, ci, 1, lv, q[j + 2], q[j + 3], t)
+            set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, lv, q[j], q[j + 1], t)
+            set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 1, lv, q[j + 2], q[j + 3], t)
         return
     elif status == Q_OUTSIDE_HOURS or status == Q_CANCEL:
         _cancel_all(st, ci, t)
@@ -270,16 +271,16 @@ def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
     else:
         count_skip(st.si, status)
         return  # leave the orders as they are
-    set_quote(st, ci, 0, 0, bp, bq, t)
-    set_quote(st, ci, 1, 0, ap, aq, t)
+    set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, 0, bp, bq, t)
+    set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 1, 0, ap, aq, t)
 
 
 @njit(cache=True, inline="always")
 def _cancel_all(st, ci, t):
     """Quote nothing on any level (cancels whatever is live or in flight)."""
     for lv in range(ci[C_LEVELS]):
-        set_quote(st, ci, 0, lv, 0.0, 0.0, t)
-        set_quote(st, ci, 1, lv, 0.0, 0.0, t)
+        set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, lv, 0.0, 0.0, t)
+        set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 1, lv, 0.0, 0.0, t)
 
 
 @njit(cache=True, inline="always")

@@ -7,7 +7,8 @@ the paper's FOIC and LIIC.
 
 1. write a module (here or in ``baselines/``) with a frozen parameter dataclass (typed fields, validated in
    ``__post_init__``, ``from_dict`` via :func:`alpha_as.configs.from_dict`, ``to_dict``, and ``to_array()`` packing
-   it into a float64 vector) and a compiled ``quote(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)`` returning
+   it into a float64 vector) and a compiled
+   ``quote(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)`` returning
    ``(status, bid_px, bid_qty, ask_px, ask_qty)`` (:mod:`alpha_as.strategies.base`: signature and status codes);
 2. append a :class:`~alpha_as.strategies.registry.Strategy` to ``registry.BUILTIN`` and run
    ``python -m alpha_as.strategies.registry`` (it regenerates ``dispatch.py``, the engine's one dispatch table);

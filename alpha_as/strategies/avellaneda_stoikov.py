@@ -232,6 +232,6 @@ def as_quotes(p, si, mids, kq, position, t, bid0, ask0, tick):
 
 
 @njit(cache=True, inline="always")
-def quote(p, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+def quote(p, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i):
     """The engine's entry point (:mod:`alpha_as.strategies.base`): :func:`as_quotes` on the engine's state."""
-    return as_quotes(p, st.si, st.mids, st.kq, st.sf[POSITION], t, bid0, ask0, tick)
+    return as_quotes(p, si, mids, kq, sf[POSITION], t, bid0, ask0, tick)

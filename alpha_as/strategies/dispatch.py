@@ -16,26 +16,26 @@ from alpha_as.strategies.glft_engine import on_trade as on_trade_6
 
 
 @njit(cache=True, inline="always")
-def quote(kind, params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+def quote(kind, params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i):
     """The quotes of the registered strategy ``kind`` of the paper loop (see alpha_as.strategies.base)."""
     if kind == 1:  # as
-        return quote_1(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+        return quote_1(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)
     elif kind == 2:  # fixed
-        return quote_2(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+        return quote_2(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)
     elif kind == 3:  # foic
-        return quote_3(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+        return quote_3(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)
     elif kind == 4:  # liic
-        return quote_4(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+        return quote_4(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)
     return Q_NONE, 0.0, 0.0, 0.0, 0.0
 
 
 @njit(cache=True, inline="always")
-def quote_general(kind, params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+def quote_general(kind, params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i):
     """The quotes of the registered strategy ``kind`` of the general loop."""
     if kind == 5:  # hummingbot-as
-        return quote_5(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+        return quote_5(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)
     elif kind == 6:  # glft
-        return quote_6(params, st, t, bid0, ask0, tick, bid_px, ask_px, i)
+        return quote_6(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)
     return Q_NONE, 0.0, 0.0, 0.0, 0.0
 
 

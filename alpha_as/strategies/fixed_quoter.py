@@ -68,7 +68,7 @@ def fixed_quotes(p, si, orders, t, bid0, ask0, tick):
 
 
 @njit(cache=True, inline="always")
-def quote(p, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+def quote(p, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i):
     """The engine's entry point (:mod:`alpha_as.strategies.base`)."""
-    bp, bq, ap, aq = fixed_quotes(p, st.si, st.orders, t, bid0, ask0, tick)
+    bp, bq, ap, aq = fixed_quotes(p, si, orders, t, bid0, ask0, tick)
     return Q_OK, bp, bq, ap, aq

@@ -59,6 +59,9 @@ from alpha_as.strategies.glft_calibration import (
     S_A,
     S_C1,
     S_C2,
+    S_COEF_A,
+    S_COEF_K,
+    S_COEF_SIGMA,
     S_GRID_INTERVAL,
     S_HALF_SPREAD,
     S_K,
@@ -327,12 +330,18 @@ def quotes(p, ss, t_ns, mid, position_base, best_bid, best_ask, tick, out):
     if not (math.isfinite(A) and math.isfinite(k) and math.isfinite(sigma) and A > 0.0 and k > 0.0
             and sigma >= 0.0):
         return Q_K_INVALID
-    c1, c2, hs, skew = half_spread_skew(p, A, k, sigma)
+    if A != ss[S_COEF_A] or k != ss[S_COEF_K] or sigma != ss[S_COEF_SIGMA]:  # a recalibration since the last step
+        c1, c2, hs, skew = half_spread_skew(p, A, k, sigma)
+        ss[S_C1] = c1
+        ss[S_C2] = c2
+        ss[S_HALF_SPREAD] = hs
+        ss[S_SKEW] = skew
+        ss[S_COEF_A] = A
+        ss[S_COEF_K] = k
+        ss[S_COEF_SIGMA] = sigma
+    hs = ss[S_HALF_SPREAD]
+    skew = ss[S_SKEW]
     q = position_base / p[P_QTY]
-    ss[S_C1] = c1
-    ss[S_C2] = c2
-    ss[S_HALF_SPREAD] = hs
-    ss[S_SKEW] = skew
     ss[S_RESERVATION] = mid - skew * q * tick
     status, g = quote_levels(p, hs, skew, mid, q, best_bid, best_ask, tick, out)
     ss[S_GRID_INTERVAL] = g

@@ -79,6 +79,9 @@ S_HALF_SPREAD = 24
 S_SKEW = 25
 S_RESERVATION = 26
 S_GRID_INTERVAL = 27
+S_COEF_A = 28        # the A, k, σ that S_C1 … S_SKEW were computed from (quotes() recomputes them on a change only:
+S_COEF_K = 29        # they change at a recalibration, the quotes every step)
+S_COEF_SIGMA = 30
 N_HEADER = 32        # then: ring_buy[W], ring_sell[W], ring_dmid[W], hist_buy[F+1], hist_sell[F+1], hist_max[F+1]
 
 
@@ -108,7 +111,8 @@ def init_state(p):
     ss[S_STEP_T] = math.nan
     ss[S_STEP_BUY] = -math.inf
     ss[S_STEP_SELL] = -math.inf
-    for i in (S_A, S_K, S_SIGMA, S_FIT_T, S_C1, S_C2, S_HALF_SPREAD, S_SKEW, S_RESERVATION, S_GRID_INTERVAL):
+    for i in (S_A, S_K, S_SIGMA, S_FIT_T, S_C1, S_C2, S_HALF_SPREAD, S_SKEW, S_RESERVATION, S_GRID_INTERVAL,
+              S_COEF_A, S_COEF_K, S_COEF_SIGMA):
         ss[i] = math.nan
     ss[o_rd:o_rd + w] = math.nan
     return ss

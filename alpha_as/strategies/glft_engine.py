@@ -2,7 +2,7 @@
 
 The engine calls :func:`quote` on the strategy's clock (every ``step_ms``, after the snapshot of that time): the
 step closes (:func:`alpha_as.strategies.glft_calibration.on_step`, which recalibrates every ``recalibrate_s``),
-then :func:`alpha_as.strategies.glft.quotes` fills the engine's multi-level buffer at the end of ``st.ss`` (viewed
+then :func:`alpha_as.strategies.glft.quotes` fills the engine's multi-level buffer at the end of ``ss`` (viewed
 as (levels, 4): bid px, bid qty, ask px, ask qty) and Q_OK becomes Q_LEVELS; the engine sends per side and level only
 what changed (hftbacktest keeps an order whose price is unchanged too). Every public trade reaches the step's
 deepest-trade tracker (:func:`on_trade`, with the data's aggressor side when it has one). Partly filled orders stay
@@ -23,14 +23,13 @@ from alpha_as.strategies.glft_calibration import on_trade as _on_trade
 
 
 @njit(cache=True, inline="always")
-def quote(params, st, t, bid0, ask0, tick, bid_px, ask_px, i):
+def quote(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i):
     """One GLFT step at ``t``: close the step, then the quotes (Q_LEVELS with the quote buffer, or the status)."""
     mid = 0.5 * (bid0 + ask0)
-    on_step(params, st.ss, t, mid, tick)
-    ss = st.ss
+    on_step(params, ss, t, mid, tick)
     n = glft.n_levels(params)
     out = ss[len(ss) - 4 * n:].reshape((n, 4))  # the engine's quote buffer, after the strategy's own state
-    status = glft.quotes(params, st.ss, t, mid, st.sf[POSITION], bid0, ask0, tick, out)
+    status = glft.quotes(params, ss, t, mid, sf[POSITION], bid0, ask0, tick, out)
     return (Q_LEVELS if status == Q_OK else status), 0.0, 0.0, 0.0, 0.0
 
 

@@ -1,7 +1,7 @@
 """The one place strategies are registered: name → parameter dataclass and compiled quote function.
 
 The engine has two compiled loops (:mod:`alpha_as.engine.kernel`): the paper's (one order per side, quotes at every
-snapshot, no hooks) calls ``dispatch.quote(kind, params, st, t, bid0, ask0, tick, bid_px, ask_px, i)``; the general
+snapshot, no hooks) calls ``dispatch.quote(kind, params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)``; the general
 one (:mod:`alpha_as.engine.kernel_general`: order levels, a strategy clock, hooks), for strategies registered with
 ``general=True``, calls ``dispatch.quote_general`` and, for the strategies that have them, ``dispatch.on_trade``
 and ``dispatch.on_fill``. These are if-chains over the registered
@@ -163,7 +163,7 @@ def dispatch_source(strategies: tuple[Strategy, ...]) -> str:
                 lines.append(f"from {module} import {fn} as {hook}_{k}")
                 key = "quote_general" if hook == "quote" and s.general else hook
                 hooks[key].append((k, s.name))
-    quote_args = "params, st, t, bid0, ask0, tick, bid_px, ask_px, i"
+    quote_args = "params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i"
     signatures = {
         "quote": (quote_args, "The quotes of the registered strategy ``kind`` of the paper loop (see "
                   "alpha_as.strategies.base).", "return Q_NONE, 0.0, 0.0, 0.0, 0.0"),
