@@ -231,62 +231,63 @@ def _trade(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, price, qty, sid
 
 
 @njit(cache=True, inline="always")
-def _cannot_reach(st, nlev, s, px):
+def _cannot_reach(orders, nlev, s, px):
     """True when a trade at ``px`` by aggressor ``s`` (+1 buyer, −1 seller, 0 unknown) reaches none of our orders."""
     if s == 0:
         return False
     side = 1 if s > 0 else 0
     for lv in range(nlev):
-        o = st.orders[side + 2 * lv]
+        o = orders[side + 2 * lv]
         if o[O_QTY] > EPS_QTY and (px >= o[O_PX] - EPS_PX if side == 1 else px <= o[O_PX] + EPS_PX):
             return False
     return True
 
 
 @njit(cache=True, inline="always")
-def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
-    """The strategy's quotes at this snapshot (:mod:`alpha_as.strategies.base`), sent when they changed."""
-    status, bp, bq, ap, aq = dispatch_quote(ci[C_KIND], params, st.si, st.sf, st.orders, st.mids, st.kq, st.ss, t, bid0, ask0,
-                                             tick, bid_px, ask_px, i)
+def _strategy(si, sf, orders, mids, kq, ss, req_i, req_f, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
+    """The strategy's quotes at this snapshot (:mod:`alpha_as.strategies.base`), sent when they changed. Takes the
+    state's arrays, not the state (see kernel.send)."""
+    status, bp, bq, ap, aq = dispatch_quote(ci[C_KIND], params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick,
+                                             bid_px, ask_px, i)
+    lat = ci[C_LATENCY_NS]
     if status == Q_OK:
-        st.si[N_QUOTE_UPDATES] += 1
+        si[N_QUOTE_UPDATES] += 1
     elif status == Q_LEVELS:
-        st.si[N_QUOTE_UPDATES] += 1
+        si[N_QUOTE_UPDATES] += 1
         nlev = ci[C_LEVELS]
-        q = st.ss
-        base = len(q) - 4 * nlev  # the quote buffer at the end of the strategy's state
+        base = len(ss) - 4 * nlev  # the quote buffer at the end of the strategy's state
         for lv in range(nlev):
             j = base + 4 * lv
-            set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, lv, q[j], q[j + 1], t)
-            set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 1, lv, q[j + 2], q[j + 3], t)
+            set_quote(orders, si, req_i, req_f, lat, 0, lv, ss[j], ss[j + 1], t)
+            set_quote(orders, si, req_i, req_f, lat, 1, lv, ss[j + 2], ss[j + 3], t)
         return
     elif status == Q_OUTSIDE_HOURS or status == Q_CANCEL:
-        _cancel_all(st, ci, t)
+        _cancel_all(orders, si, req_i, req_f, ci, t)
         return
     elif status == Q_HOLD:
-        st.si[N_HOLDS] += 1
+        si[N_HOLDS] += 1
         return
     elif status == Q_NONE:
         return
     else:
-        count_skip(st.si, status)
+        count_skip(si, status)
         return  # leave the orders as they are
-    set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, 0, bp, bq, t)
-    set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 1, 0, ap, aq, t)
+    set_quote(orders, si, req_i, req_f, lat, 0, 0, bp, bq, t)
+    set_quote(orders, si, req_i, req_f, lat, 1, 0, ap, aq, t)
 
 
 @njit(cache=True, inline="always")
-def _cancel_all(st, ci, t):
+def _cancel_all(orders, si, req_i, req_f, ci, t):
     """Quote nothing on any level (cancels whatever is live or in flight)."""
     for lv in range(ci[C_LEVELS]):
-        set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, lv, 0.0, 0.0, t)
-        set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 1, lv, 0.0, 0.0, t)
+        set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 0, lv, 0.0, 0.0, t)
+        set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 1, lv, 0.0, 0.0, t)
 
 
 @njit(cache=True, inline="always")
-def _book_ready(st, bid_px, ask_px):
+def _book_ready(si, bid_px, ask_px):
     """True when there is a current snapshot with both sides (the strategy may quote on it)."""
-    b = st.si[BOOK]
+    b = si[BOOK]
     return b >= 0 and math.isfinite(bid_px[b, 0]) and math.isfinite(ask_px[b, 0])
 
 
@@ -317,7 +318,7 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
             queue_on_snapshot(st, cf, ask_px[i], ask_qty[i], 1, 2 * lv + 1)
     if not book_estimators(st.si, st.sf, st.mids, st.kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
         if ci[C_KIND] != 0:
-            _cancel_all(st, ci, t)  # an empty side: stop quoting (depth.isDepthFilled)
+            _cancel_all(st.orders, st.si, st.req_i, st.req_f, ci, t)  # an empty side: stop quoting (isDepthFilled)
         return False
     return ci[C_CLOCK_NS] == 0
 
@@ -384,7 +385,7 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
                     if s < 0 and (orders[0, O_QTY] <= EPS_QTY or px > orders[0, O_PX] + EPS_PX):
                         k += 1  # a seller that cannot reach our bid
                         continue
-                elif _cannot_reach(st, nlev, s, px):
+                elif _cannot_reach(orders, nlev, s, px):
                     k += 1
                     continue
                 si[NOW] = trade_ts[k]
@@ -401,11 +402,12 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
                 due = _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, d, t_next)
                 si[D_IDX] = d + 1
             else:  # the strategy's clock: it quotes on the current book (none before the first or on an empty side)
-                due = _book_ready(st, bid_px, ask_px)
+                due = _book_ready(si, bid_px, ask_px)
                 si[NEXT_CLOCK_T] = t_next + clock_ns
             if due:  # one call site: the strategies are inlined once
                 b = si[BOOK]
-                _strategy(st, ci, params, t_next, bid_px[b, 0], ask_px[b, 0], cf[CF_TICK], bid_px, ask_px, b)
+                _strategy(si, st.sf, st.orders, st.mids, st.kq, st.ss, st.req_i, st.req_f, ci, params, t_next,
+                          bid_px[b, 0], ask_px[b, 0], cf[CF_TICK], bid_px, ask_px, b)
         else:
             if si[N_GRID] >= len(st.grid_t):
                 return GRID_FULL
