@@ -67,23 +67,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--model", type=Path, help="Alpha-AS model folder written by `alpha-as train` (agents only)")
     run.add_argument("--learn", action=argparse.BooleanOptionalAction, default=True,
                      help="agents: keep learning and update the model (default, the paper's test protocol)")
+    run.add_argument("--policy-state", type=Path, metavar="PATH",
+                     help="risk aversion \"policy_gradient\": continue the learner saved by an earlier run (its --out "
+                     "folder, or its policy_gradient.json); default: a fresh learner warm-started at the configured γ")
     add_trust_argument(run)
     run.set_defaults(func=_cmd_run)
 
 
-def load_params(cls: type, text: str | None, window: str | None = None):
+def load_params(cls: type, text: str | None, window: str | None = None, *, policy_gradient: bool = False):
     """Strategy parameters from --params: a JSON file or object; a {"params": {...}} wrapper (a GA best.json,
     a metrics.json) is unwrapped. With ``window``, parameters with trading hours that set neither first_hour nor
-    last_hour quote in that UTC window (``--trading-hours window``)."""
+    last_hour quote in that UTC window (``--trading-hours window``). With ``policy_gradient``, returns
+    (parameters, the learner's config or None): the risk aversion may be "policy_gradient"
+    (:mod:`alpha_as.agents.policy_gradient`), with an optional "policy_gradient" table."""
+    from alpha_as.agents.policy_gradient import split_policy_gradient
     from alpha_as.experiments.config import HOUR_KEYS, has_hours, with_window_hours
 
     raw, source = ({}, "--params") if text is None else load_json_arg(text, "--params")
     if "params" in raw and isinstance(raw["params"], dict):
         raw = raw["params"]
+    raw, pg = split_policy_gradient(raw, source)
+    if pg is not None and not policy_gradient:
+        raise InputError(f"{source}: risk aversion \"policy_gradient\" does not apply here")
     params = from_dict(cls, raw, source=source)
+    if pg is not None:
+        from alpha_as.agents.policy_gradient import risk_field
+
+        risk_field(params)  # AS or Hummingbot's AS only: one line otherwise
     if window is not None and has_hours(params) and not any(k in raw for k in HOUR_KEYS):
         params = with_window_hours(params, window, "--window")
-    return params
+    return (params, pg) if policy_gradient else params
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -112,8 +125,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.strategy in POLICIES and args.params is None:
         raise InputError(f"{args.strategy} needs --params: Gen-AS's parameters (its best.json, or a JSON object)")
     day_date = store.parse_date(args.day)
-    params = load_params(ASParams if args.strategy in POLICIES else STRATEGIES[args.strategy], args.params,
-                         args.window if args.trading_hours == "window" else None)
+    params, pg = load_params(ASParams if args.strategy in POLICIES else STRATEGIES[args.strategy], args.params,
+                             args.window if args.trading_hours == "window" else None, policy_gradient=True)
+    if pg is not None and args.strategy in POLICIES:
+        raise InputError(f"risk aversion \"policy_gradient\" applies to as and hummingbot-as, not {args.strategy}")
+    if args.policy_state is not None and pg is None:
+        raise InputError("--policy-state needs --params with risk_aversion (or risk_factor) \"policy_gradient\"")
     config = EngineConfig(fill_model=args.fill, latency_ms=args.latency_ms, maker_fee=args.maker_fee,
                           taker_fee=args.taker_fee, lot_matching=args.lot_matching)
     require_sessions(args.data, args.instrument, [(day_date, args.window)], trust=args.trust_data)
@@ -130,6 +147,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             extra["action"] = args.action
         result = run.result
         reference.write_day(run, args.out, extra={**extra, "kind": args.strategy})
+    elif pg is not None:
+        from alpha_as.agents import policy_gradient as PG
+
+        state = PG.load_state(args.policy_state) if args.policy_state is not None else None
+        run = PG.run_day(day, params, pg, seed=seed, state=state, engine=config, map_over=args.map_over)
+        result = run.result
+        PG.write_day(run, args.out, extra={**extra, "kind": f"{args.strategy} (policy_gradient)",
+                                           "continued_from": None if args.policy_state is None
+                                           else str(args.policy_state)})
     else:
         result = Backtest(day, params, config).run(map_over=args.map_over)
         result.write(args.out, extra=extra)
