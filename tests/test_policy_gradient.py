@@ -214,3 +214,66 @@ def test_the_learner_module_does_not_import_torch():
     code = "import sys, alpha_as.agents.policy_gradient; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_runs_accepts_a_policy_gradient_model_and_its_results_are_seeded(store, tmp_path, capsys):
+    cfg = tmp_path / "pg.toml"
+    best = tmp_path / "best.json"
+    best.write_text(json.dumps({"params": ASParams(risk_aversion=0.25, window_tick=20).to_dict()}))
+    cfg.write_text(f"""
+[experiment]
+name = "pg"
+data = "{store}"
+instrument = "{INSTR}"
+out = "{tmp_path / 'out'}"
+days = ["2020-12-09"]
+window = "07:00-08:00"
+seeds = [0, 1]
+workers = 1
+
+[models.as]
+kind = "as"
+
+[models.gen-as-pg]
+kind = "gen-as"
+params_file = "{best}"
+params = {{ risk_aversion = "policy_gradient" }}
+
+[models.gen-as-pg.policy_gradient]
+lr_mean = 0.05
+""")
+    assert main(["runs", "--config", str(cfg)]) == 0
+    out = tmp_path / "out"
+    manifests = {s: json.loads((out / "gen-as-pg" / "2020-12-09" / f"seed={s}" / "manifest.json").read_text())
+                 for s in (0, 1)}
+    assert manifests[0]["config"]["policy_gradient"]["lr_mean"] == 0.05
+    assert "policy_gradient" not in json.loads((out / "as" / "2020-12-09" / "seed=0" / "manifest.json").read_text())[
+        "config"]
+    assert manifests[0]["config"]["params"]["risk_aversion"] == 0.25  # the GA's γ is the warm start
+    grids = {s: pq.read_table(out / "gen-as-pg" / "2020-12-09" / f"seed={s}" / "grid.parquet").to_pydict()
+             for s in (0, 1)}
+    assert grids[0]["risk_aversion"][1:] != grids[1]["risk_aversion"][1:]
+    day = st.load_window_day(store, INSTR, dt.date(2020, 12, 9), "07:00-08:00")
+    from alpha_as.engine.config import EngineConfig
+
+    c = manifests[1]["config"]  # the job rerun by hand from its manifest: the same γ path
+    again = PG.run_day(day, ASParams(**c["params"]), PG.PolicyGradientConfig(**c["policy_gradient"]), seed=1,
+                       engine=EngineConfig(**c["engine"]))
+    np.testing.assert_array_equal(np.array(grids[1]["risk_aversion"][1:]), again.gamma[:len(grids[1]["risk_aversion"]) - 1])
+    capsys.readouterr()
+    cfg.write_text(cfg.read_text().replace('kind = "as"\n', 'kind = "foic"\npolicy_gradient = { lr_mean = 0.1 }\n'))
+    assert main(["runs", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[models.as]" in err and "needs risk_aversion" in err, err
+
+
+def test_hummingbots_risk_factor_can_be_learned_too(days):
+    from alpha_as.engine.backtest import Backtest
+    from alpha_as.strategies.hummingbot_as import HummingbotASParams
+
+    params = HummingbotASParams(risk_factor=0.5)
+    run = PG.run_day(days[0], params, PG.PolicyGradientConfig(), seed=0)
+    assert run.learner.state.updates > 600 and np.ptp(np.log(run.gamma)) > 0.1
+    assert run.result.info["params"]["risk_factor"] == run.gamma[-1]  # the last epoch's γ is the one in force
+    fixed = Backtest(days[0], params).run()
+    assert run.result.metrics != fixed.metrics  # γ moved, and with it the quotes

@@ -31,6 +31,12 @@ line naming the file, the table and the key)::
     params = { risk_aversion = 0.5 }   # optional inline parameters of the kind's dataclass
     params_file = "results/ga/best.json"   # optional JSON parameters (required for "gen-as")
     action = 7                         # "constant" only (required there): the action index 0..19
+    # [models.as-pg]                   # AS (or gen-as, hummingbot-as) with γ learned online: the risk aversion
+    # kind = "gen-as"                  # is the string "policy_gradient" (warm start: the file's γ, else the
+    # params_file = "results/ga/best.json"   # kind's default); the optional sub-table holds the learner's
+    # params = { risk_aversion = "policy_gradient" }   # settings (alpha_as.agents.policy_gradient); each
+    # [models.as-pg.policy_gradient]   # (day, seed) job starts a fresh learner from the warm start
+    # lr_mean = 0.02
 
 **Paths** (``data``, ``out``, ``params_file``) that are relative resolve against the *current directory*, the
 project's convention (like the make targets and every other ``alpha-as`` command), not the config's folder:
@@ -162,6 +168,8 @@ class ModelTable:
     """JSON parameters (an object, or a wrapper with a "params" object such as a GA's best.json)."""
     action: int | None = None
     """"constant" only: the action index 0..19 held all day."""
+    policy_gradient: dict | None = None
+    """The learner's settings when the risk aversion is "policy_gradient" (a sub-table)."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,8 @@ class ModelSpec:
     window_hours: bool = False
     """The trading hours follow each session's window (``trading_hours = "window"`` and the params set neither
     first_hour nor last_hour)."""
+    policy_gradient: object = None
+    """A :class:`~alpha_as.agents.policy_gradient.PolicyGradientConfig` when γ is learned online, else None."""
 
 
 @dataclass(frozen=True)
@@ -434,16 +444,29 @@ def build_model(name: str, raw: object, file: str, window: str | None = None,
     if m.params_file:
         path = Path(m.params_file).absolute()
         params.update(_params_from_file(path, source))
-    params.update(m.params)
+    from alpha_as.agents.policy_gradient import POLICY_GRADIENT, risk_field, split_policy_gradient
+
+    inline = dict(m.params)
+    if m.policy_gradient is not None:
+        inline[POLICY_GRADIENT] = m.policy_gradient
+    inline, pg = split_policy_gradient(inline, source)  # the file's γ (a GA's) stays as the warm start
+    if pg is not None and m.kind in POLICY_KINDS:
+        raise InputError(f"{source}: risk aversion \"{POLICY_GRADIENT}\" does not apply to kind {m.kind!r}")
+    params.update(inline)
     cls = KINDS[m.kind]
     where = f"{source} params" + (f" (with {m.params_file})" if m.params_file else "")
     built = build(cls, params, where)
+    if pg is not None:
+        try:
+            risk_field(built)
+        except InputError as e:
+            raise InputError(f"{source}: {e}") from None
     follow = window is not None and has_hours(built) and not any(k in params for k in HOUR_KEYS)
     if follow:
         for w in dict.fromkeys([s.window for s in sessions]):
             with_window_hours(built, w, source)
         built = with_window_hours(built, window, source)
-    return ModelSpec(name, m.kind, built, path, m.action, follow)
+    return ModelSpec(name, m.kind, built, path, m.action, follow, pg)
 
 
 def read_toml(path: Path, tables: tuple[str, ...], what: str = "config file") -> dict:

@@ -139,15 +139,19 @@ def job_folder(out: Path, model: str, date: dt.date | str, seed: int) -> Path:
 
 
 def job_config(kind: str, params: dict, engine: dict, instrument: str, window: str, map_over: str, date: str,
-               seed: int, *, action: int | None = None, decision_seconds: float = POLICY_DECISION_SECONDS) -> dict:
+               seed: int, *, action: int | None = None, decision_seconds: float = POLICY_DECISION_SECONDS,
+               policy_gradient: dict | None = None) -> dict:
     """The canonical job definition that is hashed; the policies add their decision period (and "constant" its
-    action), so the other kinds' hashes are those of earlier versions."""
+    action), a model with γ learned online its learner's settings, so the other kinds' hashes are those of earlier
+    versions."""
     config = {"format": FORMAT, "kind": kind, "params": params, "engine": engine, "instrument": instrument,
               "window": window, "map_over": map_over, "date": date, "seed": seed}
     if kind in POLICY_KINDS:
         config["decision_seconds"] = float(decision_seconds)
         if kind == "constant":
             config["action"] = int(action)
+    if policy_gradient is not None:
+        config["policy_gradient"] = policy_gradient
     return config
 
 
@@ -165,8 +169,9 @@ def plan_jobs(exp: Experiment) -> list[Job]:
         for name, model in exp.models.items():
             params = exp.job_params(name, s)  # the session window's trading hours when the model follows them
             for seed in exp.seeds:
+                pg = None if model.policy_gradient is None else canonical(model.policy_gradient)
                 config = job_config(model.kind, params, engine, exp.instrument, s.window, exp.map_over,
-                                    s.date.isoformat(), seed, action=model.action)
+                                    s.date.isoformat(), seed, action=model.action, policy_gradient=pg)
                 jobs.append(Job(name, config, hash_config(config), str(exp.data), paths, hashes,
                                 str(job_folder(exp.out, name, s.label, seed))))
     return jobs
@@ -230,7 +235,7 @@ def run_job(job: Job) -> dict:
     """Run one job and commit its folder; return its manifest. Raises on any failure (nothing final written).
 
     ``job.seed`` is recorded; the compiled strategies and the constant policy are deterministic and take no seed;
-    the random policy draws its actions from it.
+    the random policy draws its actions from it, and a model with γ learned online its learner's draws.
     """
     from alpha_as.engine.backtest import Backtest, write_json_atomic
     from alpha_as.engine.config import EngineConfig
@@ -256,6 +261,15 @@ def run_job(job: Job) -> dict:
 
         def write(folder: Path) -> None:
             reference.write_day(run, folder, extra)
+    elif c.get("policy_gradient") is not None:  # γ learned online: a fresh learner per (day, seed), seeded
+        from alpha_as.agents import policy_gradient as PG
+
+        pg_run = PG.run_day(day, params, PG.PolicyGradientConfig(**c["policy_gradient"]), seed=job.seed,
+                            engine=engine, map_over=c["map_over"])
+        result = pg_run.result
+
+        def write(folder: Path) -> None:
+            PG.write_day(pg_run, folder, extra)
     else:
         result = Backtest(day, params, engine).run(map_over=c["map_over"])
 
