@@ -260,6 +260,9 @@ lr_mean = 0.05
     again = PG.run_day(day, ASParams(**c["params"]), PG.PolicyGradientConfig(**c["policy_gradient"]), seed=1,
                        engine=EngineConfig(**c["engine"]))
     np.testing.assert_array_equal(np.array(grids[1]["risk_aversion"][1:]), again.gamma[:len(grids[1]["risk_aversion"]) - 1])
+    assert main(["report", str(out)]) == 0  # the report plots the γ path of the learning model only
+    assert (out / "plots" / "gamma_gen-as-pg.png").stat().st_size > 1000 and not (out / "plots" / "gamma_as.png").exists()
+    assert "plots/gamma_gen-as-pg.png" in (out / "report.md").read_text()
     capsys.readouterr()
     cfg.write_text(cfg.read_text().replace('kind = "as"\n', 'kind = "foic"\npolicy_gradient = { lr_mean = 0.1 }\n'))
     assert main(["runs", "--config", str(cfg)]) == 2

@@ -225,7 +225,8 @@ def build(results_dir: str | Path, out: str | Path | None = None, *,
     figs, notes = plots.make_plots(paper, dest) if paper.models else ([], [])
     more = [m for m in res.models if m.role in AGENT_ROLES and m.name not in paper.names]
     more_figs, more_notes = plots.action_plots(res, more, dest)
-    figs, notes = figs + more_figs, notes + more_notes
+    gamma_figs, gamma_notes = plots.gamma_plots(res, dest)
+    figs, notes = figs + more_figs + gamma_figs, notes + more_notes + gamma_notes
     learning_plot = "plots/learning.png" if lrn.plot_learning(learning, dest / "plots" / "learning.png") else None
     files += [dest / p for _, p in figs] + ([dest / learning_plot] if learning_plot else [])
 

@@ -247,3 +247,55 @@ def action_plots(res: Results, models: Sequence[ModelInfo], out: Path) -> tuple[
         else:
             notes.append(f"{ag.label}: no grid with risk_aversion/skew columns, no action plot.")
     return figs, notes
+
+
+def learned_gamma_models(res: Results) -> list[ModelInfo]:
+    """The models whose (first) grid.parquet has the online learner's columns (γ learned by policy gradient)."""
+    out = []
+    for m in res.models:
+        runs = [res.runs.get((m.name, d)) for d in res.dates]
+        first = next((r for r in runs if r), None)
+        if first and (first[min(first)] / "grid.parquet").exists() and \
+                "pg_mu" in grid_columns(first[min(first)] / "grid.parquet"):
+            out.append(m)
+    return out
+
+
+def plot_gamma_path(res: Results, model: ModelInfo, days: Sequence[str], path: Path) -> bool:
+    """One panel per day: the γ applied every 5 s and the policy's central γ, exp(μ), of ``model``'s lowest seed
+    (log scale); False when no grid has the columns."""
+    height = 2.4 * len(days) + 0.6
+    fig = new_figure(figsize=(9, height))
+    axes = fig.subplots(len(days), 1, squeeze=False)[:, 0]
+    drawn = False
+    for ax, day in zip(axes, days, strict=True):
+        seeds = res.runs.get((model.name, day))
+        g = read_grid(seeds[min(seeds)] / "grid.parquet", ["timestamp", "risk_aversion", "pg_mu"]) if seeds else None
+        if g is not None and g["timestamp"].size:
+            h = _hours(g["timestamp"])
+            ax.plot(h, g["risk_aversion"], lw=0.5, alpha=0.6, label="γ applied")
+            ax.plot(h, np.exp(g["pg_mu"]), lw=1.0, label="exp(μ), the policy's mean")
+            ax.set_yscale("log")
+            ax.legend(fontsize=7, loc="best")
+            drawn = True
+        ax.set_title(f"{day}", fontsize=9)
+        ax.set_ylabel("γ", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("hour of day (UTC)", fontsize=8)
+    fig.suptitle(f"{model.label}: risk aversion learned online (lowest seed)", fontsize=10)
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.5 / height, top=1 - 0.65 / height, hspace=0.35)
+    if drawn:
+        save_fig(fig, path)
+    return drawn
+
+
+def gamma_plots(res: Results, out: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    """``plots/gamma_<model>.png`` for each model with γ learned online (first, middle and last day)."""
+    figs: list[tuple[str, str]] = []
+    days = list(dict.fromkeys([res.dates[0], res.dates[len(res.dates) // 2], res.dates[-1]])) if res.dates else []
+    for m in learned_gamma_models(res):
+        fname = f"gamma_{m.name}.png"
+        if plot_gamma_path(res, m, days, out / "plots" / fname):
+            figs.append((f"{m.label}: the γ learned online on {', '.join(days)}", f"plots/{fname}"))
+    return figs, []
