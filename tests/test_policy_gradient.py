@@ -280,3 +280,40 @@ def test_hummingbots_risk_factor_can_be_learned_too(days):
     assert run.result.info["params"]["risk_factor"] == run.gamma[-1]  # the last epoch's γ is the one in force
     fixed = Backtest(days[0], params).run()
     assert run.result.metrics != fixed.metrics  # γ moved, and with it the quotes
+
+
+def test_replicate_runs_gen_as_with_gamma_learned_online(tmp_path):
+    """A protocol with "gen-as-pg": Gen-AS's GA parameters per seed as the warm start, [policy_gradient] in the
+    job and in the protocol's identity; the report plots its γ path."""
+    from alpha_as.experiments import replicate as rep
+    from alpha_as.experiments.protocol import load_protocol
+
+    store = tmp_path / "store"
+    assert main(["data", "synth", "--out", str(store), "--start", "2020-12-08", "--end", "2020-12-09", "--hours",
+                 "0.1", "--workers", "1"]) == 0
+    cfg = tmp_path / "pg.toml"
+    cfg.write_text(f'[protocol]\ndata = "{store}"\ninstrument = "{INSTR}"\nout = "{tmp_path / "out"}"\n'
+                   'window = "07:00-07:06"\nfi = "2020-12-08"\ntrain = "2020-12-08"\ntest = ["2020-12-09"]\n'
+                   'models = ["gen-as", "gen-as-pg"]\nworkers = 1\n'
+                   "[genas]\ngenerations = 1\npopulation = 2\n[policy_gradient]\nlr_mean = 0.04\n")
+    p = load_protocol(cfg)
+    assert p.identity()["policy_gradient"]["lr_mean"] == 0.04
+    rep.replicate(p, progress=False, echo=lambda _line: None)
+    out = p.out
+    best = json.loads((out / "genas" / "seed=0" / "best.json").read_text())["params"]
+    run = out / "runs" / "gen-as-pg" / "2020-12-09" / "seed=0"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["config"]["policy_gradient"]["lr_mean"] == 0.04
+    assert manifest["config"]["params"]["risk_aversion"] == best["risk_aversion"]  # the GA's γ: the warm start
+    assert (run / "policy_gradient.json").is_file()
+    grid = pq.read_table(run / "grid.parquet").to_pydict()
+    assert len(set(grid["risk_aversion"][1:])) > 10
+    assert (out / "plots" / "gamma_gen-as-pg.png").is_file()
+    assert "Gen-AS (γ learned online)" in (out / "report.md").read_text()
+    cfg.write_text(cfg.read_text().replace('"gen-as", "gen-as-pg"', '"gen-as-pg"'))
+    with pytest.raises(InputError, match="gen-as-pg builds on Gen-AS"):
+        load_protocol(cfg)
+    cfg.write_text(cfg.read_text().replace('"gen-as-pg"]', '"gen-as", "gen-as-pg"]').replace("lr_mean = 0.04",
+                                                                                           "lr_mean = -1"))
+    with pytest.raises(InputError, match=r"\[policy_gradient\].*lr_mean must be > 0"):
+        load_protocol(cfg)

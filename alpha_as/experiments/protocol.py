@@ -50,7 +50,9 @@ with the best GA fitness on the training session — a choice a practitioner cou
 (``constant-oracle``: the constant action with the best mean Sharpe over the test sessions, chosen in
 hindsight) and ``variant`` (``alpha-as-1-sound``, ``alpha-as-2-sound``: the repaired learner on the same
 networks, ``alpha_as.agents.config.model_agent``). Agents, variants and policies build on Gen-AS's
-parameters, so they need ``"gen-as"`` in the models. Role ``strategy`` (issue #13, beyond the paper; listed after
+parameters, so they need ``"gen-as"`` in the models (so does ``gen-as-pg``: Gen-AS's parameters with γ learned
+online, issue #14 §1, role ``strategy``, its learner's settings in ``[policy_gradient]``, which enters the
+identity only when it runs). Role ``strategy`` (issue #13, beyond the paper; listed after
 the paper's five): Hummingbot's AS and GLFT (:data:`STRATEGY_MODELS`), ``hummingbot-as`` / ``glft`` with the
 registry's params class and ``[strategies.<name>]``, ``hummingbot-as-tuned`` / ``glft-tuned`` on the parameters of
 their own GA (:meth:`Protocol.strategy_ga_config`: ``[genas]``'s settings without its AS ``genes`` and
@@ -121,18 +123,21 @@ STRATEGY_MODELS = {"hummingbot-as": "hummingbot-as", "hummingbot-as-tuned": "hum
 """The strategy models (role ``strategy``) and the registered strategy each runs; ``-tuned``: on its GA's best."""
 STRATEGIES = ("hummingbot-as", "glft")
 """The registered strategies of the strategy models (the tables ``[strategies.<name>]``)."""
-MODELS = (*PAPER_MODELS, *STRATEGY_MODELS, "random", "constant-train", "constant-oracle", "alpha-as-1-sound",
+ONLINE_MODELS = ("gen-as-pg",)
+"""Gen-AS with its γ learned online (issue #14 §1, role ``strategy``): each seed's GA parameters as the warm start,
+the learner's settings from ``[policy_gradient]``; a fresh learner per (test session, seed)."""
+MODELS = (*PAPER_MODELS, *STRATEGY_MODELS, *ONLINE_MODELS, "random", "constant-train", "constant-oracle", "alpha-as-1-sound",
           "alpha-as-2-sound")
 """Every model a protocol may run, in the report's column order: the paper's five first."""
-DEFAULT_MODELS = tuple(m for m in MODELS if m not in STRATEGY_MODELS)
+DEFAULT_MODELS = tuple(m for m in MODELS if m not in STRATEGY_MODELS and m not in ONLINE_MODELS)
 """The models of a protocol file without ``models`` (those of before the strategy models, so its identity stays)."""
 LABELS = {"foic": "FOIC", "liic": "LIIC", "gen-as": "Gen-AS", "alpha-as-1": "Alpha-AS-1", "alpha-as-2": "Alpha-AS-2",
           "hummingbot-as": "Hummingbot AS", "hummingbot-as-tuned": "Hummingbot AS (tuned)", "glft": "GLFT",
-          "glft-tuned": "GLFT (tuned)",
+          "glft-tuned": "GLFT (tuned)", "gen-as-pg": "Gen-AS (γ learned online)",
           "random": "Random", "constant-train": "Constant (train)", "constant-oracle": "Constant (oracle)",
           "alpha-as-1-sound": "Alpha-AS-1-sound", "alpha-as-2-sound": "Alpha-AS-2-sound"}
 ROLES = {"foic": "baseline", "liic": "baseline", "gen-as": "reference", "alpha-as-1": "agent", "alpha-as-2": "agent",
-         **dict.fromkeys(STRATEGY_MODELS, "strategy"),
+         **dict.fromkeys(STRATEGY_MODELS, "strategy"), "gen-as-pg": "strategy",
          "random": "policy", "constant-train": "policy", "constant-oracle": "oracle",
          "alpha-as-1-sound": "variant", "alpha-as-2-sound": "variant"}
 AGENT_ROLES = ("agent", "variant")
@@ -140,10 +145,12 @@ AGENT_ROLES = ("agent", "variant")
 REFERENCE_MODELS = ("random", "constant-train", "constant-oracle")
 """Models of the references stage (``alpha_as.agents.reference``)."""
 NEEDS_GENAS = ("agent", "variant", "policy", "oracle")
+"""Roles built on Gen-AS's parameters (so is ``gen-as-pg``)."""
 """Roles that quote AS on Gen-AS's parameters."""
 SOUND_DROPS = ("preset", "q_target", "epochs", "batch_size")
 """[agents] keys a -sound model does not take (its preset sets them)."""
-TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines", "synth", "strategies")
+TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines", "synth", "strategies",
+          "policy_gradient")
 BASELINE_MODELS = ("foic", "liic")
 AGENT_FIXED = ("agent", "seed", "workers", "window", "features", "engine", "map_over")
 GA_FIXED = ("seed", "workers", "window", "strategy")
@@ -260,6 +267,14 @@ class Protocol:
     base_params: Gen-AS, the references, the agents); they keep them whatever ``trading_hours``."""
     strategies: dict = field(default_factory=dict)
     """[strategies]: {strategy of :data:`STRATEGIES`: its table as written (validated)}."""
+    policy_gradient: dict = field(default_factory=dict)
+    """[policy_gradient]: the online γ learner's settings for ``gen-as-pg`` (validated)."""
+
+    def policy_gradient_config(self) -> dict:
+        """The canonical learner settings of ``gen-as-pg`` (``[policy_gradient]`` over the defaults)."""
+        from alpha_as.agents.policy_gradient import PolicyGradientConfig
+
+        return canonical(PolicyGradientConfig.from_dict(dict(self.policy_gradient)))
 
     @property
     def agents_run(self) -> tuple[str, ...]:
@@ -346,6 +361,7 @@ class Protocol:
                 "features": dataclasses.asdict(self.features), "genas": self.genas, "agents": self.agents,
                 "baselines": {k: v.to_dict() for k, v in self.baselines.items()}, "quick": self.quick,
                 **({"sound": self.sound} if any(ROLES[m] == "variant" for m in self.models) else {}),
+                **({"policy_gradient": self.policy_gradient_config()} if "gen-as-pg" in self.models else {}),
                 **({"strategies": {k: v for k, v in self.strategies.items()
                                    if k in {STRATEGY_MODELS[m] for m in self.strategies_run}}}
                    if self.strategies_run else {}),
@@ -500,7 +516,7 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
     if not isinstance(t.models, list) or not t.models or any(m not in MODELS for m in t.models) \
             or len(set(t.models)) != len(t.models):
         raise InputError(f"{src}: key 'models' must list some of {', '.join(MODELS)}, each once; got {t.models!r}")
-    needs = [m for m in t.models if ROLES[m] in NEEDS_GENAS]
+    needs = [m for m in t.models if ROLES[m] in NEEDS_GENAS or m in ONLINE_MODELS]
     if needs and "gen-as" not in t.models:
         raise InputError(f"{src}: key 'models': {needs[0]} builds on Gen-AS (the Alpha-AS agents and the reference "
                          f"policies use its parameters); add \"gen-as\"")
@@ -527,6 +543,10 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
     agent_config_check({**base, **SOUND, **sound}, f"{file} [sound]")  # what a -sound model is built from
     baselines = _baselines(_table(doc, "baselines", file), file)
     strategies = _strategies(_table(doc, "strategies", file), file)
+    policy_gradient = _table(doc, "policy_gradient", file)
+    from alpha_as.agents.policy_gradient import PolicyGradientConfig
+
+    PolicyGradientConfig.from_dict(dict(policy_gradient), source=f"{file} [policy_gradient]")
     synth = build(SynthOptions, _table(doc, "synth", file), f"{file} [synth]")
     if not synth.is_default and not t.synthetic:
         raise InputError(f"{file} [synth]: a market variant needs synthetic = true in [protocol] (it is a variant of "
@@ -551,7 +571,7 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
                  workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note, notes=tuple(t.notes),
                  engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound,
                  synth=synth, trading_hours=t.trading_hours, quote_currency=t.quote_currency, fixed_hours=fixed,
-                 strategies=strategies)
+                 strategies=strategies, policy_gradient=dict(policy_gradient))
     for strategy in p.tuned_strategies:  # the GA of each -tuned model is valid ([genas] with [strategies.<name>])
         p.strategy_ga_config(strategy, 0, file)
     return p

@@ -320,12 +320,14 @@ class SessionFiles:
 
 
 def make_job(p: Protocol, files: SessionFiles, model: str, kind: str, params: dict, s: Session, seed: int,
-             folder: Path, *, action: int | None = None, keep: str = "all") -> runner.Job:
+             folder: Path, *, action: int | None = None, keep: str = "all",
+             policy_gradient: dict | None = None) -> runner.Job:
     """A runner job of the protocol (engine, instrument, P&L-to-MAP rule of the protocol; the session's window and,
     with ``trading_hours = "window"``, its trading hours: :meth:`Protocol.session_params`)."""
     params = p.session_params(kind, s, params)
     config = runner.job_config(kind, params, canonical(p.engine), p.instrument, s.window, p.map_over,
-                               s.date.isoformat(), seed, action=action, decision_seconds=p.decision_seconds)
+                               s.date.isoformat(), seed, action=action, decision_seconds=p.decision_seconds,
+                               policy_gradient=policy_gradient)
     paths, hashes = files(s)
     return runner.Job(model, config, runner.hash_config(config), str(p.data), paths, hashes, str(folder), keep)
 
@@ -340,6 +342,11 @@ def baseline_jobs(p: Protocol) -> list[runner.Job]:
     jobs = []
     for s in p.test:
         for model in p.models:
+            if model == "gen-as-pg":  # Gen-AS's GA parameters as the warm start, γ learned online
+                jobs += [make_job(p, files, model, "gen-as", genas_params(p, seed), s, seed,
+                                  runs_root(p) / model / s.label / f"seed={seed}",
+                                  policy_gradient=p.policy_gradient_config()) for seed in p.seeds]
+                continue
             if ROLES[model] == "strategy":
                 jobs += [strategy_job(p, files, model, s, seed, strategy[model, seed]) for seed in p.seeds]
             if ROLES[model] not in ("baseline", "reference"):
