@@ -189,7 +189,11 @@ def test_cli_runs_as_with_policy_gradient_and_continues_the_learner(store, tmp_p
     assert set(PG.GRID_COLUMNS) <= set(grid) and math.isnan(grid["risk_aversion"][0])
     assert all(0.01 <= g <= 2.0 for g in grid["risk_aversion"][1:])
     m = json.loads((tmp_path / "d1" / "metrics.json").read_text())
-    assert m["policy_gradient"]["epochs"] == 719 and m["policy_gradient"]["config"]["initial_gamma"] == 0.2
+    d = m["policy_gradient"]
+    assert d["epochs"] == 719 and d["config"]["initial_gamma"] == 0.2 and d["updates"] > 600
+    assert d["gamma_p10"] <= d["gamma_median"] <= d["gamma_p90"] and len(d["theta"]) == 6
+    assert d["entropy_first"] == pytest.approx(0.5 * math.log(2 * math.pi * math.e) - 1.5)  # ρ₀ = −1.5
+    assert -1 <= d["corr_deviation_reward"] <= 1 and set(d["feature_means"]) == set(PG.FEATURES[1:5])
     assert (tmp_path / "d1" / "policy_gradient.json").is_file()
     assert main(["run", "as", "--day", "2020-12-10", "--params", params, "--policy-state", str(tmp_path / "d1"),
                  "--out", str(tmp_path / "d2"), *common]) == 0

@@ -422,6 +422,27 @@ def run_day(day, params, config: PolicyGradientConfig, *, seed: int = 0, state: 
                            arr[:, 4], arr[:, 5], arr[:, 6], learner)
 
 
+def diagnostics(run: LearnedGammaRun) -> dict:
+    """What the learner did on the day, reported beside its results: epochs and updates; the γ applied (median,
+    10th and 90th percentiles) and the policy's central γ at the end; the policy's entropy (of log γ, nats) at the
+    first and last epoch (does exploration collapse?); the correlation of the draw's deviation u − μ with the
+    epoch's reward (the signal the gradient follows); the weights θ; the features' normaliser means at the end
+    (input drift across days)."""
+    s = run.learner.state
+    n = len(run.t)
+    ent = 0.5 * np.log(2 * np.pi * np.e * run.std ** 2) if n else np.array([])
+    dev = run.u - run.mu
+    ok = np.isfinite(run.reward)
+    corr = float(np.corrcoef(dev[ok], run.reward[ok])[0, 1]) if ok.sum() > 2 and np.std(run.reward[ok]) > 0 else None
+    q = (lambda p: float(np.quantile(run.gamma, p))) if n else (lambda p: None)
+    return {"epochs": n, "updates": s.updates, "gamma_median": q(0.5), "gamma_p10": q(0.1), "gamma_p90": q(0.9),
+            "final_mean_gamma": float(np.clip(math.exp(float(s.theta[0])), run.learner.config.gamma_min,
+                                              run.learner.config.gamma_max)),
+            "entropy_first": float(ent[0]) if n else None, "entropy_last": float(ent[-1]) if n else None,
+            "corr_deviation_reward": corr, "theta": [float(x) for x in s.theta],
+            "feature_means": dict(zip(FEATURES[1:5], (float(x) for x in s.f_mean), strict=True))}
+
+
 GRID_COLUMNS = ("risk_aversion", "pg_u", "pg_mu", "pg_std", "pg_reward", "pg_reward_norm")
 """The grid.parquet columns of a learned-γ run: per row, the epoch decided last strictly before it (γ applied, the
 draw u, the mean μ and std s of log γ, the epoch's reward and its normalised value; NaN before the first)."""
@@ -433,10 +454,7 @@ def write_day(run: LearnedGammaRun, out: str | Path, extra: dict | None = None) 
 
     from alpha_as.data.store import write_table_atomic
 
-    info = {"policy_gradient": {"epochs": len(run.t), "updates": run.learner.state.updates,
-                                "final_mean_gamma": float(math.exp(run.learner.state.theta[0])),
-                                "mean_gamma_applied": float(np.mean(run.gamma)) if len(run.gamma) else None,
-                                "config": run.learner.config.to_dict()}}
+    info = {"policy_gradient": {**diagnostics(run), "config": run.learner.config.to_dict()}}
     out = run.result.write(out, {**(extra or {}), **info})
     res = run.result
     idx = np.searchsorted(run.t, res.grid_ts, side="left") - 1
