@@ -41,6 +41,8 @@ def _type_ok(value: Any, expected: Any) -> bool:
         return isinstance(value, list | tuple)
     if origin is dict:
         return isinstance(value, dict)
+    if isinstance(expected, type) and dataclasses.is_dataclass(expected):  # a nested table (built by the class)
+        return isinstance(value, expected | dict)
     if isinstance(expected, type):
         return isinstance(value, expected)
     return True

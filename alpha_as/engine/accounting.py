@@ -13,11 +13,13 @@ import math
 
 from numba import njit
 
+from alpha_as.engine.chain import settle_gas
 from alpha_as.engine.config import C_LOT_RULE, CF_MAKER_FEE, CF_MARK_SIGMA, CF_TAKER_FEE
 from alpha_as.engine.state import (
     BOOK,
     CASH,
     FEES,
+    GAS,
     LOT_CAP,
     LOT_OVERFLOW,
     LOT_QTY,
@@ -157,6 +159,7 @@ def book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker
         sf[LOT_VALUE] = 0.0
     sf[POSITION] = new_pos
     sf[REALIZED] -= fee
+    settle_gas(st.si, sf)  # on a chain: the gas of the actions sent so far, in the realized P&L of this row
     r = st.si[N_FILLS]
     mark, unreal = mark_and_unrealized(st, bid_px, bid_qty, ask_px, ask_qty, cf)
     st.fill_t[r] = t
@@ -173,4 +176,5 @@ def book_fill(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, side, px, qty, taker
     row[9] = sf[CASH]
     row[10] = limit
     row[11] = mark
+    row[12] = sf[GAS]
     st.si[N_FILLS] = r + 1

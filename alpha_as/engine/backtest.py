@@ -25,7 +25,7 @@ import pyarrow as pa
 from alpha_as.atomic import check_out_dir, write_text_atomic
 from alpha_as.configs import replace_checked
 from alpha_as.data.store import MarketDay, write_table_atomic
-from alpha_as.engine import accounting, kernel, kernel_general
+from alpha_as.engine import accounting, chain, kernel, kernel_general
 from alpha_as.engine import config as C
 from alpha_as.engine import state as S
 from alpha_as.engine.config import EngineConfig
@@ -220,6 +220,7 @@ class Backtest:
         n_grid = max(0, (self.last_event - self.first_grid) // self.grid_ns + 1) + 2
         self.state = S.new_state(self.first_grid, grid_capacity=n_grid, levels=lay.levels,
                                  strategy_state=lay.state, grid_columns=len(lay.grid_src))
+        chain.set_state(self.state, self.config.chain)  # blocks and gas instead of the fixed latency, when set
         if lay.clock_ns > 0:  # the strategy's clock ticks on multiples of its period, from the first one after the data start
             self.state.si[S.NEXT_CLOCK_T] = (int(first) // lay.clock_ns + 1) * lay.clock_ns
         self.done = False
@@ -256,6 +257,7 @@ class Backtest:
                 raise RuntimeError(f"more than {S.LOT_CAP} open inventory lots; the position is unbounded")
             else:
                 break
+        chain.settle(self.state)  # on a chain, the gas of the last actions is in the cash and realized P&L
         self.wall += time.perf_counter() - t0
         self.done = code == kernel.END
         return self.done
@@ -271,7 +273,9 @@ class Backtest:
     def result(self, map_over: str = "fills") -> BacktestResult:
         st = self.state
         nf, ng = int(st.si[S.N_FILLS]), int(st.si[S.N_GRID])
-        fills = {c: st.fill_f[:nf, j].copy() for j, c in enumerate(S.FILL_COLUMNS)}
+        on_chain = self.config.chain is not None
+        fills = {c: st.fill_f[:nf, j].copy() for j, c in enumerate(S.FILL_COLUMNS)
+                 if on_chain or c not in S.CHAIN_FILL_COLUMNS}
         grid = {c: st.grid_f[:ng, j].copy() for j, c in enumerate(S.GRID_COLUMNS + self.layout.grid_names)}
         metrics = day_metrics(fills["realized_pnl"], fills["total_pnl"], fills["position"],
                               grid_total=grid["total_pnl"], grid_position=grid["position"], map_over=map_over)
@@ -285,6 +289,11 @@ class Backtest:
             "final_position": float(st.sf[S.POSITION]), "fees": float(st.sf[S.FEES]),
             "volume": float(st.sf[S.VOLUME]), "trade_side_in_data": bool(self.day.has_side),
         }
+        if on_chain:  # what the chain cost (alpha_as.engine.chain)
+            gas, actions = float(st.sf[S.GAS]), int(st.si[S.N_REQUESTS])
+            info["chain"] = {"gas": gas, "gas_per_fill": gas / nf if nf else None,
+                             "gas_per_action": gas / actions if actions else None, "actions": actions,
+                             "slipped_blocks": int(st.si[S.N_SLIPS])}
         res = BacktestResult(st.fill_t[:nf].copy(), fills, st.grid_t[:ng].copy(), grid, counters, metrics, info)
         first_h, last_h = getattr(self.strategy, "first_hour", None), getattr(self.strategy, "last_hour", None)
         if first_h is not None and last_h is not None:

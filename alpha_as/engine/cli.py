@@ -16,7 +16,7 @@ from alpha_as.configs import finite_float, from_dict, load_json_arg
 from alpha_as.data import store
 from alpha_as.data.validate import add_trust_argument, require_sessions
 from alpha_as.engine.backtest import Backtest
-from alpha_as.engine.config import FILL_MODELS, LOT_MATCHING, EngineConfig
+from alpha_as.engine.config import FILL_MODELS, LOT_MATCHING, ChainConfig, EngineConfig
 from alpha_as.errors import InputError
 from alpha_as.strategies import registry
 from alpha_as.strategies.avellaneda_stoikov import ASParams
@@ -51,6 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--maker-fee", type=finite_float, default=0.0, help="maker fee rate, negative = rebate (default 0)")
     run.add_argument("--taker-fee", type=finite_float, default=0.0, help="taker fee rate (default 0)")
     run.add_argument("--lot-matching", choices=LOT_MATCHING, default="paper", help="realized P&L lot rule")
+    run.add_argument("--chain", metavar="JSON",
+                     help="trade on a chain (alpha_as.engine.chain): a JSON file or object of [engine.chain] settings "
+                     "(block_seconds, network_delay_ms, slip_probability, slip_seed, gas_units_place, gas_units_cancel, "
+                     "gas_price_gwei, native_price, fee_bps); blocks replace --latency-ms")
     run.add_argument("--window", default=None,
                      help="UTC time window of the day to replay, HH:MM-HH:MM, or 'all' (default 07:00-19:00; an agent "
                      "replays the window of its model)")
@@ -131,8 +135,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise InputError(f"risk aversion \"policy_gradient\" applies to as and hummingbot-as, not {args.strategy}")
     if args.policy_state is not None and pg is None:
         raise InputError("--policy-state needs --params with risk_aversion (or risk_factor) \"policy_gradient\"")
+    chain = None
+    if args.chain is not None:
+        raw, source = load_json_arg(args.chain, "--chain")
+        chain = ChainConfig.from_dict(raw, source=source)
     config = EngineConfig(fill_model=args.fill, latency_ms=args.latency_ms, maker_fee=args.maker_fee,
-                          taker_fee=args.taker_fee, lot_matching=args.lot_matching)
+                          taker_fee=args.taker_fee, lot_matching=args.lot_matching, chain=chain)
     require_sessions(args.data, args.instrument, [(day_date, args.window)], trust=args.trust_data)
     day = store.load_window_day(args.data, args.instrument, day_date, args.window)
     seed = args.seed if args.seed is not None else 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -46,6 +47,63 @@ KIND_NONE = 0
 :mod:`alpha_as.strategies.registry` + 1."""
 
 
+MAX_BLOCK_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """The ``[engine.chain]`` table: the venue's blocks, gas and fee tier."""
+
+    block_seconds: float = 2.0
+    """Seconds between blocks (≈ 12 on Ethereum, ≈ 2 on L2s)."""
+    network_delay_ms: float = 0.0
+    """Delay from sending to the mempool, before the block boundary is taken."""
+    slip_probability: float = 0.0
+    """Probability that a request misses its block and goes live one block later."""
+    slip_seed: int = 0
+    """Seed of the slips."""
+    gas_units_place: float = 150_000.0
+    """Gas of a new order or a replacement."""
+    gas_units_cancel: float = 60_000.0
+    """Gas of a cancel."""
+    gas_price_gwei: float = 0.05
+    """Gas price (base + priority fee), gwei."""
+    native_price: float = 3000.0
+    """Price of the gas token in quote currency."""
+    fee_bps: float | None = None
+    """Fee tier: maker and taker fee in basis points of the traded value (None: the engine's maker/taker fee)."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("block_seconds", 0 < self.block_seconds <= MAX_BLOCK_SECONDS, f"in (0, {MAX_BLOCK_SECONDS:.0f}]"),
+            ("network_delay_ms", 0 <= self.network_delay_ms <= 3.6e6, "in [0, 3600000]"),
+            ("slip_probability", 0 <= self.slip_probability < 1, "in [0, 1)"),
+            ("gas_units_place", 0 <= self.gas_units_place < math.inf, ">= 0"),
+            ("gas_units_cancel", 0 <= self.gas_units_cancel < math.inf, ">= 0"),
+            ("gas_price_gwei", 0 <= self.gas_price_gwei < math.inf, ">= 0"),
+            ("native_price", 0 <= self.native_price < math.inf, ">= 0"),
+        ]
+        for key, ok, need in checks:
+            if not ok:
+                raise InputError(f"chain: {key} must be finite and {need}, got {getattr(self, key)!r}")
+        if self.slip_seed < 0:
+            raise InputError(f"chain: slip_seed must be >= 0, got {self.slip_seed!r}")
+        if self.fee_bps is not None and not (0 <= self.fee_bps < 10_000):
+            raise InputError(f"chain: fee_bps must be in [0, 10000), got {self.fee_bps!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict, *, source: str = "[engine.chain]") -> ChainConfig:
+        return from_dict(cls, d, source=source)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def gas_cost(self, units: float) -> float:
+        """Quote currency paid for a transaction of ``units`` gas."""
+        return units * self.gas_price_gwei * 1e-9 * self.native_price
+
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """How the exchange is simulated. Defaults: the paper authors' engine (spec §2)."""
@@ -73,8 +131,17 @@ class EngineConfig:
     """Unwind prices for the unrealized P&L are bounded to mid ± this many σ (spec §2); 0 disables."""
     mark_window: int = 25
     """Number of mids in the σ of that bound."""
+    chain: ChainConfig | None = field(default=None, metadata={"omit_default": True})
+    """On-chain costs (:mod:`alpha_as.engine.chain`): blocks instead of the fixed latency, gas per action, a fee
+    tier; None (default): an exchange. A dict is read as a ChainConfig (``[engine.chain]``)."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.chain, dict):
+            object.__setattr__(self, "chain", ChainConfig.from_dict(self.chain, source="engine: chain"))
+        elif self.chain is not None and not isinstance(self.chain, ChainConfig):
+            raise InputError(f"engine: chain must be a table of chain settings, got {self.chain!r}")
+        if self.chain is not None and self.chain.fee_bps is not None and (self.maker_fee or self.taker_fee):
+            raise InputError("engine: chain.fee_bps sets both fees; leave maker_fee and taker_fee at 0")
         if self.fill_model not in FILL_MODELS:
             raise InputError(f"engine: fill_model must be one of {FILL_MODELS}, got {self.fill_model!r}")
         if self.lot_matching not in LOT_MATCHING:
@@ -97,10 +164,22 @@ class EngineConfig:
 
     @classmethod
     def from_dict(cls, d: dict, *, source: str = "engine config") -> EngineConfig:
-        return from_dict(cls, d, source=source)
+        d = dict(d)
+        chain = d.pop("chain", None)
+        cfg = from_dict(cls, d, source=source)
+        if chain is None:
+            return cfg
+        if not isinstance(chain, dict):
+            raise InputError(f"{source}: key 'chain' must be a table [engine.chain], got {chain!r}")
+        return dataclasses.replace(cfg, chain=ChainConfig.from_dict(chain, source=f"{source} chain"))
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; ``chain`` only when set (so the dicts, and hashes, of exchange configs are those of
+        earlier versions)."""
+        d = asdict(self)
+        if self.chain is None:
+            del d["chain"]
+        return d
 
     def arrays(self, kind: int, has_side: bool, grid_end_ns: int) -> tuple[np.ndarray, np.ndarray]:
         """The loop's int and float config vectors (the strategy's entries, C_LEVELS and after, are set by the
@@ -121,4 +200,6 @@ class EngineConfig:
         cf[CF_QUEUE_POWER] = self.queue_power
         cf[CF_MARK_SIGMA] = self.mark_sigma_bound
         cf[CF_MARK_WINDOW] = self.mark_window
+        if self.chain is not None and self.chain.fee_bps is not None:  # the fee tier (the rest: chain.set_state)
+            cf[CF_MAKER_FEE] = cf[CF_TAKER_FEE] = self.chain.fee_bps / 10_000.0
         return ci, cf

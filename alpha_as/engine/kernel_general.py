@@ -249,7 +249,6 @@ def _strategy(si, sf, orders, mids, kq, ss, req_i, req_f, ci, params, t, bid0, a
     state's arrays, not the state (see kernel.send)."""
     status, bp, bq, ap, aq = dispatch_quote(ci[C_KIND], params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick,
                                              bid_px, ask_px, i)
-    lat = ci[C_LATENCY_NS]
     if status == Q_OK:
         si[N_QUOTE_UPDATES] += 1
     elif status == Q_LEVELS:
@@ -258,8 +257,8 @@ def _strategy(si, sf, orders, mids, kq, ss, req_i, req_f, ci, params, t, bid0, a
         base = len(ss) - 4 * nlev  # the quote buffer at the end of the strategy's state
         for lv in range(nlev):
             j = base + 4 * lv
-            set_quote(orders, si, req_i, req_f, lat, 0, lv, ss[j], ss[j + 1], t)
-            set_quote(orders, si, req_i, req_f, lat, 1, lv, ss[j + 2], ss[j + 3], t)
+            set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 0, lv, ss[j], ss[j + 1], t)
+            set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 1, lv, ss[j + 2], ss[j + 3], t)
         return
     elif status == Q_OUTSIDE_HOURS or status == Q_CANCEL:
         _cancel_all(orders, si, req_i, req_f, ci, t)
@@ -272,8 +271,8 @@ def _strategy(si, sf, orders, mids, kq, ss, req_i, req_f, ci, params, t, bid0, a
     else:
         count_skip(si, status)
         return  # leave the orders as they are
-    set_quote(orders, si, req_i, req_f, lat, 0, 0, bp, bq, t)
-    set_quote(orders, si, req_i, req_f, lat, 1, 0, ap, aq, t)
+    set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 0, 0, bp, bq, t)
+    set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 1, 0, ap, aq, t)
 
 
 @njit(cache=True, inline="always")
@@ -318,7 +317,8 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
             queue_on_snapshot(st, cf, ask_px[i], ask_qty[i], 1, 2 * lv + 1)
     if not book_estimators(st.si, st.sf, st.mids, st.kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
         if ci[C_KIND] != 0:
-            _cancel_all(st.orders, st.si, st.req_i, st.req_f, ci, t)  # an empty side: stop quoting (isDepthFilled)
+            # an empty side: stop quoting (depth.isDepthFilled)
+            _cancel_all(st.orders, st.si, st.req_i, st.req_f, ci, t)
         return False
     return ci[C_CLOCK_NS] == 0
 

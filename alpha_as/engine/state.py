@@ -43,7 +43,14 @@ REQ_SEQ = 27           # requests sent so far: orders same-time arrivals of both
 REQ_OVERFLOW = 28      # 1 if a side had more than REQ_CAP requests in flight (the run is refused)
 NEXT_CLOCK_T = 29      # next strategy clock event (ns) for strategies on a clock (C_CLOCK_NS > 0)
 N_HOLDS = 30           # strategy evaluations that kept the live orders (Q_HOLD)
-NSI = 32
+N_SLIPS = 31           # on a chain: requests that missed their block (alpha_as.engine.chain)
+CH_BLOCK_NS = 32       # on a chain: the block interval (ns); 0 = an exchange (the fixed latency)
+CH_DELAY_NS = 33       # ... the network delay before the block boundary (ns)
+CH_SEED = 34           # ... the seed of the missed-block draws
+CH_SLIP_T = 35         # ... P(missing a block) x 2**53: a draw below it slips
+CH_PLACES = 36         # ... placements and replacements sent
+CH_CANCELS = 37        # ... cancels sent
+NSI = 40
 
 # ---- float64 scalars (State.sf)
 CASH = 0
@@ -57,6 +64,9 @@ CUR_ALL = 7
 LOT_QTY = 8        # sum of open lot quantities (= |position|)
 LOT_VALUE = 9      # sum of open lot price x quantity
 MARK_SD = 10       # σ of the last mark_window mids, refreshed at each snapshot (NaN until known)
+GAS = 11           # on a chain: gas paid so far (quote currency; alpha_as.engine.chain)
+CH_GAS_PLACE = 12  # on a chain: quote currency per placement or replacement
+CH_GAS_CANCEL = 13  # ... per cancel
 NSF = 16
 
 # ---- our orders at the exchange (State.orders[slot, field]); slot = side + 2·level, side 0 = bid, 1 = ask, so
@@ -83,9 +93,12 @@ F_TAKER = 8
 F_CASH = 9
 F_LIMIT = 10       # the order's limit price (a fill is never worse than it)
 F_MARK = 11        # the unwind price used for the unrealized P&L (NaN when flat)
-NFF = 12
+F_GAS = 12         # on a chain: the gas paid up to this fill (quote currency); not written without a chain
+NFF = 13
 FILL_COLUMNS = ("side", "price", "quantity", "position", "realized_pnl", "unrealized_pnl", "total_pnl",
-                "fee", "taker", "cash", "limit_price", "mark_price")
+                "fee", "taker", "cash", "limit_price", "mark_price", "gas")
+CHAIN_FILL_COLUMNS = ("gas",)
+"""The fill columns of a run on a chain only (fills.parquet of an exchange run is as before)."""
 
 # ---- grid records (State.grid_f[row, field])
 G_POSITION = 0

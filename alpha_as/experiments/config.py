@@ -552,5 +552,7 @@ def canonical(obj: object) -> dict:
         v = getattr(obj, f.name)
         if f.metadata.get("omit_default") and v == f.default:
             continue
+        if dataclasses.is_dataclass(v):  # a nested config (the engine's chain)
+            v = canonical(v)
         out[f.name] = float(v) if hints.get(f.name) is float else v
     return out
