@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= data
 SEED   ?= 0
 
-.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies bench lint clean
+.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies onchain bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,15 @@ strategies: install
 	done
 	$(BIN)/alpha-as runs --config experiments/strategies.toml
 	$(BIN)/alpha-as report results/strategies
+
+onchain: install
+	# AS, Gen-AS and Gen-AS with gamma learned online on the synthetic market as a venue on a chain (2-s blocks, gas
+	# per order action, a 5-bps fee tier; experiments/onchain.toml): results/onchain/report.md.
+	test -d $(DATA)/type=depth/instrument=btcusdt_synth || $(BIN)/alpha-as data synth --out $(DATA) --seed $(SEED)
+	test -f $(STRATEGY_GA)/as/best.json || $(BIN)/alpha-as tune --strategy as --data $(DATA) \
+	    --instrument btcusdt_synth --day 2020-12-08 --out $(STRATEGY_GA)/as
+	$(BIN)/alpha-as runs --config experiments/onchain.toml
+	$(BIN)/alpha-as report results/onchain
 
 BITSTAMP_CAPTURE ?= ../shared/data/bitstamp_btcusd_20150501_obanalytics/2015-05-01.log.bz2
 

@@ -134,3 +134,11 @@ def test_cli_and_runs_take_the_chain(store, tmp_path, capsys):
     man = json.loads((tmp_path / "out" / "as" / "2020-12-09" / "seed=0" / "manifest.json").read_text())
     assert man["config"]["engine"]["chain"]["block_seconds"] == 12.0
     assert json.loads((tmp_path / "out" / "as" / "2020-12-09" / "seed=0" / "metrics.json").read_text())["chain"]
+    assert main(["report", str(tmp_path / "out")]) == 0  # the report's section on what the chain cost
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## On-chain costs" in report and "| as | 1 |" in report
+    head, row = (tmp_path / "out" / "tables" / "chain.csv").read_text().splitlines()
+    vals = dict(zip(head.split(","), row.split(","), strict=True))
+    assert float(vals["pnl_before_gas"]) == pytest.approx(float(vals["pnl"]) + float(vals["gas"]))
+    assert float(vals["actions"]) > 0 and float(vals["gas"]) > 0
+
