@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel; an unpinned torch pulls gigabytes of CUDA packages
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,cluster]'
+	$(PY) -m pip install --quiet -e '.[dev,cluster,rl]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -85,6 +85,7 @@ bench: install
 	$(PY) benchmarks/bench_alpha_as.py --agent alpha-as-2
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_strategies.py
+	$(PY) benchmarks/bench_ppo.py
 	$(PY) benchmarks/bench_replicate.py
 
 clean:

@@ -36,11 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "memories merged and the network fitted after each iteration; checkpoints in --out after every "
         "iteration (rerunning the same command resumes).",
     )
-    tr.add_argument("agent", choices=sorted(MODEL_AGENTS), help="alpha-as-1: feed-forward DQN; alpha-as-2: LSTM DQN; "
-                    "-sound: the repaired learner (not the paper's)")
+    tr.add_argument("agent", choices=[*sorted(MODEL_AGENTS), "ppo"],
+                    help="alpha-as-1: feed-forward DQN; alpha-as-2: LSTM DQN; -sound: the repaired learner (not the "
+                    "paper's); ppo: stable-baselines3's PPO with continuous (gamma, skew), one env per --day")
     tr.add_argument("--data", required=True, type=Path, help="store root")
     tr.add_argument("--instrument", required=True)
-    tr.add_argument("--day", required=True, help="training day, YYYY-MM-DD")
+    tr.add_argument("--day", required=True, help="training day, YYYY-MM-DD (ppo: one or more, comma-separated)")
     tr.add_argument("--genas", required=True, type=Path, help="Gen-AS output folder holding best.json")
     tr.add_argument("--out", required=True, type=Path, help="model folder (created; resumed if it holds a model)")
     tr.add_argument("--seed", type=int, default=0)
@@ -57,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="textbook double-DQN targets (default) or the authors' blended tabular rule")
     tr.add_argument("--timing", choices=TIMINGS, default="grid",
                     help="decisions every 5 s on a clock grid (default) or the authors' (>= 6 s, then the next snapshot)")
+    tr.add_argument("--timesteps", type=_positive, help="ppo: environment steps of training (default 100000)")
+    tr.add_argument("--ppo-config", metavar="JSON", help="ppo: a JSON file or object of PPOConfig fields "
+                    "(reward, inventory_penalty, n_steps, learning_rate, net_arch, checkpoint_every, ...)")
     add_trust_argument(tr)
     tr.set_defaults(func=_cmd_train)
 
@@ -110,6 +114,12 @@ def read_genas(folder: Path) -> ASParams:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    if args.agent == "ppo":
+        from alpha_as.agents.ppo_cli import train_ppo
+
+        return train_ppo(args)
+    if args.timesteps is not None or args.ppo_config is not None:
+        raise InputError(f"--timesteps and --ppo-config apply to ppo, not {args.agent}")
     # torch is loaded by the commands that need it, not when the CLI starts
     from alpha_as.agents.alpha_as import AlphaAS
 

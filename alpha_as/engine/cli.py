@@ -34,12 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Replay one day of a store with one strategy; write fills.parquet, grid.parquet and "
         "metrics.json to --out and print one summary line.",
     )
-    run.add_argument("strategy", choices=sorted(STRATEGIES) + list(POLICIES) + list(AGENTS),
+    run.add_argument("strategy", choices=sorted(STRATEGIES) + list(POLICIES) + list(AGENTS) + ["ppo"],
                      help="as: Avellaneda-Stoikov; foic / liic: the non-AS baselines; fixed: two-sided quoter; "
                      "random / constant: the agents' 20 actions chosen at random every 5 s or one held all day "
                      "(--action), on Gen-AS's --params; "
                      "alpha-as-1 / alpha-as-2 (the paper's) or alpha-as-1-sound / alpha-as-2-sound (the repaired learner): a "
-                     "trained agent (--model; the engine settings come from the model)")
+                     "trained agent (--model; the engine settings come from the model); ppo: a PPO agent (--model, from "
+                     "`alpha-as train ppo`)")
     run.add_argument("--data", required=True, type=Path, help="store root (authors' layout)")
     run.add_argument("--instrument", required=True, help="instrument in the store")
     run.add_argument("--day", required=True, help="day, YYYY-MM-DD")
@@ -115,6 +116,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         args.agent = args.strategy
         return run_agent(args)
+    if args.strategy == "ppo":
+        if args.params is not None:
+            raise InputError("--params does not apply to ppo: its AS parameters come from the model")
+        from alpha_as.agents.ppo_cli import run_ppo
+
+        return run_ppo(args)
     if args.model is not None:
         raise InputError(f"--model applies to the agents (alpha-as-1, alpha-as-2 and their -sound variants) only, not {args.strategy}")
     if args.window is None:
