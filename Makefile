@@ -57,11 +57,14 @@ strategies: install
 	$(BIN)/alpha-as report results/strategies
 
 onchain: install
-	# AS, Gen-AS and Gen-AS with gamma learned online on the synthetic market as a venue on a chain (2-s blocks, gas
+	# AS, Gen-AS, Gen-AS with gamma learned online and PPO on the synthetic market as a venue on a chain (2-s blocks, gas
 	# per order action, a 5-bps fee tier; experiments/onchain.toml): results/onchain/report.md.
 	test -d $(DATA)/type=depth/instrument=btcusdt_synth || $(BIN)/alpha-as data synth --out $(DATA) --seed $(SEED)
 	test -f $(STRATEGY_GA)/as/best.json || $(BIN)/alpha-as tune --strategy as --data $(DATA) \
 	    --instrument btcusdt_synth --day 2020-12-08 --out $(STRATEGY_GA)/as
+	test -f results/onchain_ppo/model.zip || $(BIN)/alpha-as train ppo --data $(DATA) --instrument btcusdt_synth \
+	    --day 2020-12-07,2020-12-08 --genas $(STRATEGY_GA)/as --out results/onchain_ppo --timesteps 100000 \
+	    --chain '{"block_seconds": 2.0, "network_delay_ms": 200.0, "slip_probability": 0.05, "gas_units_place": 150000.0, "gas_units_cancel": 60000.0, "gas_price_gwei": 0.05, "native_price": 3000.0, "fee_bps": 5.0}'
 	$(BIN)/alpha-as runs --config experiments/onchain.toml
 	$(BIN)/alpha-as report results/onchain
 

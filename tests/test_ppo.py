@@ -14,6 +14,7 @@ pytest.importorskip("stable_baselines3")  # installed by `make install` (the "rl
 from alpha_as.agents import ppo, toys  # noqa: E402
 from alpha_as.cli import main  # noqa: E402
 from alpha_as.data import store as st  # noqa: E402
+from alpha_as.strategies.avellaneda_stoikov import ASParams  # noqa: E402
 
 DATES = [dt.date(2021, 2, 1), dt.date(2021, 2, 2)]
 
@@ -111,6 +112,17 @@ def test_cli_trains_and_runs_ppo(toy, tmp_path, capsys):
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert m["kind"] == "ppo" and m["ppo"]["steps"] == 239
     assert len(json.loads((tmp_path / "r" / "actions.json").read_text())["risk_aversion"]) == 239
+    cfg = tmp_path / "r.toml"  # ppo as a runs model, on a chain: its reward (the P&L) is then net of gas
+    cfg.write_text(f'[experiment]\nname = "r"\ndata = "{root}"\ninstrument = "{toys.TOY_INSTRUMENT}"\n'
+                   f'out = "{tmp_path / "runs"}"\ndays = ["2021-02-02"]\nwindow = "all"\nworkers = 1\n'
+                   f'[engine.chain]\nblock_seconds = 2.0\n[models.ppo]\nkind = "ppo"\nmodel = "{tmp_path / "m"}"\n')
+    assert main(["runs", "--config", str(cfg)]) == 0
+    job = tmp_path / "runs" / "ppo" / "2021-02-02" / "seed=0"
+    man = json.loads((job / "manifest.json").read_text())
+    assert set(man["config"]["ppo_model_sha256"]) == {"model.zip", "vecnormalize.pkl"}
+    assert ASParams(**man["config"]["params"]) == toys.TOY_PARAMS  # the base parameters the agent was trained on
+    m2 = json.loads((job / "metrics.json").read_text())
+    assert m2["ppo"]["steps"] == 239 and m2["chain"]["actions"] > 0
     capsys.readouterr()
     for args, needle in [
         (["train", "ppo", "--day", "2021-02-01", "--genas", str(genas), "--ppo-config", '{"reward": "pnl"}',
@@ -122,3 +134,7 @@ def test_cli_trains_and_runs_ppo(toy, tmp_path, capsys):
         assert main([*args, *common]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and needle in err, err
+    cfg.write_text(cfg.read_text().replace(f'model = "{tmp_path / "m"}"', f'model = "{tmp_path}"'))
+    assert main(["runs", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no model.zip" in err, err

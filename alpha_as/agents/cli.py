@@ -59,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--timing", choices=TIMINGS, default="grid",
                     help="decisions every 5 s on a clock grid (default) or the authors' (>= 6 s, then the next snapshot)")
     tr.add_argument("--timesteps", type=_positive, help="ppo: environment steps of training (default 100000)")
+    tr.add_argument("--chain", metavar="JSON", help="ppo: train on a chain (a JSON file or object of [engine.chain] "
+                    "settings, alpha_as.engine.chain): the reward is then net of gas")
     tr.add_argument("--ppo-config", metavar="JSON", help="ppo: a JSON file or object of PPOConfig fields "
                     "(reward, inventory_penalty, n_steps, learning_rate, net_arch, checkpoint_every, ...)")
     add_trust_argument(tr)
@@ -118,8 +120,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from alpha_as.agents.ppo_cli import train_ppo
 
         return train_ppo(args)
-    if args.timesteps is not None or args.ppo_config is not None:
-        raise InputError(f"--timesteps and --ppo-config apply to ppo, not {args.agent}")
+    if args.timesteps is not None or args.ppo_config is not None or args.chain is not None:
+        raise InputError(f"--timesteps, --ppo-config and --chain apply to ppo, not {args.agent}")
     # torch is loaded by the commands that need it, not when the CLI starts
     from alpha_as.agents.alpha_as import AlphaAS
 

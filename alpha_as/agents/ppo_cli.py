@@ -35,8 +35,14 @@ def train_ppo(args: argparse.Namespace) -> int:
     require_sessions(args.data, args.instrument, [(d, args.window) for d in dates], trust=args.trust_data)
     base = read_genas(args.genas)
     out = check_out_dir(args.out)
+    engine = None
+    if args.chain is not None:
+        from alpha_as.engine.config import ChainConfig, EngineConfig
+
+        raw, source = load_json_arg(args.chain, "--chain")
+        engine = EngineConfig(chain=ChainConfig.from_dict(raw, source=source))
     days = [store.load_window_day(args.data, args.instrument, d, args.window) for d in dates]
-    ppo.train(days, base, config, out, progress=True)
+    ppo.train(days, base, config, out, engine=engine, progress=True)
     curve = json.loads((out / "curve.json").read_text())["episodes"]
     first = [e["reward"] for e in curve[: len(dates)]]
     last = [e["reward"] for e in curve[-len(dates):]]

@@ -98,10 +98,10 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10: the tomli backpor
     import tomli as tomllib
 
 KINDS: dict[str, type] = {**{s.name: s.params_class for s in registry.STRATEGIES},
-                          "gen-as": ASParams, "random": ASParams, "constant": ASParams}
+                          "gen-as": ASParams, "random": ASParams, "constant": ASParams, "ppo": ASParams}
 """Model kinds and the parameter dataclass of each: every registered strategy
 (:mod:`alpha_as.strategies.registry`), Gen-AS (AS on a GA's best.json) and the policies (whose ASParams are their
-Gen-AS base)."""
+Gen-AS base) and a PPO agent (its params: the AS base parameters it was trained on, from its ``model`` folder)."""
 NEEDS_FILE = ("gen-as",)
 POLICY_KINDS = ("random", "constant")
 """Kinds that step the agents' 20 actions (``alpha_as.agents.reference``); they need Gen-AS's parameters."""
@@ -170,6 +170,8 @@ class ModelTable:
     """"constant" only: the action index 0..19 held all day."""
     policy_gradient: dict | None = None
     """The learner's settings when the risk aversion is "policy_gradient" (a sub-table)."""
+    model: str | None = None
+    """"ppo" only: the folder written by ``alpha-as train ppo``."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,8 @@ class ModelSpec:
     first_hour nor last_hour)."""
     policy_gradient: object = None
     """A :class:`~alpha_as.agents.policy_gradient.PolicyGradientConfig` when γ is learned online, else None."""
+    ppo_model: Path | None = None
+    """"ppo": the model folder (absolute)."""
 
 
 @dataclass(frozen=True)
@@ -427,6 +431,10 @@ def build_model(name: str, raw: object, file: str, window: str | None = None,
     m = build(ModelTable, raw, source)
     if m.kind not in KINDS:
         raise InputError(f"{source}: key 'kind' must be one of {', '.join(sorted(KINDS))}, got {m.kind!r}")
+    if m.kind == "ppo":
+        return _ppo_model(name, m, source)
+    if m.model is not None:
+        raise InputError(f"{source}: key 'model' applies to kind 'ppo' only, not {m.kind!r}")
     if m.kind in NEEDS_FILE and not m.params_file:
         raise InputError(f"{source}: kind {m.kind!r} needs 'params_file' (the GA's best.json)")
     if m.kind in POLICY_KINDS and not (m.params_file or m.params):
@@ -467,6 +475,25 @@ def build_model(name: str, raw: object, file: str, window: str | None = None,
             with_window_hours(built, w, source)
         built = with_window_hours(built, window, source)
     return ModelSpec(name, m.kind, built, path, m.action, follow, pg)
+
+
+def _ppo_model(name: str, m: ModelTable, source: str) -> ModelSpec:
+    """A ``kind = "ppo"`` model: its ``model`` folder (from ``alpha-as train ppo``); its params are the AS base
+    parameters recorded there. Without torch or stable-baselines3 (read when a job runs)."""
+    if not m.model:
+        raise InputError(f"{source}: kind 'ppo' needs key 'model' (a folder written by `alpha-as train ppo`)")
+    if m.params or m.params_file or m.policy_gradient or m.action is not None:
+        raise InputError(f"{source}: kind 'ppo' takes only 'model' (its parameters come from the model)")
+    folder = Path(m.model).absolute()
+    for file in ("model.zip", "vecnormalize.pkl", "config.json"):
+        if not (folder / file).is_file():
+            raise InputError(f"{source}: model {folder} has no {file} (write it with `alpha-as train ppo`)")
+    try:
+        base = json.loads((folder / "config.json").read_text())["base_params"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise InputError(f"{source}: model {folder}: config.json is not a PPO model's") from None
+    return ModelSpec(name, "ppo", build(ASParams, base, f"{source} (model {folder} config.json)"), None, None,
+                     False, None, folder)
 
 
 def read_toml(path: Path, tables: tuple[str, ...], what: str = "config file") -> dict:

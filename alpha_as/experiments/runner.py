@@ -133,6 +133,11 @@ def hash_config(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def ppo_hashes(folder: Path) -> dict:
+    """sha256 of a PPO model folder's policy and normaliser."""
+    return {name: sha256_file(folder / name) for name in ("model.zip", "vecnormalize.pkl")}
+
+
 def job_folder(out: Path, model: str, date: dt.date | str, seed: int) -> Path:
     """``<out>/<model>/<day, or the session's label>/seed=<n>``."""
     return out / model / (date if isinstance(date, str) else date.isoformat()) / f"seed={seed}"
@@ -172,6 +177,9 @@ def plan_jobs(exp: Experiment) -> list[Job]:
                 pg = None if model.policy_gradient is None else canonical(model.policy_gradient)
                 config = job_config(model.kind, params, engine, exp.instrument, s.window, exp.map_over,
                                     s.date.isoformat(), seed, action=model.action, policy_gradient=pg)
+                if model.ppo_model is not None:  # the agent, and the sha256 of its files (a retrained one reruns)
+                    config["ppo_model"] = str(model.ppo_model)
+                    config["ppo_model_sha256"] = ppo_hashes(model.ppo_model)
                 jobs.append(Job(name, config, hash_config(config), str(exp.data), paths, hashes,
                                 str(job_folder(exp.out, name, s.label, seed))))
     return jobs
@@ -261,6 +269,17 @@ def run_job(job: Job) -> dict:
 
         def write(folder: Path) -> None:
             reference.write_day(run, folder, extra)
+    elif c["kind"] == "ppo":
+        from alpha_as.agents import ppo
+
+        if ppo_hashes(Path(c["ppo_model"])) != c["ppo_model_sha256"]:
+            raise InputError(f"PPO model {c['ppo_model']} changed since the jobs were planned; run again")
+        result, actions, rewards = ppo.run_day(ppo.load(c["ppo_model"]), day, engine)
+        extra["ppo"] = {"steps": len(rewards), "reward": float(rewards.sum()),
+                        "gamma_mean": float(actions[:, 0].mean()) if len(actions) else None}
+
+        def write(folder: Path) -> None:
+            result.write(folder, extra)
     elif c.get("policy_gradient") is not None:  # γ learned online: a fresh learner per (day, seed), seeded
         from alpha_as.agents import policy_gradient as PG
 
