@@ -311,11 +311,6 @@ class PolicyGradientGamma:
         s.updates += 1
         return r_norm
 
-    def mean_gamma(self, x: np.ndarray) -> float:
-        """exp(θᵀx), clipped to [γ_min, γ_max]: the policy's central γ for features x."""
-        c = self.config
-        return float(np.clip(math.exp(float(self.state.theta @ x)), c.gamma_min, c.gamma_max))
-
 
 # ------------------------------------------------------------------------------------------- persistence
 

@@ -43,13 +43,11 @@ def train_ppo(args: argparse.Namespace) -> int:
         engine = EngineConfig(chain=ChainConfig.from_dict(raw, source=source))
     days = [store.load_window_day(args.data, args.instrument, d, args.window) for d in dates]
     ppo.train(days, base, config, out, engine=engine, progress=True)
-    curve = json.loads((out / "curve.json").read_text())["episodes"]
-    first = [e["reward"] for e in curve[: len(dates)]]
-    last = [e["reward"] for e in curve[-len(dates):]]
-    mean = (lambda x: sum(x) / len(x)) if curve else None
+    rewards = [e["reward"] for e in json.loads((out / "curve.json").read_text())["episodes"]]
+    n = len(dates)  # the first and the last episode of each training day
+    trend = f", episode reward {sum(rewards[:n]) / n:.4f} -> {sum(rewards[-n:]) / n:.4f}" if len(rewards) >= n else ""
     print(f"ppo trained on {args.instrument} {', '.join(map(str, dates))}: {config.total_timesteps} steps, "
-          f"{len(curve)} episodes" + (f", episode reward {mean(first):.4f} -> {mean(last):.4f}" if curve else "")
-          + f" -> {out}")
+          f"{len(rewards)} episodes{trend} -> {out}")
     return 0
 
 

@@ -79,12 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_cmd_run)
 
 
-def load_params(cls: type, text: str | None, window: str | None = None, *, policy_gradient: bool = False):
-    """Strategy parameters from --params: a JSON file or object; a {"params": {...}} wrapper (a GA best.json,
-    a metrics.json) is unwrapped. With ``window``, parameters with trading hours that set neither first_hour nor
-    last_hour quote in that UTC window (``--trading-hours window``). With ``policy_gradient``, returns
-    (parameters, the learner's config or None): the risk aversion may be "policy_gradient"
-    (:mod:`alpha_as.agents.policy_gradient`), with an optional "policy_gradient" table."""
+def load_params(cls: type, text: str | None, window: str | None = None):
+    """(strategy parameters, the online γ learner's config or None) from --params: a JSON file or object; a
+    {"params": {...}} wrapper (a GA best.json, a metrics.json) is unwrapped. The risk aversion may be
+    "policy_gradient" (:mod:`alpha_as.agents.policy_gradient`), with an optional "policy_gradient" table. With
+    ``window``, parameters with trading hours that set neither first_hour nor last_hour quote in that UTC window
+    (``--trading-hours window``)."""
     from alpha_as.agents.policy_gradient import split_policy_gradient
     from alpha_as.experiments.config import HOUR_KEYS, has_hours, with_window_hours
 
@@ -92,8 +92,6 @@ def load_params(cls: type, text: str | None, window: str | None = None, *, polic
     if "params" in raw and isinstance(raw["params"], dict):
         raw = raw["params"]
     raw, pg = split_policy_gradient(raw, source)
-    if pg is not None and not policy_gradient:
-        raise InputError(f"{source}: risk aversion \"policy_gradient\" does not apply here")
     params = from_dict(cls, raw, source=source)
     if pg is not None:
         from alpha_as.agents.policy_gradient import risk_field
@@ -101,7 +99,7 @@ def load_params(cls: type, text: str | None, window: str | None = None, *, polic
         risk_field(params)  # AS or Hummingbot's AS only: one line otherwise
     if window is not None and has_hours(params) and not any(k in raw for k in HOUR_KEYS):
         params = with_window_hours(params, window, "--window")
-    return (params, pg) if policy_gradient else params
+    return params, pg
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -137,7 +135,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.strategy} needs --params: Gen-AS's parameters (its best.json, or a JSON object)")
     day_date = store.parse_date(args.day)
     params, pg = load_params(ASParams if args.strategy in POLICIES else STRATEGIES[args.strategy], args.params,
-                             args.window if args.trading_hours == "window" else None, policy_gradient=True)
+                             args.window if args.trading_hours == "window" else None)
     if pg is not None and args.strategy in POLICIES:
         raise InputError(f"risk aversion \"policy_gradient\" applies to as and hummingbot-as, not {args.strategy}")
     if args.policy_state is not None and pg is None:

@@ -492,8 +492,7 @@ def _ppo_model(name: str, m: ModelTable, source: str) -> ModelSpec:
         base = json.loads((folder / "config.json").read_text())["base_params"]
     except (json.JSONDecodeError, KeyError, TypeError):
         raise InputError(f"{source}: model {folder}: config.json is not a PPO model's") from None
-    return ModelSpec(name, "ppo", build(ASParams, base, f"{source} (model {folder} config.json)"), None, None,
-                     False, None, folder)
+    return ModelSpec(name, "ppo", build(ASParams, base, f"{source} (model {folder} config.json)"), ppo_model=folder)
 
 
 def read_toml(path: Path, tables: tuple[str, ...], what: str = "config file") -> dict:
