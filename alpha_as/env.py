@@ -17,14 +17,19 @@ set γ and the skew at every decision time — the Alpha-AS setting (spec §6), 
   = (γ, skew), clipped to the box (the discrete grid's range). Every other AS parameter comes from
   ``base_params`` (e.g. the Gen-AS GA's best individual). Before the first action the authors' override
   :data:`~alpha_as.agents.actions.INITIAL_PARAMS` is applied (γ 0.9, window 25; spec §6.3), and the window
-  stays 25 for the whole episode.
+  stays 25 for the whole episode. ``"depth"`` (the brief's spread agent, mbt_gym's action): ``Box([0, 0,
+  s_lo·Q], [D, D, s_hi·Q])`` = (bid depth, ask depth in bps of the mid, order size), D = ``max_depth_bps``,
+  (s_lo, s_hi) = ``size_range``, Q = ``base_params.quantity``; the quotes are then the depth quoter's
+  (:mod:`alpha_as.strategies.depth_quoter`) in ``base_params``' trading hours, not AS's, starting at depths D/2
+  and size Q before the first action.
 * **step** — the observation at decision time ``t`` is the state after every event stamped ``<= t``; the
   chosen parameters quote from the next snapshot on, and the replay runs to ``t + decision_seconds``.
 * **reward** — the change over the step of ``reward``: "asymmetric_dampened" (default, the paper's) =
   realized + min(unrealized, 0); "total" = realized + unrealized; "realized".
 * **episode** — one day; ``terminated`` is True at its end, ``truncated`` is always False.
   ``info``: ``t`` (ns), ``mid``, ``position``, ``realized_pnl``, ``unrealized_pnl``, ``n_fills``, the applied
-  ``risk_aversion`` and ``skew``, ``day`` (index) and ``date``. :meth:`AlphaASEnv.result` gives the episode's
+  ``risk_aversion`` and ``skew`` (``bid_depth_bps``, ``ask_depth_bps`` and ``quantity`` with the depth action),
+  ``day`` (index) and ``date``. :meth:`AlphaASEnv.result` gives the episode's
   fills, grid and metrics (:class:`~alpha_as.engine.backtest.BacktestResult`).
 * **days** — one :class:`~alpha_as.data.store.MarketDay`, or a sequence whose items are ``MarketDay`` objects
   or zero-argument loaders returning one (loaded at reset, so a long training set need not sit in memory),
@@ -64,13 +69,17 @@ from alpha_as.data.store import MarketDay
 from alpha_as.engine.backtest import REWARDS, BacktestResult, SteppedBacktest
 from alpha_as.engine.config import EngineConfig
 from alpha_as.strategies.avellaneda_stoikov import ASParams
+from alpha_as.strategies.depth_quoter import DepthQuoterParams
 
 __all__ = ["ACTION_HIGH", "ACTION_LOW", "AlphaASEnv"]
 
 DayLoader = Callable[[], MarketDay]
 ACTION_LOW = np.array([min(RISK_AVERSIONS), min(SKEWS)], dtype=np.float32)  # (γ, skew) = (0.01, -0.1)
 ACTION_HIGH = np.array([max(RISK_AVERSIONS), max(SKEWS)], dtype=np.float32)  # (0.9, 0.1)
-ACTION_KINDS = ("discrete", "continuous")
+ACTION_KINDS = ("discrete", "continuous", "depth")
+ACTION_INFO = {"discrete": ("risk_aversion", "skew"), "continuous": ("risk_aversion", "skew"),
+               "depth": ("bid_depth_bps", "ask_depth_bps", "quantity")}
+"""The applied parameters of each action kind, in ``info`` at every step."""
 DAY_ORDERS = ("cycle", "random")
 _F32_MAX = float(np.finfo(np.float32).max)
 
@@ -84,7 +93,8 @@ class AlphaASEnv(gym.Env):
                  features: Sequence[str] = DEFAULT_FEATURES, normalizer: Normalizer | None = None,
                  action_space: str = "discrete", decision_seconds: float = 5.0,
                  reward: str = "asymmetric_dampened", config: EngineConfig | None = None,
-                 day_order: str = "cycle", render_mode: str | None = None) -> None:
+                 day_order: str = "cycle", render_mode: str | None = None, max_depth_bps: float = 20.0,
+                 size_range: tuple[float, float] = (0.5, 2.0)) -> None:
         super().__init__()
         if isinstance(days, MarketDay) or callable(days):
             days = [days]
@@ -104,6 +114,10 @@ class AlphaASEnv(gym.Env):
             raise ValueError(f"decision_seconds must be > 0, got {decision_seconds}")
         if render_mode is not None:
             raise ValueError("AlphaASEnv does not render (render_mode must be None)")
+        if not 0 < max_depth_bps < 10_000:
+            raise ValueError(f"max_depth_bps must be in (0, 10000), got {max_depth_bps!r}")
+        if len(size_range) != 2 or not 0 <= size_range[0] <= size_range[1] < np.inf:
+            raise ValueError(f"size_range must be (low, high) with 0 <= low <= high, got {size_range!r}")
         self.render_mode = None
         self.features = list(features)
         for name in self.features:
@@ -114,8 +128,13 @@ class AlphaASEnv(gym.Env):
                              f"{self.feature_names}, got {list(normalizer.names)}")
         self.normalizer = normalizer
         self.base_params = base_params if base_params is not None else ASParams()
-        self.initial_params = dataclasses.replace(self.base_params, **INITIAL_PARAMS)
         self.action_kind = action_space
+        q = self.base_params.quantity
+        if action_space == "depth":  # the depth quoter in the base's trading hours, from depths D/2 and size Q
+            self.initial_params = DepthQuoterParams(max_depth_bps / 2, max_depth_bps / 2, q,
+                                                    self.base_params.first_hour, self.base_params.last_hour)
+        else:
+            self.initial_params = dataclasses.replace(self.base_params, **INITIAL_PARAMS)
         self.decision_seconds = float(decision_seconds)
         self.reward_kind = reward
         self.config = config
@@ -124,12 +143,16 @@ class AlphaASEnv(gym.Env):
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(len(self.feature_names),), dtype=np.float32)
         if action_space == "discrete":
             self.action_space = spaces.Discrete(N_ACTIONS)
-        else:
+            # the 20 discrete parameter sets, built once: a step then only copies a parameter vector
+            self._action_params = [dataclasses.replace(self.initial_params, **action_to_params(i))
+                                   for i in range(N_ACTIONS)]
+            self._action_arrays = [p.to_array() for p in self._action_params]
+        elif action_space == "continuous":
             self.action_space = spaces.Box(ACTION_LOW.copy(), ACTION_HIGH.copy(), dtype=np.float32)
-        # the 20 discrete parameter sets, built once: a step then only copies a parameter vector
-        self._action_params = [dataclasses.replace(self.initial_params, **action_to_params(i))
-                               for i in range(N_ACTIONS)]
-        self._action_arrays = [p.to_array() for p in self._action_params]
+        else:
+            self.action_space = spaces.Box(np.array([0.0, 0.0, size_range[0] * q], dtype=np.float32),
+                                           np.array([max_depth_bps, max_depth_bps, size_range[1] * q],
+                                                    dtype=np.float32), dtype=np.float32)
 
         self._sbt: SteppedBacktest | None = None  # built at the first reset, on its day
         self._next_day = 0
@@ -196,8 +219,12 @@ class AlphaASEnv(gym.Env):
             bt.strategy = self._action_params[a]
             bt.params[:] = self._action_arrays[a]
         else:
-            gamma, skew = _continuous_params(action)
-            p = dataclasses.replace(self.initial_params, risk_aversion=gamma, skew=skew)
+            if self.action_kind == "continuous":
+                gamma, skew = _continuous_params(action)
+                p = dataclasses.replace(self.initial_params, risk_aversion=gamma, skew=skew)
+            else:
+                bd, ad, qty = _box_action(action, self.action_space, "(bid_depth_bps, ask_depth_bps, quantity)")
+                p = dataclasses.replace(self.initial_params, bid_depth_bps=bd, ask_depth_bps=ad, quantity=qty)
             bt.strategy = p
             bt.params[:] = p.to_array()
         # Backtest.params may be changed between replays (that is what SteppedBacktest.step(update) does)
@@ -225,8 +252,8 @@ class AlphaASEnv(gym.Env):
         info = self._sbt.observation()
         info["t"] = int(self._sbt.next_t)
         p = self._sbt.bt.strategy
-        info["risk_aversion"] = float(p.risk_aversion)
-        info["skew"] = float(p.skew)
+        for name in ACTION_INFO[self.action_kind]:
+            info[name] = float(getattr(p, name))
         info["day"] = self.day_index
         info["date"] = str(self._sbt.day.date)
         return info
@@ -243,6 +270,14 @@ def _action_index(action) -> int:
     if not 0 <= i < N_ACTIONS:
         raise ValueError(f"a discrete action is an integer in 0..{N_ACTIONS - 1}, got {action!r}")
     return i
+
+
+def _box_action(action, box: spaces.Box, what: str) -> list[float]:
+    """A Box action as floats, each clipped to the box."""
+    a = np.asarray(action, dtype=np.float64).reshape(-1)
+    if a.shape != box.shape or not np.isfinite(a).all():
+        raise ValueError(f"an action is {box.shape[0]} finite numbers {what}, got {action!r}")
+    return np.clip(a, box.low.astype(np.float64), box.high.astype(np.float64)).tolist()
 
 
 def _continuous_params(action) -> tuple[float, float]:

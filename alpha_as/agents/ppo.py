@@ -1,8 +1,15 @@
 """A PPO agent on the replay (issue #14 §2, spec §4): stable-baselines3's PPO on :class:`alpha_as.env.AlphaASEnv`.
 
 One env per training day (a ``DummyVecEnv``, so the days are sampled in parallel rollouts), continuous actions
-(γ, skew) — the continuous analogue of the paper's 20 — rescaled to [−1, 1] as SB3 recommends, observations
-normalised online by ``VecNormalize`` (its statistics are saved with the model). Rewards (``reward``):
+rescaled to [−1, 1] as SB3 recommends, observations normalised online by ``VecNormalize`` (its statistics are saved
+with the model). Actions (``action``):
+
+* ``"gamma_skew"`` — (γ, skew) of AS on the base parameters, the continuous analogue of the paper's 20;
+* ``"depth"`` — (bid depth, ask depth, size): the brief's spread agent (mbt_gym's action), the depth quoter
+  (:mod:`alpha_as.strategies.depth_quoter`) with depths in [0, ``max_depth_bps``] bps of the mid and a size in
+  ``size_range`` × the base order size, in the base parameters' trading hours.
+
+Rewards (``reward``):
 
 * ``"asymmetric_dampened"`` — the paper's: Δ(realized + min(unrealized, 0));
 * ``"inventory_penalty"`` — mbt_gym's running inventory penalty: Δ(total P&L) − φ·q²·Δt, q in lots of the order
@@ -15,8 +22,6 @@ the base parameters), ``monitor/*.monitor.csv`` (every training episode's reward
 (the mean episode reward per rollout) and ``checkpoints/`` every ``checkpoint_every`` steps. ``load`` restores it;
 ``act`` gives the deterministic action for an observation. A model is the same for the same config and seed
 (torch on CPU, one thread).
-
-Not yet here: the (bid depth, ask depth, size) action space of the brief's spread agent.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from alpha_as.errors import InputError
 from alpha_as.strategies.avellaneda_stoikov import ASParams
 
 REWARDS = ("asymmetric_dampened", "inventory_penalty")
-ACTIONS = ("gamma_skew",)
+ACTIONS = {"gamma_skew": "continuous", "depth": "depth"}
+"""The PPO action kinds and the env's action space of each."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,13 @@ class PPOConfig:
     """Settings of ``alpha-as train ppo`` (SB3's PPO defaults where not said otherwise)."""
 
     action: str = "gamma_skew"
-    """"gamma_skew": (γ, skew) in the box of the paper's actions ([0.01, 0.9] × [−0.1, 0.1])."""
+    """"gamma_skew": (γ, skew) in the box of the paper's actions ([0.01, 0.9] × [−0.1, 0.1]); "depth": (bid depth,
+    ask depth, size) of the depth quoter."""
+    max_depth_bps: float = 10.0
+    """"depth": the largest depth from the mid, bps (on the synthetic market a fixed 1 bp gives ~17,600 fills a
+    day, 5 bps ~430, 8 bps ~140)."""
+    size_range: list[float] = field(default_factory=lambda: [0.5, 2.0])
+    """"depth": the order size's range, in multiples of the base parameters' quantity."""
     reward: str = "asymmetric_dampened"
     """"asymmetric_dampened" (the paper's) or "inventory_penalty" (Δ total P&L − φ·q²·Δt)."""
     inventory_penalty: float = 1e-6
@@ -88,6 +100,12 @@ class PPOConfig:
             raise InputError(f"inventory_penalty must be >= 0 and finite, got {self.inventory_penalty!r}")
         if not self.net_arch or any(not isinstance(n, int) or n < 1 for n in self.net_arch):
             raise InputError(f"net_arch must list positive layer sizes, got {self.net_arch!r}")
+        if not (math.isfinite(self.max_depth_bps) and 0 < self.max_depth_bps < 10_000):
+            raise InputError(f"max_depth_bps must be in (0, 10000), got {self.max_depth_bps!r}")
+        sr = self.size_range
+        if (not isinstance(sr, (list, tuple)) or len(sr) != 2 or not all(isinstance(x, (int, float)) for x in sr)
+                or not 0 < sr[0] <= sr[1] < math.inf):
+            raise InputError(f"size_range must be [low, high] with 0 < low <= high, got {sr!r}")
         if self.checkpoint_every < 0 or self.seed < 0:
             raise InputError("checkpoint_every and seed must be >= 0")
 
@@ -120,8 +138,9 @@ def make_env(day: MarketDay, base: ASParams, config: PPOConfig, engine: EngineCo
     from alpha_as.env import AlphaASEnv
 
     kind = "total" if config.reward == "inventory_penalty" else "asymmetric_dampened"
-    env: gym.Env = AlphaASEnv(day, base_params=base, action_space="continuous", reward=kind, config=engine,
-                              decision_seconds=config.decision_seconds)
+    env: gym.Env = AlphaASEnv(day, base_params=base, action_space=ACTIONS[config.action], reward=kind, config=engine,
+                              decision_seconds=config.decision_seconds, max_depth_bps=config.max_depth_bps,
+                              size_range=tuple(config.size_range))
     if config.reward == "inventory_penalty":
         env = InventoryPenalty(env, config.inventory_penalty, base.quantity, config.decision_seconds)
     env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
@@ -214,7 +233,7 @@ class PPOAgent:
     engine: EngineConfig
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """The deterministic action in [−1, 1]² for a raw observation (normalised with the training statistics)."""
+        """The deterministic action in [−1, 1]ⁿ for a raw observation (normalised with the training statistics)."""
         x = np.clip((obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + self.epsilon), -self.clip_obs,
                     self.clip_obs).astype(np.float32)
         action, _ = self.model.predict(x, deterministic=True)
@@ -240,17 +259,39 @@ def load(folder: str | Path) -> PPOAgent:
                     EngineConfig.from_dict(doc["engine"]))
 
 
-def run_day(agent: PPOAgent, day: MarketDay, engine: EngineConfig | None = None):
-    """Play one day with the agent's deterministic actions; returns (BacktestResult, actions (n, 2) in γ/skew
-    units, the per-step rewards)."""
-    env = make_env(day, agent.base, agent.config, engine or agent.engine)
+def action_columns(config: PPOConfig) -> tuple[str, ...]:
+    """The applied parameters an action sets (the columns of :func:`run_day`'s actions)."""
+    from alpha_as.env import ACTION_INFO
+
+    return ACTION_INFO[ACTIONS[config.action]]
+
+
+def run_day(agent: PPOAgent, day: MarketDay, engine: EngineConfig | None = None, base: ASParams | None = None):
+    """Play one day with the agent's deterministic actions on ``base`` (default: the parameters it was trained on;
+    a protocol passes the session's, e.g. its trading hours); returns (BacktestResult, the applied actions (n, k)
+    in the units of :func:`action_columns`, the per-step rewards)."""
+    env = make_env(day, base or agent.base, agent.config, engine or agent.engine)
+    cols = action_columns(agent.config)
     obs, _ = env.reset(seed=0)
     actions, rewards = [], []
     done = False
     while not done:
         a = agent.act(obs)
         obs, r, terminated, truncated, info = env.step(a)
-        actions.append((info["risk_aversion"], info["skew"]))
+        actions.append([info[c] for c in cols])
         rewards.append(r)
         done = terminated or truncated
-    return env.unwrapped.result(), np.array(actions).reshape(-1, 2), np.array(rewards)
+    return env.unwrapped.result(), np.array(actions).reshape(-1, len(cols)), np.array(rewards)
+
+
+def day_summary(agent: PPOAgent, actions: np.ndarray, rewards: np.ndarray) -> dict:
+    """The ``ppo`` block of a day's metrics.json: the action kind, steps, summed reward, each column's mean."""
+    cols = action_columns(agent.config)
+    return {"action": agent.config.action, "steps": len(rewards), "reward": float(rewards.sum()),
+            **{f"{c}_mean": float(actions[:, k].mean()) if len(actions) else None for k, c in enumerate(cols)}}
+
+
+def day_actions(agent: PPOAgent, actions: np.ndarray, rewards: np.ndarray) -> dict:
+    """actions.json: every step's applied parameters (one list per column) and reward."""
+    cols = action_columns(agent.config)
+    return {**{c: actions[:, k].tolist() for k, c in enumerate(cols)}, "reward": rewards.tolist()}

@@ -65,10 +65,7 @@ def run_ppo(args: argparse.Namespace) -> int:
     day = store.load_window_day(args.data, args.instrument, date, window)
     result, actions, rewards = ppo.run_day(agent, day)
     result.write(out, extra={"kind": "ppo", "model": str(args.model), "window": window, "data": str(args.data),
-                             "ppo": {"steps": len(rewards), "reward": float(rewards.sum()),
-                                     "gamma_mean": float(actions[:, 0].mean()) if len(actions) else None,
-                                     "skew_mean": float(actions[:, 1].mean()) if len(actions) else None}})
-    write_text_atomic(json.dumps({"risk_aversion": actions[:, 0].tolist(), "skew": actions[:, 1].tolist(),
-                                  "reward": rewards.tolist()}), out / "actions.json")
+                             "ppo": ppo.day_summary(agent, actions, rewards)})
+    write_text_atomic(json.dumps(ppo.day_actions(agent, actions, rewards)), out / "actions.json")
     print(f"ppo {args.instrument} {date}: {result.summary()}")
     return 0

@@ -274,9 +274,9 @@ def run_job(job: Job) -> dict:
 
         if ppo_hashes(Path(c["ppo_model"])) != c["ppo_model_sha256"]:
             raise InputError(f"PPO model {c['ppo_model']} changed since the jobs were planned; run again")
-        result, actions, rewards = ppo.run_day(ppo.load(c["ppo_model"]), day, engine)
-        extra["ppo"] = {"steps": len(rewards), "reward": float(rewards.sum()),
-                        "gamma_mean": float(actions[:, 0].mean()) if len(actions) else None}
+        agent = ppo.load(c["ppo_model"])
+        result, actions, rewards = ppo.run_day(agent, day, engine, base=params)  # the job's (session's) base
+        extra["ppo"] = ppo.day_summary(agent, actions, rewards)
 
         def write(folder: Path) -> None:
             result.write(folder, extra)

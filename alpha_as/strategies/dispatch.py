@@ -13,6 +13,7 @@ from alpha_as.strategies.hummingbot_engine import on_trade as on_trade_5
 from alpha_as.strategies.hummingbot_engine import on_fill as on_fill_5
 from alpha_as.strategies.glft_engine import quote as quote_6
 from alpha_as.strategies.glft_engine import on_trade as on_trade_6
+from alpha_as.strategies.depth_quoter import quote as quote_7
 
 
 @njit(cache=True, inline="always")
@@ -26,6 +27,8 @@ def quote(kind, params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_p
         return quote_3(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)
     elif kind == 4:  # liic
         return quote_4(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)
+    elif kind == 7:  # depth
+        return quote_7(params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick, bid_px, ask_px, i)
     return Q_NONE, 0.0, 0.0, 0.0, 0.0
 
 

@@ -97,6 +97,7 @@ BUILTIN: tuple[Strategy, ...] = (
              ("alpha_as.strategies.glft", "alpha_as.strategies.glft_calibration"),
              on_trade="alpha_as.strategies.glft_engine:on_trade", keep_after_fill=True,
              genes="alpha_as.strategies.glft:GENES", general=True),
+    Strategy("depth", "alpha_as.strategies.depth_quoter:DepthQuoterParams", "alpha_as.strategies.depth_quoter:quote"),
 )
 """The package's strategies, in kind order (kind = index + 1); append new ones at the end."""
 
