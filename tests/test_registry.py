@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_the_committed_dispatch_is_the_registrys():
     """`python -m alpha_as.strategies.registry` rewrites alpha_as/strategies/dispatch.py; it must be current."""
     assert registry.DISPATCH_FILE.read_text() == registry.dispatch_source(registry.BUILTIN)
-    assert registry.names() == ["as", "fixed", "foic", "liic", "hummingbot-as", "glft"]
+    assert registry.names() == ["as", "fixed", "foic", "liic", "hummingbot-as", "glft", "depth"]
     from alpha_as.strategies.avellaneda_stoikov import ASParams
     from baselines import LIICParams
 
