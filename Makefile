@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= data
 SEED   ?= 0
 
-.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies onchain bench lint clean
+.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies onchain ppo bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ strategies: install
 	done
 	$(BIN)/alpha-as runs --config experiments/strategies.toml
 	$(BIN)/alpha-as report results/strategies
+
+ppo: install
+	# PPO's spread agent (bid depth, ask depth, size), trained per seed on the training day, beside FOIC, LIIC and
+	# Gen-AS on the paper's 30 test days of the synthetic market (experiments/ppo.toml): results/ppo/report.md.
+	$(BIN)/alpha-as replicate --config experiments/ppo.toml
 
 onchain: install
 	# AS, Gen-AS, Gen-AS with gamma learned online and PPO on the synthetic market as a venue on a chain (2-s blocks, gas

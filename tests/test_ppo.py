@@ -14,6 +14,7 @@ pytest.importorskip("stable_baselines3")  # installed by `make install` (the "rl
 from alpha_as.agents import ppo, toys  # noqa: E402
 from alpha_as.cli import main  # noqa: E402
 from alpha_as.data import store as st  # noqa: E402
+from alpha_as.errors import InputError  # noqa: E402
 from alpha_as.strategies.avellaneda_stoikov import ASParams  # noqa: E402
 
 DATES = [dt.date(2021, 2, 1), dt.date(2021, 2, 2)]
@@ -172,3 +173,51 @@ def test_cli_trains_and_runs_ppo(toy, tmp_path, capsys):
     assert main(["runs", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "has no model.zip" in err, err
+
+
+def test_replicate_trains_ppo_per_seed_and_plays_the_test_sessions(tmp_path):
+    """A protocol with "ppo": one agent per seed trained on the training session on that seed's Gen-AS parameters
+    with [ppo], then its greedy actions on each test session; a rerun retrains nothing, a changed [ppo] retrains."""
+    from alpha_as.experiments import replicate as rep
+    from alpha_as.experiments.protocol import load_protocol
+    from alpha_as.experiments.replicate_ppo import ppo_dir
+
+    store = tmp_path / "store"
+    assert main(["data", "synth", "--out", str(store), "--start", "2020-12-08", "--end", "2020-12-09", "--hours",
+                 "0.1", "--workers", "1"]) == 0
+    cfg = tmp_path / "ppo.toml"
+    cfg.write_text(f'[protocol]\ndata = "{store}"\ninstrument = "btcusdt_synth"\nout = "{tmp_path / "out"}"\n'
+                   'window = "07:00-07:06"\nfi = "2020-12-08"\ntrain = "2020-12-08"\ntest = ["2020-12-09"]\n'
+                   'models = ["gen-as", "ppo"]\nworkers = 1\nseeds = [0, 1]\n'
+                   '[genas]\ngenerations = 1\npopulation = 2\n'
+                   '[ppo]\ntotal_timesteps = 128\nn_steps = 64\ncheckpoint_every = 0\naction = "depth"\n')
+    p = load_protocol(cfg)
+    assert p.identity()["ppo"]["total_timesteps"] == 128 and "seed" not in p.identity()["ppo"]
+    lines: list[str] = []
+    rep.replicate(p, progress=False, echo=lines.append)
+    assert any("training ppo on 2020-12-08" in line for line in lines), lines
+    best = json.loads((p.out / "genas" / "seed=1" / "best.json").read_text())["params"]
+    for seed in (0, 1):
+        model = json.loads((ppo_dir(p, seed) / "config.json").read_text())
+        assert model["config"]["seed"] == seed and model["days"] == ["2020-12-08"]
+        run = p.out / "runs" / "ppo" / "2020-12-09" / f"seed={seed}"
+        man = json.loads((run / "manifest.json").read_text())
+        assert set(man["config"]["ppo_model_sha256"]) == {"model.zip", "vecnormalize.pkl"}
+        m = json.loads((run / "metrics.json").read_text())
+        assert m["ppo"]["action"] == "depth" and m["ppo"]["steps"] > 50
+    assert model["base_params"]["quantity"] == best["quantity"] and model["base_params"]["last_hour"] == 7.1
+    assert "PPO" in (p.out / "report.md").read_text()
+    stamp = (ppo_dir(p, 0) / "model.zip").stat().st_mtime_ns
+    again = rep.replicate(p, progress=False, echo=lambda _line: None)
+    assert again.status["agents"] == "skipped" and (ppo_dir(p, 0) / "model.zip").stat().st_mtime_ns == stamp
+    (ppo_dir(p, 1) / "model.zip").write_bytes(b"damaged")
+    lines.clear()
+    rep.replicate(p, progress=False, echo=lines.append)
+    assert any("ppo seed 1: retraining: model.zip changed" in line for line in lines), lines
+    assert (ppo_dir(p, 0) / "model.zip").stat().st_mtime_ns == stamp  # seed 0 was not touched
+    for text, message in [("n_steps = 0", r"\[ppo\].*n_steps must be >= 1"), ("seed = 3", r"\[ppo\]: key\(s\) seed"),
+                          ("nsteps = 1", r"\[ppo\].*nsteps")]:
+        bad = tmp_path / "bad.toml"
+        bad.write_text(cfg.read_text().replace("n_steps = 64", text))
+        with pytest.raises(InputError, match=message):
+            load_protocol(bad)

@@ -143,7 +143,8 @@ def make_env(day: MarketDay, base: ASParams, config: PPOConfig, engine: EngineCo
                               size_range=tuple(config.size_range))
     if config.reward == "inventory_penalty":
         env = InventoryPenalty(env, config.inventory_penalty, base.quantity, config.decision_seconds)
-    env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+    n = env.action_space.shape[0]  # float32 bounds: float64 ones make gymnasium warn at every env
+    env = gym.wrappers.RescaleAction(env, np.full(n, -1.0, np.float32), np.full(n, 1.0, np.float32))
     return Monitor(env, monitor) if monitor else env
 
 

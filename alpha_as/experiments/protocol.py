@@ -52,7 +52,9 @@ hindsight) and ``variant`` (``alpha-as-1-sound``, ``alpha-as-2-sound``: the repa
 networks, ``alpha_as.agents.config.model_agent``). Agents, variants and policies build on Gen-AS's
 parameters, so they need ``"gen-as"`` in the models (so does ``gen-as-pg``: Gen-AS's parameters with γ learned
 online, issue #14 §1, role ``strategy``, its learner's settings in ``[policy_gradient]``, which enters the
-identity only when it runs). Role ``strategy`` (issue #13, beyond the paper; listed after
+identity only when it runs; and ``ppo``: PPO on Gen-AS's parameters, issue #14 §2, role ``strategy``, trained per
+seed on the training session with ``[ppo]``, :mod:`alpha_as.experiments.replicate_ppo`). Role ``strategy`` (issue
+#13, beyond the paper; listed after
 the paper's five): Hummingbot's AS and GLFT (:data:`STRATEGY_MODELS`), ``hummingbot-as`` / ``glft`` with the
 registry's params class and ``[strategies.<name>]``, ``hummingbot-as-tuned`` / ``glft-tuned`` on the parameters of
 their own GA (:meth:`Protocol.strategy_ga_config`: ``[genas]``'s settings without its AS ``genes`` and
@@ -126,18 +128,21 @@ STRATEGIES = ("hummingbot-as", "glft")
 ONLINE_MODELS = ("gen-as-pg",)
 """Gen-AS with its γ learned online (issue #14 §1, role ``strategy``): each seed's GA parameters as the warm start,
 the learner's settings from ``[policy_gradient]``; a fresh learner per (test session, seed)."""
-MODELS = (*PAPER_MODELS, *STRATEGY_MODELS, *ONLINE_MODELS, "random", "constant-train", "constant-oracle", "alpha-as-1-sound",
-          "alpha-as-2-sound")
+PPO_MODELS = ("ppo",)
+"""PPO (issue #14 §2, role ``strategy``): one agent per seed trained on the training session on that seed's Gen-AS
+parameters with ``[ppo]`` (PPOConfig fields but ``seed``), then played greedily on each test session."""
+MODELS = (*PAPER_MODELS, *STRATEGY_MODELS, *ONLINE_MODELS, *PPO_MODELS, "random", "constant-train", "constant-oracle",
+          "alpha-as-1-sound", "alpha-as-2-sound")
 """Every model a protocol may run, in the report's column order: the paper's five first."""
-DEFAULT_MODELS = tuple(m for m in MODELS if m not in STRATEGY_MODELS and m not in ONLINE_MODELS)
+DEFAULT_MODELS = tuple(m for m in MODELS if m not in (*STRATEGY_MODELS, *ONLINE_MODELS, *PPO_MODELS))
 """The models of a protocol file without ``models`` (those of before the strategy models, so its identity stays)."""
 LABELS = {"foic": "FOIC", "liic": "LIIC", "gen-as": "Gen-AS", "alpha-as-1": "Alpha-AS-1", "alpha-as-2": "Alpha-AS-2",
           "hummingbot-as": "Hummingbot AS", "hummingbot-as-tuned": "Hummingbot AS (tuned)", "glft": "GLFT",
-          "glft-tuned": "GLFT (tuned)", "gen-as-pg": "Gen-AS (γ learned online)",
+          "glft-tuned": "GLFT (tuned)", "gen-as-pg": "Gen-AS (γ learned online)", "ppo": "PPO",
           "random": "Random", "constant-train": "Constant (train)", "constant-oracle": "Constant (oracle)",
           "alpha-as-1-sound": "Alpha-AS-1-sound", "alpha-as-2-sound": "Alpha-AS-2-sound"}
 ROLES = {"foic": "baseline", "liic": "baseline", "gen-as": "reference", "alpha-as-1": "agent", "alpha-as-2": "agent",
-         **dict.fromkeys(STRATEGY_MODELS, "strategy"), "gen-as-pg": "strategy",
+         **dict.fromkeys(STRATEGY_MODELS, "strategy"), "gen-as-pg": "strategy", "ppo": "strategy",
          "random": "policy", "constant-train": "policy", "constant-oracle": "oracle",
          "alpha-as-1-sound": "variant", "alpha-as-2-sound": "variant"}
 AGENT_ROLES = ("agent", "variant")
@@ -150,7 +155,7 @@ NEEDS_GENAS = ("agent", "variant", "policy", "oracle")
 SOUND_DROPS = ("preset", "q_target", "epochs", "batch_size")
 """[agents] keys a -sound model does not take (its preset sets them)."""
 TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines", "synth", "strategies",
-          "policy_gradient")
+          "policy_gradient", "ppo")
 BASELINE_MODELS = ("foic", "liic")
 AGENT_FIXED = ("agent", "seed", "workers", "window", "features", "engine", "map_over")
 GA_FIXED = ("seed", "workers", "window", "strategy")
@@ -269,6 +274,14 @@ class Protocol:
     """[strategies]: {strategy of :data:`STRATEGIES`: its table as written (validated)}."""
     policy_gradient: dict = field(default_factory=dict)
     """[policy_gradient]: the online γ learner's settings for ``gen-as-pg`` (validated)."""
+    ppo: dict = field(default_factory=dict)
+    """[ppo]: PPOConfig fields but ``seed`` for ``ppo`` (validated)."""
+
+    def ppo_config(self, seed: int):
+        """The PPOConfig of the ``ppo`` model of ``seed`` (``[ppo]`` over the defaults)."""
+        from alpha_as.agents.ppo import PPOConfig
+
+        return PPOConfig.from_dict({**self.ppo, "seed": seed}, source=f"{self.path} [ppo]")
 
     def policy_gradient_config(self) -> dict:
         """The canonical learner settings of ``gen-as-pg`` (``[policy_gradient]`` over the defaults)."""
@@ -362,6 +375,8 @@ class Protocol:
                 "baselines": {k: v.to_dict() for k, v in self.baselines.items()}, "quick": self.quick,
                 **({"sound": self.sound} if any(ROLES[m] == "variant" for m in self.models) else {}),
                 **({"policy_gradient": self.policy_gradient_config()} if "gen-as-pg" in self.models else {}),
+                **({"ppo": {k: v for k, v in self.ppo_config(0).to_dict().items() if k != "seed"}}
+                   if "ppo" in self.models else {}),
                 **({"strategies": {k: v for k, v in self.strategies.items()
                                    if k in {STRATEGY_MODELS[m] for m in self.strategies_run}}}
                    if self.strategies_run else {}),
@@ -516,7 +531,7 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
     if not isinstance(t.models, list) or not t.models or any(m not in MODELS for m in t.models) \
             or len(set(t.models)) != len(t.models):
         raise InputError(f"{src}: key 'models' must list some of {', '.join(MODELS)}, each once; got {t.models!r}")
-    needs = [m for m in t.models if ROLES[m] in NEEDS_GENAS or m in ONLINE_MODELS]
+    needs = [m for m in t.models if ROLES[m] in NEEDS_GENAS or m in (*ONLINE_MODELS, *PPO_MODELS)]
     if needs and "gen-as" not in t.models:
         raise InputError(f"{src}: key 'models': {needs[0]} builds on Gen-AS (the Alpha-AS agents and the reference "
                          f"policies use its parameters); add \"gen-as\"")
@@ -547,6 +562,8 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
     from alpha_as.agents.policy_gradient import PolicyGradientConfig
 
     PolicyGradientConfig.from_dict(dict(policy_gradient), source=f"{file} [policy_gradient]")
+    ppo = _table(doc, "ppo", file)
+    _no_keys(ppo, ("seed",), f"{file} [ppo]")
     synth = build(SynthOptions, _table(doc, "synth", file), f"{file} [synth]")
     if not synth.is_default and not t.synthetic:
         raise InputError(f"{file} [synth]: a market variant needs synthetic = true in [protocol] (it is a variant of "
@@ -571,7 +588,8 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
                  workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note, notes=tuple(t.notes),
                  engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound,
                  synth=synth, trading_hours=t.trading_hours, quote_currency=t.quote_currency, fixed_hours=fixed,
-                 strategies=strategies, policy_gradient=dict(policy_gradient))
+                 strategies=strategies, policy_gradient=dict(policy_gradient), ppo=dict(ppo))
+    p.ppo_config(0)  # [ppo] is valid
     for strategy in p.tuned_strategies:  # the GA of each -tuned model is valid ([genas] with [strategies.<name>])
         p.strategy_ga_config(strategy, 0, file)
     return p
@@ -604,7 +622,8 @@ def cut_session(s: Session, hours: float = QUICK_WINDOW_HOURS) -> Session:
 def quick(p: Protocol) -> Protocol:
     """The CI variant: sessions cut to at most their first hour inside their window (:func:`cut_session`), 3 test
     sessions, a small GA, 2 training iterations of 2 runs, short fits (the paper agents' epochs cut to 10; the
-    -sound models keep their preset's epochs and Bellman iterations). Written to ``<out>-quick`` unless ``--out``
+    -sound models keep their preset's epochs and Bellman iterations), PPO at most 4,096 steps. Written to
+    ``<out>-quick`` unless ``--out``
     is given. The cut sessions lie inside the originals, so they overlap no more than those (checked at load)."""
     cut = cut_session
 
@@ -612,6 +631,7 @@ def quick(p: Protocol) -> Protocol:
     agents = {**p.agents, "iterations": 2, "runs": 2, "epochs": 10}
     sound = {**p.sound, **{k: 2 for k in ("iterations", "runs") if k in p.sound}}
     features = dataclasses.replace(p.features, max_rows=20_000)
+    ppo = {**p.ppo, "total_timesteps": min(p.ppo_config(0).total_timesteps, 4096)}
     return dataclasses.replace(p, fi=cut(p.fi), train=cut(p.train), test=tuple(cut(s) for s in p.test[:3]),
-                               genas=genas, agents=agents, sound=sound, features=features, quick=True,
+                               genas=genas, agents=agents, sound=sound, features=features, ppo=ppo, quick=True,
                                out=p.out.with_name(p.out.name + "-quick"))

@@ -14,7 +14,8 @@ Stages and where each writes (under the protocol's ``out``)::
     agents     models/<model>/seed=<s>/ (checkpoints)      Alpha-AS training (paper agents and -sound variants;
                                                            :mod:`alpha_as.experiments.replicate_agents`),
                runs/<model>/<session>/seed=<s>/            then the test sessions in order, with learning
-                                                           carried from session to session
+                                                           carried from session to session; then ``ppo``'s
+                                                           training and test sessions (:mod:`.replicate_ppo`)
     report     report.md, claims.json, tables/, plots/
 
 **References** (``alpha_as.agents.reference``; AS on the seed's Gen-AS parameters with the agents' 20 actions and
@@ -80,7 +81,7 @@ from alpha_as.engine.backtest import write_json_atomic
 from alpha_as.errors import InputError
 from alpha_as.experiments import runner
 from alpha_as.experiments.config import canonical
-from alpha_as.experiments.protocol import LABELS, ROLES, Protocol, Session
+from alpha_as.experiments.protocol import LABELS, ROLES, STRATEGY_MODELS, Protocol, Session
 from alpha_as.experiments.resources import PeakRSS
 
 if TYPE_CHECKING:
@@ -347,7 +348,7 @@ def baseline_jobs(p: Protocol) -> list[runner.Job]:
                                   runs_root(p) / model / s.label / f"seed={seed}",
                                   policy_gradient=p.policy_gradient_config()) for seed in p.seeds]
                 continue
-            if ROLES[model] == "strategy":
+            if model in STRATEGY_MODELS:
                 jobs += [strategy_job(p, files, model, s, seed, strategy[model, seed]) for seed in p.seeds]
             if ROLES[model] not in ("baseline", "reference"):
                 continue
@@ -588,8 +589,10 @@ def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
                 status = stage_references(p, echo, progress)
             elif stage == "agents":
                 from alpha_as.experiments.replicate_agents import stage_agents
+                from alpha_as.experiments.replicate_ppo import stage_ppo
 
                 status = stage_agents(p, echo, progress)
+                status = "ran" if stage_ppo(p, echo, progress) == "ran" else status
             else:
                 status = stage_report(p, echo)
             rep.seconds[stage], rep.status[stage] = time.perf_counter() - t0, status
