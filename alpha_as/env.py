@@ -42,7 +42,7 @@ set γ and the skew at every decision time — the Alpha-AS setting (spec §6), 
 No rendering (``render_mode`` None). The replay is deterministic: the same day and actions give the same
 observations, rewards and fills.
 
-Training a stable-baselines3 agent (not a dependency of this package: ``pip install stable-baselines3``)::
+Training a stable-baselines3 agent (the ``rl`` extra, installed by ``make install``; :mod:`alpha_as.agents.ppo` does it)::
 
     from stable_baselines3 import PPO
     env = AlphaASEnv(days, base_params=ga_best, normalizer=normalizer)
