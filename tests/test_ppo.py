@@ -136,7 +136,7 @@ def test_cli_trains_and_runs_ppo(toy, tmp_path, capsys):
     genas.mkdir()
     (genas / "best.json").write_text(json.dumps({"params": toys.TOY_PARAMS.to_dict(), "strategy": "as"}))
     common = ["--data", str(root), "--instrument", toys.TOY_INSTRUMENT, "--window", "all"]
-    assert main(["train", "ppo", "--day", "2021-02-01,2021-02-02", "--genas", str(genas), "--timesteps", "512",
+    assert main(["train", "ppo", "--days", "2021-02-01,2021-02-02", "--genas", str(genas), "--timesteps", "512",
                  "--ppo-config", '{"n_steps": 128, "checkpoint_every": 256}', "--out", str(tmp_path / "m"),
                  *common]) == 0
     out = capsys.readouterr().out

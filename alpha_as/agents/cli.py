@@ -38,10 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument("agent", choices=[*sorted(MODEL_AGENTS), "ppo"],
                     help="alpha-as-1: feed-forward DQN; alpha-as-2: LSTM DQN; -sound: the repaired learner (not the "
-                    "paper's); ppo: stable-baselines3's PPO with continuous (gamma, skew), one env per --day")
+                    "paper's); ppo: stable-baselines3's PPO, actions (gamma, skew) or (bid depth, ask depth, size), "
+                    "one env per --day")
     tr.add_argument("--data", required=True, type=Path, help="store root")
     tr.add_argument("--instrument", required=True)
-    tr.add_argument("--day", required=True, help="training day, YYYY-MM-DD (ppo: one or more, comma-separated)")
+    tr.add_argument("--day", "--days", dest="day", required=True,
+                    help="training day, YYYY-MM-DD (ppo: one or more, comma-separated; --days is the same)")
     tr.add_argument("--genas", required=True, type=Path, help="Gen-AS output folder holding best.json")
     tr.add_argument("--out", required=True, type=Path, help="model folder (created; resumed if it holds a model)")
     tr.add_argument("--seed", type=int, default=0)
