@@ -25,6 +25,8 @@ line naming the file, the table and the key)::
     ray_address = "auto"               # ray only: connect to this running cluster; absent: start a local one
 
     [engine]                           # optional: EngineConfig fields (fill_model, latency_ms, maker_fee, ...)
+    [risk]                             # optional: the risk module's checks (alpha_as.engine.risk.RiskConfig;
+    #                                  # all off by default), e.g. max_inventory = 0.01, kill_loss = 4.0
 
     [models.as-default]                # one table per model; the name is [A-Za-z0-9_-]+
     kind = "as"                        # "as" | "gen-as" | "foic" | "liic" | "fixed" | "random" | "constant"
@@ -88,6 +90,7 @@ from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.configs import from_dict
 from alpha_as.data import paper, store
 from alpha_as.engine.config import EngineConfig
+from alpha_as.engine.risk import RiskConfig
 from alpha_as.errors import InputError
 from alpha_as.strategies import registry
 from alpha_as.strategies.avellaneda_stoikov import NS_PER_HOUR, ASParams
@@ -114,7 +117,7 @@ TRADING_HOURS = ("window", "authors")
 HOUR_KEYS = ("first_hour", "last_hour")
 CURRENCY_RE = re.compile(r"^[A-Za-z0-9._-]{1,12}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-TABLES = ("experiment", "engine", "models")
+TABLES = ("experiment", "engine", "risk", "models")
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,18 @@ def build(cls: type, d: object, source: str):
     except InputError as e:
         msg = str(e)
         raise InputError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+
+
+def with_risk(engine: EngineConfig, doc: dict, file: str) -> EngineConfig:
+    """``engine`` with the file's top-level ``[risk]`` table (:class:`alpha_as.engine.risk.RiskConfig`) as its risk
+    module, when there is one (``[engine.risk]`` is read by the engine config itself; both is an error)."""
+    if "risk" not in doc:
+        return engine
+    if not isinstance(doc["risk"], dict):
+        raise InputError(f"{file}: 'risk' must be a table [risk]")
+    if engine.risk is not None:
+        raise InputError(f"{file}: give the risk settings in [risk] or in [engine.risk], not both")
+    return dataclasses.replace(engine, risk=build(RiskConfig, doc["risk"], f"{file} [risk]"))
 
 
 def _check_items(values: tuple, kind: type, key: str, source: str) -> None:
@@ -543,7 +558,7 @@ def load_config(path: str | Path, *, check_data: bool = True) -> Experiment:
     data = Path(t.data).absolute()
     sessions = select_sessions(t, data, src)
     dates = tuple(dict.fromkeys(s.date for s in sessions))
-    engine = build(EngineConfig, doc.get("engine", {}), f"{file} [engine]")
+    engine = with_risk(build(EngineConfig, doc.get("engine", {}), f"{file} [engine]"), doc, file)
     models_raw = doc.get("models", {})
     if not models_raw:
         raise InputError(f"{file}: no models: add at least one [models.<name>] table")
