@@ -6,6 +6,7 @@ results are bit-identical."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 
@@ -363,18 +364,25 @@ def test_cli_runs_and_report_take_the_risk_table(store, tmp_path, capsys):
     cfg = tmp_path / "r.toml"
     head = (f'[experiment]\nname = "r"\ndata = "{store}"\ninstrument = "btcusdt_synth"\n'
             f'out = "{tmp_path / "out"}"\ndays = ["2020-12-09"]\nwindow = "07:00-07:15"\nworkers = 1\n')
-    cfg.write_text(head + '[risk]\nmax_inventory = 0.0002\nkill_loss = 0.5\n[models.as]\nkind = "as"\n')
+    cfg.write_text(head + "[risk]\nmax_inventory = 0.0002\nkill_loss = 0.5\n[models.as]\nkind = \"as\"\n"
+                   "[models.as-off]\nkind = \"as\"\nrisk = false\n")
     assert main(["runs", "--config", str(cfg)]) == 0
     job = tmp_path / "out" / "as" / "2020-12-09" / "seed=0"
     man = json.loads((job / "manifest.json").read_text())
     assert man["config"]["engine"]["risk"]["kill_loss"] == 0.5
     assert json.loads((job / "metrics.json").read_text())["risk"]["denied"]["inventory"] > 0
+    off = json.loads((tmp_path / "out" / "as-off" / "2020-12-09" / "seed=0" / "manifest.json").read_text())
+    assert "risk" not in off["config"]["engine"] and "risk" not in json.loads(
+        (tmp_path / "out" / "as-off" / "2020-12-09" / "seed=0" / "metrics.json").read_text())
     assert main(["report", str(tmp_path / "out")]) == 0  # the report's section on what the module prevented
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "## Risk module" in report and "| as | 1 |" in report
-    head_csv, row = (tmp_path / "out" / "tables" / "risk.csv").read_text().splitlines()
-    vals = dict(zip(head_csv.split(","), row.split(","), strict=True))
-    assert float(vals["denied_inventory"]) > 0
+    assert "## Risk module" in report and "| as | 1 | 1 |" in report and "| as-off | 1 | 0 | — |" in report
+    head_csv, *body = (tmp_path / "out" / "tables" / "risk.csv").read_text().splitlines()
+    vals = {r.split(",")[0]: dict(zip(head_csv.split(","), r.split(","), strict=True)) for r in body}
+    assert float(vals["as"]["denied_inventory"]) > 0 and vals["as-off"]["denied_total"] == "nan"
+    summary = {r["model"]: r for r in csv.DictReader((tmp_path / "out" / "summary.csv").open())}
+    for m in ("as", "as-off"):  # both models' outcomes, read beside each other
+        assert float(vals[m]["pnl"]) == pytest.approx(float(summary[m]["final_total_pnl"]))
     both = tmp_path / "both.toml"
     both.write_text(head + '[engine.risk]\nkill_loss = 1.0\n[risk]\nkill_loss = 1.0\n[models.as]\nkind = "as"\n')
     capsys.readouterr()

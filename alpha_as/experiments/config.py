@@ -29,6 +29,7 @@ line naming the file, the table and the key)::
     #                                  # all off by default), e.g. max_inventory = 0.01, kill_loss = 4.0
 
     [models.as-default]                # one table per model; the name is [A-Za-z0-9_-]+
+    #                                  # (risk = false: the model runs without [risk], to compare with)
     kind = "as"                        # "as" | "gen-as" | "foic" | "liic" | "fixed" | "random" | "constant"
     params = { risk_aversion = 0.5 }   # optional inline parameters of the kind's dataclass
     params_file = "results/ga/best.json"   # optional JSON parameters (required for "gen-as")
@@ -175,6 +176,9 @@ class ModelTable:
     """The learner's settings when the risk aversion is "policy_gradient" (a sub-table)."""
     model: str | None = None
     """"ppo" only: the folder written by ``alpha-as train ppo``."""
+    risk: bool = True
+    """False: this model runs without the file's ``[risk]`` table (the same model without the risk module, to
+    compare with)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,8 @@ class ModelSpec:
     """A :class:`~alpha_as.agents.policy_gradient.PolicyGradientConfig` when γ is learned online, else None."""
     ppo_model: Path | None = None
     """"ppo": the model folder (absolute)."""
+    risk: bool = True
+    """False: the model's jobs run without the experiment's risk module (``risk = false`` in its table)."""
 
 
 @dataclass(frozen=True)
@@ -489,7 +495,7 @@ def build_model(name: str, raw: object, file: str, window: str | None = None,
         for w in dict.fromkeys([s.window for s in sessions]):
             with_window_hours(built, w, source)
         built = with_window_hours(built, window, source)
-    return ModelSpec(name, m.kind, built, path, m.action, follow, pg)
+    return ModelSpec(name, m.kind, built, path, m.action, follow, pg, risk=m.risk)
 
 
 def _ppo_model(name: str, m: ModelTable, source: str) -> ModelSpec:
@@ -507,7 +513,8 @@ def _ppo_model(name: str, m: ModelTable, source: str) -> ModelSpec:
         base = json.loads((folder / "config.json").read_text())["base_params"]
     except (json.JSONDecodeError, KeyError, TypeError):
         raise InputError(f"{source}: model {folder}: config.json is not a PPO model's") from None
-    return ModelSpec(name, "ppo", build(ASParams, base, f"{source} (model {folder} config.json)"), ppo_model=folder)
+    return ModelSpec(name, "ppo", build(ASParams, base, f"{source} (model {folder} config.json)"), ppo_model=folder,
+                     risk=m.risk)
 
 
 def read_toml(path: Path, tables: tuple[str, ...], what: str = "config file") -> dict:
