@@ -87,6 +87,7 @@ bench: install
 	$(PY) benchmarks/bench_alpha_as.py --agent alpha-as-1
 	$(PY) benchmarks/bench_alpha_as.py --agent alpha-as-2
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_risk.py
 	$(PY) benchmarks/bench_strategies.py
 	$(PY) benchmarks/bench_ppo.py
 	$(PY) benchmarks/bench_replicate.py

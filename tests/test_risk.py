@@ -44,7 +44,7 @@ def risk_state(cfg: RiskConfig, mid: float = 100.0, position: float = 0.0, level
 
 def quote(st: S.State, side: int, px: float, qty: float, t: int, lv: int = 0) -> None:
     """The strategy asks for (px, qty) on ``side`` at ``t`` (risk_quote, as the loops call it; no latency)."""
-    R.risk_quote(st.orders, st.si, st.sf, st.req_i, st.req_f, np.int64(0), np.int64(side), np.int64(lv),
+    R.risk_quote_call(st.orders, st.si, st.sf, st.req_i, st.req_f, np.int64(0), np.int64(side), np.int64(lv),
                  float(px), float(qty), np.int64(t), 0.01)
 
 

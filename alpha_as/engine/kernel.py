@@ -64,7 +64,7 @@ from alpha_as.engine.config import (
 )
 from alpha_as.engine.estimators import NS_PER_MINUTE, mid_variance, push_mid, push_minute, side_changed
 from alpha_as.engine.orders import send, set_quote  # noqa: F401  (re-exported: kernel_general imports them here)
-from alpha_as.engine.risk import risk_quote, risk_snapshot, risk_tick
+from alpha_as.engine.risk import K_NEXT_TICK, risk_quote, risk_snapshot, risk_tick
 from alpha_as.engine.state import (
     BOOK,
     CASH,
@@ -449,7 +449,7 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
         if t_next > t_stop:
             return STOP
         si[NOW] = t_next
-        if risk_on:  # stale book, order TTL, flatten after a kill (alpha_as.engine.risk)
+        if risk_on and t_next >= si[K_NEXT_TICK]:  # stale book, order TTL, flatten after a kill (alpha_as.engine.risk)
             n_sent = si[N_REQUESTS]
             risk_tick(st.orders, si, st.sf, st.req_i, st.req_f, ci[C_LATENCY_NS], bid_px, ask_px, t_next)
             if si[N_REQUESTS] != n_sent:

@@ -60,7 +60,7 @@ from alpha_as.engine.kernel import (
     send,
     set_quote,
 )
-from alpha_as.engine.risk import risk_quote, risk_snapshot, risk_tick
+from alpha_as.engine.risk import K_NEXT_TICK, risk_quote_call, risk_snapshot, risk_tick
 from alpha_as.engine.state import (
     BOOK,
     D_IDX,
@@ -250,7 +250,7 @@ def _cannot_reach(orders, nlev, s, px):
 def _quote(orders, si, sf, req_i, req_f, ci, side, lv, px, qty, t, tick):
     """set_quote, behind the risk module's checks when it is on (alpha_as.engine.risk)."""
     if si[RK_ON] == 1:
-        risk_quote(orders, si, sf, req_i, req_f, ci[C_LATENCY_NS], np.int64(side), np.int64(lv), px, qty, t, tick)
+        risk_quote_call(orders, si, sf, req_i, req_f, ci[C_LATENCY_NS], np.int64(side), np.int64(lv), px, qty, t, tick)
     else:
         set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], side, lv, px, qty, t)
 
@@ -387,7 +387,7 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
         if t_next > t_stop:
             return STOP
         si[NOW] = t_next
-        if risk_on:  # stale book, order TTL, flatten after a kill (alpha_as.engine.risk)
+        if risk_on and t_next >= si[K_NEXT_TICK]:  # stale book, order TTL, flatten after a kill (alpha_as.engine.risk)
             n_sent = si[N_REQUESTS]
             risk_tick(st.orders, si, st.sf, st.req_i, st.req_f, ci[C_LATENCY_NS], bid_px, ask_px, t_next)
             if si[N_REQUESTS] != n_sent:

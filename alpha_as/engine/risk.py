@@ -40,7 +40,8 @@ this module (a test); a RiskConfig with every check off also gives identical fil
 
 The settings and state live in slots of ``si`` and ``sf`` after ``NSI``/``NSF`` (:func:`set_state` extends the
 arrays): the compiled functions take the state's arrays, not the State (numba takes a reference on every array
-of a tuple a function receives). They are called, not inlined: the loops stay as they were when risk is off.
+of a tuple a function receives). The loops call (not inline) :func:`risk_quote`, :func:`risk_snapshot` and
+:func:`risk_tick`, which inline the small checks: the loops stay as they were when risk is off.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ A_CANCEL_FLAT = NSI + 42   # ... of a flatten order's rest after its backoff
 A_FLAT = NSI + 43          # flatten orders sent
 A_MOVED = NSI + 44         # quotes moved out to the min spread
 A_PAUSES = NSI + 45        # pauses (stale or missing mid)
+K_NEXT_TICK = NSI + 46     # the loops call risk_tick only from this time on (the next stale / TTL / flatten deadline)
 K_FIXED = NSI + 48
 """Then: the placement time of each order slot (K_FIXED + slot), then the submit ring, then the cancel ring."""
 
@@ -138,6 +140,7 @@ F_MID = NSF + 9          # mid of the last two-sided snapshot (NaN before)
 F_KILL_PNL = NSF + 10    # P&L marked at the mid when the kill fired
 N_RISK_F = 12
 
+INF_T = np.iinfo(np.int64).max
 EPS_Q = 1e-12
 EPS_P = 1e-9
 REL = 1e-12  # a cap compares with this relative tolerance: exactly at the cap passes
@@ -255,6 +258,7 @@ def set_state(state: State, risk: RiskConfig | None, levels: int = 1) -> State:
     si[K_TTL] = int(round(risk.order_ttl_s * ns))
     si[K_SLOTS] = slots
     si[K_FLAT_SIDE] = -1
+    si[K_NEXT_TICK] = 0  # the first event computes it
     si[K_LAST_CANCEL] = si[K_LAST_CANCEL + 1] = np.iinfo(np.int64).min // 2
     sf[F_KILL_LOSS] = risk.kill_loss or 0.0
     sf[F_KILL_PCT] = (risk.kill_loss_pct or 0.0) / 100.0 * (risk.max_notional or 0.0)
@@ -288,7 +292,7 @@ def summary(state: State) -> dict:
 
 # ------------------------------------------------------------------------------------------- compiled
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def open_qty(orders, si, req_f, side):
     """Quantity that may still fill on ``side``: every live order of the side plus every request in flight (a
     replacement supersedes the live order only when it arrives)."""
@@ -301,7 +305,7 @@ def open_qty(orders, si, req_f, side):
     return tot
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def throttle(si, ring, head_slot, n_slot, cap, window, t):
     """Nautilus' throttler: True (and ``t`` recorded) when fewer than ``cap`` requests were accepted in the
     ``window`` ns before ``t``; the ring at ``si[ring:ring + cap]`` holds the last ``cap`` accepted times."""
@@ -318,7 +322,7 @@ def throttle(si, ring, head_slot, n_slot, cap, window, t):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def check_cancel(si, side, t):
     """0 when a cancel of the strategy's order on ``side`` may go, else its denial reason."""
     cd = si[K_COOLDOWN]
@@ -332,7 +336,7 @@ def check_cancel(si, side, t):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def check_submit(orders, si, sf, req_f, side, px, qty, t, replacing):
     """0 when a new order (or a replacement, ``replacing``) of ``qty`` at ``px`` on ``side`` may go, else the
     reason of its denial, in the module's check order."""
@@ -380,7 +384,7 @@ def check_submit(orders, si, sf, req_f, side, px, qty, t, replacing):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def move_out(sf, side, px, tick):
     """``px`` moved out to the min spread (the nearest tick at least min_spread_bps / 2 from the mid)."""
     mid = sf[F_MID]
@@ -398,10 +402,11 @@ def move_out(sf, side, px, tick):
     return px
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def risk_quote(orders, si, sf, req_i, req_f, latency, side, lv, px, qty, t, tick):
     """The strategy wants (px, qty) at level ``lv`` of ``side`` (qty 0 = none): :func:`alpha_as.engine.orders.set_quote`
-    behind the checks. A denial is counted and nothing is sent (the working order stays as it was)."""
+    behind the checks. A denial is counted and nothing is sent (the working order stays as it was). Inlined in the
+    paper loop (two call sites); the general loop and the tests call :func:`risk_quote_call`."""
     if lv == 0 and si[K_FLAT_SIDE] == side:
         return  # the flatten order's slot belongs to the risk module
     o = orders[side + 2 * lv]
@@ -428,6 +433,14 @@ def risk_quote(orders, si, sf, req_i, req_f, latency, side, lv, px, qty, t, tick
         o[O_WORK_PX] = px
         o[O_WORK_QTY] = qty
         si[K_FIXED + side + 2 * lv] = t
+        if si[K_TTL] > 0:
+            si[K_NEXT_TICK] = min(si[K_NEXT_TICK], t + si[K_TTL])
+
+
+@njit(cache=True)
+def risk_quote_call(orders, si, sf, req_i, req_f, latency, side, lv, px, qty, t, tick):
+    """:func:`risk_quote`, called (not inlined)."""
+    risk_quote(orders, si, sf, req_i, req_f, latency, side, lv, px, qty, t, tick)
 
 
 @njit(cache=True)
@@ -456,10 +469,27 @@ def _pause(orders, si, req_i, req_f, latency, t):
 
 
 @njit(cache=True)
+def _kill(orders, si, sf, req_i, req_f, latency, cause, pnl, t):
+    """The kill switch fires: HALTED, the time, cause and P&L recorded, every order cancelled, the flatten armed."""
+    si[TRADING_STATE] = HALTED
+    si[K_KILL_T] = t
+    si[K_KILL_CAUSE] = cause
+    sf[F_KILL_PNL] = pnl
+    cancel_all(orders, si, req_i, req_f, latency, t, A_CANCEL_KILL)
+    if si[K_FLATTEN] == 1 and si[K_FLAT_RETRIES] > 0:
+        si[K_FLAT_LEFT] = si[K_FLAT_RETRIES]
+        si[K_FLAT_NEXT] = t
+        si[K_NEXT_TICK] = t
+
+
+@njit(cache=True, inline="always")
 def risk_snapshot(orders, si, sf, req_i, req_f, latency, good, bid0, ask0, t):
     """After a snapshot (``good``: both sides present): the missing-mid count and pause, resuming on a good book,
-    the kill switch, and the cancel of working orders that strayed from the mid."""
+    the kill switch, and the cancel of working orders that strayed from the mid. Inlined (one call site per loop);
+    what it rarely does is called."""
     si[K_LAST_SNAP] = t
+    if si[K_STALE_NS] > 0:
+        si[K_NEXT_TICK] = min(si[K_NEXT_TICK], t + si[K_STALE_NS] + 1)
     if not good:
         si[K_NONE_RUN] += 1
         lim = si[K_MID_NONE]
@@ -480,14 +510,7 @@ def risk_snapshot(orders, si, sf, req_i, req_f, latency, good, bid0, ask0, t):
         elif sf[F_PROFIT] > 0.0 and pnl >= sf[F_PROFIT]:
             cause = 3
         if cause > 0:
-            si[TRADING_STATE] = HALTED
-            si[K_KILL_T] = t
-            si[K_KILL_CAUSE] = cause
-            sf[F_KILL_PNL] = pnl
-            cancel_all(orders, si, req_i, req_f, latency, t, A_CANCEL_KILL)
-            if si[K_FLATTEN] == 1 and si[K_FLAT_RETRIES] > 0:
-                si[K_FLAT_LEFT] = si[K_FLAT_RETRIES]
-                si[K_FLAT_NEXT] = t
+            _kill(orders, si, sf, req_i, req_f, latency, np.int64(cause), pnl, t)
     od = sf[F_ORDER_DEV]
     if od > 0.0:
         fs = si[K_FLAT_SIDE]
@@ -544,16 +567,29 @@ def _flatten_step(orders, si, sf, req_i, req_f, latency, bid_px, ask_px, t):
 
 @njit(cache=True)
 def risk_tick(orders, si, sf, req_i, req_f, latency, bid_px, ask_px, t):
-    """At every event of the loop: no snapshot for ``stale_after_s`` (pause and cancel), the order TTL, and the
-    flatten after a kill."""
+    """At an event of the loop from ``si[K_NEXT_TICK]`` on: no snapshot for ``stale_after_s`` (pause and cancel),
+    the order TTL, and the flatten after a kill; then the next time one of them can act (the loops test one
+    integer per event, and call this only then)."""
     stale = si[K_STALE_NS]
     if stale > 0 and si[K_PAUSED] == 0 and si[K_LAST_SNAP] > 0 and t - si[K_LAST_SNAP] > stale:
         _pause(orders, si, req_i, req_f, latency, t)
     ttl = si[K_TTL]
+    fs = si[K_FLAT_SIDE]
     if ttl > 0:
-        fs = si[K_FLAT_SIDE]
         for slot in range(si[K_SLOTS]):
             if slot != fs and orders[slot, O_WORK_QTY] > 0.0 and t - si[K_FIXED + slot] >= ttl:
                 _cancel(orders, si, req_i, req_f, latency, slot, t, A_CANCEL_TTL)
-    if (si[K_FLAT_LEFT] > 0 or si[K_FLAT_SIDE] >= 0) and t >= si[K_FLAT_NEXT]:
+    flattening = si[K_FLAT_LEFT] > 0 or si[K_FLAT_SIDE] >= 0
+    if flattening and t >= si[K_FLAT_NEXT]:
         _flatten_step(orders, si, sf, req_i, req_f, latency, bid_px, ask_px, t)
+    nxt = INF_T
+    if stale > 0 and si[K_PAUSED] == 0 and si[K_LAST_SNAP] > 0:
+        nxt = si[K_LAST_SNAP] + stale + 1
+    if ttl > 0:
+        fs = si[K_FLAT_SIDE]
+        for slot in range(si[K_SLOTS]):
+            if slot != fs and orders[slot, O_WORK_QTY] > 0.0:
+                nxt = min(nxt, si[K_FIXED + slot] + ttl)
+    if si[K_FLAT_LEFT] > 0 or si[K_FLAT_SIDE] >= 0:
+        nxt = min(nxt, si[K_FLAT_NEXT])  # while flattening: every event from its next step on
+    si[K_NEXT_TICK] = nxt
