@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= data
 SEED   ?= 0
 
-.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies onchain bench lint clean
+.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies onchain risk bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,15 @@ onchain: install
 	    --chain '{"block_seconds": 2.0, "network_delay_ms": 200.0, "slip_probability": 0.05, "gas_units_place": 150000.0, "gas_units_cancel": 60000.0, "gas_price_gwei": 0.05, "native_price": 3000.0, "fee_bps": 5.0}'
 	$(BIN)/alpha-as runs --config experiments/onchain.toml
 	$(BIN)/alpha-as report results/onchain
+
+risk: install
+	# The risk module (issue #15) on AS and Gen-AS, each beside itself without it, on the paper's 30 test days of the
+	# synthetic market (experiments/risk.toml: the brief's values scaled to it): results/risk/report.md.
+	test -d $(DATA)/type=depth/instrument=btcusdt_synth || $(BIN)/alpha-as data synth --out $(DATA) --seed $(SEED)
+	test -f $(STRATEGY_GA)/as/best.json || $(BIN)/alpha-as tune --strategy as --data $(DATA) \
+	    --instrument btcusdt_synth --day 2020-12-08 --out $(STRATEGY_GA)/as
+	$(BIN)/alpha-as runs --config experiments/risk.toml
+	$(BIN)/alpha-as report results/risk
 
 BITSTAMP_CAPTURE ?= ../shared/data/bitstamp_btcusd_20150501_obanalytics/2015-05-01.log.bz2
 
