@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
+from alpha_as.agents.features import DEFAULT_FEATURES
 from alpha_as.cli import main
 from alpha_as.engine import Backtest, EngineConfig, SteppedBacktest
 from alpha_as.engine import risk as R
@@ -388,3 +389,25 @@ def test_cli_runs_and_report_take_the_risk_table(store, tmp_path, capsys):
     capsys.readouterr()
     assert main(["runs", "--config", str(both)]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_a_protocols_risk_table_reaches_its_strategies_and_agents(tmp_path):
+    from alpha_as.experiments.protocol import load_protocol
+
+    cfg = tmp_path / "p.toml"
+    base = (f'[protocol]\ndata = "{tmp_path / "store"}"\ninstrument = "x"\nout = "{tmp_path / "out"}"\n'
+            'window = "07:00-07:06"\nfi = "2020-12-08"\ntrain = "2020-12-08"\ntest = ["2020-12-09"]\n'
+            'models = ["gen-as", "alpha-as-1"]\nworkers = 1\n')
+    cfg.write_text(base)
+    plain = load_protocol(cfg)
+    assert plain.engine.risk is None and "risk" not in plain.identity()["engine"]
+    cfg.write_text(base + "[risk]\nmax_inventory = 0.001\nkill_loss = 40.0\n")
+    p = load_protocol(cfg)
+    assert p.engine.risk == RiskConfig(max_inventory=0.001, kill_loss=40.0)
+    assert p.identity()["engine"]["risk"]["kill_loss"] == 40.0
+    cfg.write_text(base + "[risk]\nmax_inventory = 0\n")
+    with pytest.raises(InputError, match=r"\[risk\].*max_inventory must be a finite number > 0"):
+        load_protocol(cfg)
+    cfg.write_text(base + "[risk]\nmax_inventory = 0.001\nkill_loss = 40.0\n")
+    agent = load_protocol(cfg).agent_config("alpha-as-1", 0, list(DEFAULT_FEATURES))
+    assert agent.engine_config().risk == RiskConfig(max_inventory=0.001, kill_loss=40.0)  # the agents train behind it
