@@ -31,7 +31,9 @@ registered with ``general`` (Hummingbot's AS, GLFT): several order levels per si
 see every public trade and each of our fills. Keeping them apart keeps the paper's loop as fast as it was
 before the general one existed; each loop inlines only its own strategies.
 
-Accounting (cash, lots, realized and unrealized P&L) is in :mod:`alpha_as.engine.accounting`.
+Accounting (cash, lots, realized and unrealized P&L) is in :mod:`alpha_as.engine.accounting`. With a risk config
+(:mod:`alpha_as.engine.risk`), both loops send the strategy's requests through its checks, tell it of each snapshot
+and call it at the events from its next deadline; without one, each of those is one branch on ``si[RK_ON]``.
 """
 
 from __future__ import annotations

@@ -299,9 +299,10 @@ def open_qty(orders, si, req_f, side):
     tot = 0.0
     for s in range(side, orders.shape[0], 2):
         tot += orders[s, O_QTY]
-    h = si[REQ_HEAD + side]
-    for k in range(si[REQ_N + side]):
-        tot += req_f[side, (h + k) % REQ_CAP, R_QTY]
+    j = si[REQ_HEAD + side]
+    for _ in range(si[REQ_N + side]):
+        tot += req_f[side, j, R_QTY]
+        j = j + 1 if j + 1 < REQ_CAP else 0
     return tot
 
 
@@ -311,14 +312,14 @@ def throttle(si, ring, head_slot, n_slot, cap, window, t):
     ``window`` ns before ``t``; the ring at ``si[ring:ring + cap]`` holds the last ``cap`` accepted times."""
     n = si[n_slot]
     h = si[head_slot]
-    if n < cap:
-        si[ring + (h + n) % cap] = t
+    if n < cap:  # filling up: the head stays at 0
+        si[ring + n] = t
         si[n_slot] = n + 1
         return True
     if t - si[ring + h] < window:
         return False
     si[ring + h] = t
-    si[head_slot] = (h + 1) % cap
+    si[head_slot] = h + 1 if h + 1 < cap else 0
     return True
 
 
