@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= data
 SEED   ?= 0
 
-.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies onchain ppo bench lint clean
+.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies onchain ppo risk bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,15 @@ onchain: install
 	$(BIN)/alpha-as runs --config experiments/onchain.toml
 	$(BIN)/alpha-as report results/onchain
 
+risk: install
+	# The risk module (issue #15) on AS and Gen-AS, each beside itself without it, on the paper's 30 test days of the
+	# synthetic market (experiments/risk.toml: the brief's values scaled to it): results/risk/report.md.
+	test -d $(DATA)/type=depth/instrument=btcusdt_synth || $(BIN)/alpha-as data synth --out $(DATA) --seed $(SEED)
+	test -f $(STRATEGY_GA)/as/best.json || $(BIN)/alpha-as tune --strategy as --data $(DATA) \
+	    --instrument btcusdt_synth --day 2020-12-08 --out $(STRATEGY_GA)/as
+	$(BIN)/alpha-as runs --config experiments/risk.toml
+	$(BIN)/alpha-as report results/risk
+
 BITSTAMP_CAPTURE ?= ../shared/data/bitstamp_btcusd_20150501_obanalytics/2015-05-01.log.bz2
 
 BITSTAMP_DAY := $(DATA)/type=depth/instrument=btcusd_bitstamp/date=20150501/data.parquet
@@ -92,6 +101,7 @@ bench: install
 	$(PY) benchmarks/bench_alpha_as.py --agent alpha-as-1
 	$(PY) benchmarks/bench_alpha_as.py --agent alpha-as-2
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_risk.py
 	$(PY) benchmarks/bench_strategies.py
 	$(PY) benchmarks/bench_ppo.py
 	$(PY) benchmarks/bench_replicate.py

@@ -63,7 +63,15 @@ def run_ppo(args: argparse.Namespace) -> int:
     require_sessions(args.data, args.instrument, [(date, window)], trust=args.trust_data)
     out = check_out_dir(args.out)
     day = store.load_window_day(args.data, args.instrument, date, window)
-    result, actions, rewards = ppo.run_day(agent, day)
+    engine = None
+    if getattr(args, "risk", None) is not None:  # the risk module on the model's engine (alpha_as.engine.risk)
+        import dataclasses
+
+        from alpha_as.engine.cli import load_risk
+        from alpha_as.engine.config import EngineConfig
+
+        engine = dataclasses.replace(agent.engine or EngineConfig(), risk=load_risk(args.risk))
+    result, actions, rewards = ppo.run_day(agent, day, engine)
     result.write(out, extra={"kind": "ppo", "model": str(args.model), "window": window, "data": str(args.data),
                              "ppo": ppo.day_summary(agent, actions, rewards)})
     write_text_atomic(json.dumps(ppo.day_actions(agent, actions, rewards)), out / "actions.json")

@@ -25,7 +25,7 @@ import pyarrow as pa
 from alpha_as.atomic import check_out_dir, write_text_atomic
 from alpha_as.configs import replace_checked
 from alpha_as.data.store import MarketDay, write_table_atomic
-from alpha_as.engine import accounting, chain, kernel, kernel_general
+from alpha_as.engine import accounting, chain, kernel, kernel_general, risk
 from alpha_as.engine import config as C
 from alpha_as.engine import state as S
 from alpha_as.engine.config import EngineConfig
@@ -221,6 +221,7 @@ class Backtest:
         self.state = S.new_state(self.first_grid, grid_capacity=n_grid, levels=lay.levels,
                                  strategy_state=lay.state, grid_columns=len(lay.grid_src))
         chain.set_state(self.state, self.config.chain)  # blocks and gas instead of the fixed latency, when set
+        self.state = risk.set_state(self.state, self.config.risk, lay.levels)  # the risk module's slots, when set
         if lay.clock_ns > 0:  # the strategy's clock ticks on multiples of its period, from the first one after the data start
             self.state.si[S.NEXT_CLOCK_T] = (int(first) // lay.clock_ns + 1) * lay.clock_ns
         self.done = False
@@ -294,6 +295,8 @@ class Backtest:
             info["chain"] = {"gas": gas, "gas_per_fill": gas / nf if nf else None,
                              "gas_per_action": gas / actions if actions else None, "actions": actions,
                              "slipped_blocks": int(st.si[S.N_SLIPS])}
+        if self.config.risk is not None:  # what the risk module denied and did (alpha_as.engine.risk)
+            info["risk"] = risk.summary(st)
         res = BacktestResult(st.fill_t[:nf].copy(), fills, st.grid_t[:ng].copy(), grid, counters, metrics, info)
         first_h, last_h = getattr(self.strategy, "first_hour", None), getattr(self.strategy, "last_hour", None)
         if first_h is not None and last_h is not None:

@@ -17,6 +17,7 @@ from alpha_as.data import store
 from alpha_as.data.validate import add_trust_argument, require_sessions
 from alpha_as.engine.backtest import Backtest
 from alpha_as.engine.config import FILL_MODELS, LOT_MATCHING, ChainConfig, EngineConfig
+from alpha_as.engine.risk import RiskConfig
 from alpha_as.errors import InputError
 from alpha_as.strategies import registry
 from alpha_as.strategies.avellaneda_stoikov import ASParams
@@ -56,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="trade on a chain (alpha_as.engine.chain): a JSON file or object of [engine.chain] settings "
                      "(block_seconds, network_delay_ms, slip_probability, slip_seed, gas_units_place, gas_units_cancel, "
                      "gas_price_gwei, native_price, fee_bps); blocks replace --latency-ms")
+    run.add_argument("--risk", metavar="JSON",
+                     help="the risk module (alpha_as.engine.risk): a JSON file or object of [risk] settings, e.g. "
+                     "'{\"max_inventory\": 0.01, \"kill_loss\": 4.0}' (every check off unless set; for an agent, "
+                     "replaces the risk settings of its model's engine)")
     run.add_argument("--window", default=None,
                      help="UTC time window of the day to replay, HH:MM-HH:MM, or 'all' (default 07:00-19:00; an agent "
                      "replays the window of its model)")
@@ -102,6 +107,14 @@ def load_params(cls: type, text: str | None, window: str | None = None):
     return params, pg
 
 
+def load_risk(text: str | None) -> RiskConfig | None:
+    """The risk config of ``--risk`` (a JSON file or object; None: no risk module)."""
+    if text is None:
+        return None
+    raw, source = load_json_arg(text, "--risk")
+    return RiskConfig.from_dict(raw, source=source)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.window is not None:
         store.parse_window(args.window)  # up front: an empty or reversed window is one line naming --window
@@ -110,6 +123,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise InputError(f"{args.strategy} needs --model DIR (a folder written by `alpha-as train`)")
         if args.params is not None:
             raise InputError(f"--params does not apply to {args.strategy}: its AS parameters come from the model")
+        if args.risk is not None:
+            raise InputError(f"--risk does not apply to {args.strategy}: its engine settings come from the model (a "
+                             "protocol's [risk] table reaches the agents it trains and tests)")
         from alpha_as.agents.cli import run_agent
 
         args.agent = args.strategy
@@ -145,7 +161,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raw, source = load_json_arg(args.chain, "--chain")
         chain = ChainConfig.from_dict(raw, source=source)
     config = EngineConfig(fill_model=args.fill, latency_ms=args.latency_ms, maker_fee=args.maker_fee,
-                          taker_fee=args.taker_fee, lot_matching=args.lot_matching, chain=chain)
+                          taker_fee=args.taker_fee, lot_matching=args.lot_matching, chain=chain,
+                          risk=load_risk(args.risk))
     require_sessions(args.data, args.instrument, [(day_date, args.window)], trust=args.trust_data)
     day = store.load_window_day(args.data, args.instrument, day_date, args.window)
     seed = args.seed if args.seed is not None else 0

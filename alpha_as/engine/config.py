@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from alpha_as.configs import from_dict
+from alpha_as.engine.risk import RiskConfig
 from alpha_as.errors import InputError
 
 FILL_MODELS = ("paper", "queue")
@@ -134,12 +135,19 @@ class EngineConfig:
     chain: ChainConfig | None = field(default=None, metadata={"omit_default": True})
     """On-chain costs (:mod:`alpha_as.engine.chain`): blocks instead of the fixed latency, gas per action, a fee
     tier; None (default): an exchange. A dict is read as a ChainConfig (``[engine.chain]``)."""
+    risk: RiskConfig | None = field(default=None, metadata={"omit_default": True})
+    """The risk module (:mod:`alpha_as.engine.risk`): checks between the strategy's requests and the venue; None
+    (default): none. A dict is read as a RiskConfig (the ``[risk]`` table)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.chain, dict):
             object.__setattr__(self, "chain", ChainConfig.from_dict(self.chain, source="engine: chain"))
         elif self.chain is not None and not isinstance(self.chain, ChainConfig):
             raise InputError(f"engine: chain must be a table of chain settings, got {self.chain!r}")
+        if isinstance(self.risk, dict):
+            object.__setattr__(self, "risk", RiskConfig.from_dict(self.risk, source="engine: risk"))
+        elif self.risk is not None and not isinstance(self.risk, RiskConfig):
+            raise InputError(f"engine: risk must be a table of risk settings, got {self.risk!r}")
         if self.chain is not None and self.chain.fee_bps is not None and (self.maker_fee or self.taker_fee):
             raise InputError("engine: chain.fee_bps sets both fees; leave maker_fee and taker_fee at 0")
         if self.fill_model not in FILL_MODELS:
@@ -166,19 +174,25 @@ class EngineConfig:
     def from_dict(cls, d: dict, *, source: str = "engine config") -> EngineConfig:
         d = dict(d)
         chain = d.pop("chain", None)
+        risk = d.pop("risk", None)
         cfg = from_dict(cls, d, source=source)
-        if chain is None:
-            return cfg
-        if not isinstance(chain, dict):
-            raise InputError(f"{source}: key 'chain' must be a table [engine.chain], got {chain!r}")
-        return dataclasses.replace(cfg, chain=ChainConfig.from_dict(chain, source=f"{source} chain"))
+        if chain is not None:
+            if not isinstance(chain, dict):
+                raise InputError(f"{source}: key 'chain' must be a table [engine.chain], got {chain!r}")
+            cfg = dataclasses.replace(cfg, chain=ChainConfig.from_dict(chain, source=f"{source} chain"))
+        if risk is not None:
+            if not isinstance(risk, dict):
+                raise InputError(f"{source}: key 'risk' must be a table [risk], got {risk!r}")
+            cfg = dataclasses.replace(cfg, risk=RiskConfig.from_dict(risk, source=f"{source} risk"))
+        return cfg
 
     def to_dict(self) -> dict:
-        """The fields as a dict; ``chain`` only when set (so the dicts, and hashes, of exchange configs are those of
-        earlier versions)."""
+        """The fields as a dict; ``chain`` and ``risk`` only when set (so the dicts, and hashes, of configs without
+        them are those of earlier versions)."""
         d = asdict(self)
-        if self.chain is None:
-            del d["chain"]
+        for key in ("chain", "risk"):
+            if getattr(self, key) is None:
+                del d[key]
         return d
 
     def arrays(self, kind: int, has_side: bool, grid_end_ns: int) -> tuple[np.ndarray, np.ndarray]:

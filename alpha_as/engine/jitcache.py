@@ -16,7 +16,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
 ENGINE_SOURCES = ("engine/kernel.py", "engine/kernel_general.py", "engine/accounting.py", "engine/estimators.py", "engine/state.py",
-                  "engine/config.py", "engine/chain.py", "strategies/base.py", "strategies/registry.py")
+                  "engine/config.py", "engine/chain.py",
+                  "engine/orders.py", "engine/risk.py", "strategies/base.py", "strategies/registry.py")
 
 
 def _module_file(module: str) -> Path | None:

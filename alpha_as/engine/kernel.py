@@ -31,7 +31,9 @@ registered with ``general`` (Hummingbot's AS, GLFT): several order levels per si
 see every public trade and each of our fills. Keeping them apart keeps the paper's loop as fast as it was
 before the general one existed; each loop inlines only its own strategies.
 
-Accounting (cash, lots, realized and unrealized P&L) is in :mod:`alpha_as.engine.accounting`.
+Accounting (cash, lots, realized and unrealized P&L) is in :mod:`alpha_as.engine.accounting`. With a risk config
+(:mod:`alpha_as.engine.risk`), both loops send the strategy's requests through its checks, tell it of each snapshot
+and call it at the events from its next deadline; without one, each of those is one branch on ``si[RK_ON]``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ invalidate_if_stale()  # before the loop is first called: its cache must match t
 
 # ruff: noqa: E402
 from alpha_as.engine.accounting import EPS_QTY, book_fill, unrealized_pnl
-from alpha_as.engine.chain import block_arrival, settle_gas
+from alpha_as.engine.chain import settle_gas
 from alpha_as.engine.config import (
     C_FILL_MODEL,
     C_GRID_COLS,
@@ -63,10 +65,11 @@ from alpha_as.engine.config import (
     N_CFG_I,
 )
 from alpha_as.engine.estimators import NS_PER_MINUTE, mid_variance, push_mid, push_minute, side_changed
+from alpha_as.engine.orders import send, set_quote  # noqa: F401  (re-exported: kernel_general imports them here)
+from alpha_as.engine.risk import K_NEXT_TICK, risk_quote, risk_snapshot, risk_tick
 from alpha_as.engine.state import (
     BOOK,
     CASH,
-    CH_BLOCK_NS,
     CUR_ALL,
     CUR_ASK,
     CUR_BID,
@@ -97,7 +100,6 @@ from alpha_as.engine.state import (
     O_WORK_PX,
     O_WORK_QTY,
     POSITION,
-    R_LV,
     R_PX,
     R_QTY,
     R_SEQ,
@@ -107,7 +109,7 @@ from alpha_as.engine.state import (
     REQ_HEAD,
     REQ_N,
     REQ_OVERFLOW,
-    REQ_SEQ,
+    RK_ON,
     T_IDX,
 )
 from alpha_as.strategies.base import (
@@ -135,48 +137,6 @@ REQS_FULL = 5   # more order requests in flight on one side than the request rin
 
 
 # ------------------------------------------------------------------------------- shared by both loops
-
-@njit(cache=True, inline="always")
-def send(si, req_i, req_f, side, lv, px, qty, t, latency):
-    """Queue a request for the order at level ``lv`` of ``side`` (qty 0 = cancel), reaching the exchange after
-    the latency, or, on a chain (``C_BLOCK_NS`` > 0), at the next block (:func:`alpha_as.engine.chain.block_arrival`)
-    counting the action for its gas (:func:`alpha_as.engine.chain.settle_gas`; the chain's settings are in ``si``:
-    :func:`alpha_as.engine.chain.set_state`). The order helpers take the state's arrays, not the state: numba takes a reference on every
-    array of a tuple an inlined function receives (passing the state here made the general loop ~1.3x slower)."""
-    n = si[REQ_N + side]
-    head = si[REQ_HEAD + side]
-    if n == REQ_CAP:  # more requests in flight than the ring holds: the run is refused (see run_until)
-        si[REQ_OVERFLOW] = 1
-        return
-    k = (head + n) % REQ_CAP
-    if si[CH_BLOCK_NS] > 0:
-        prev = req_i[side, (head + n - 1) % REQ_CAP, R_T] if n > 0 else -1
-        req_i[side, k, R_T] = block_arrival(si, t, prev, qty)
-    else:
-        req_i[side, k, R_T] = t + latency
-    req_f[side, k, R_PX] = px
-    req_f[side, k, R_QTY] = qty
-    req_i[side, k, R_SEQ] = si[REQ_SEQ]
-    req_i[side, k, R_LV] = lv
-    si[REQ_SEQ] += 1
-    si[REQ_N + side] = n + 1
-    si[N_REQUESTS] += 1
-
-
-@njit(cache=True, inline="always")
-def set_quote(orders, si, req_i, req_f, latency, side, lv, px, qty, t):
-    """The strategy wants (px, qty) at level ``lv`` of ``side`` (qty 0 = none): send a request only on change."""
-    o = orders[side + 2 * lv]
-    if qty <= 0.0:
-        if o[O_WORK_QTY] > 0.0:
-            send(si, req_i, req_f, side, lv, 0.0, 0.0, t, latency)
-            o[O_WORK_QTY] = 0.0
-        return
-    if o[O_WORK_QTY] != qty or o[O_WORK_PX] != px:
-        send(si, req_i, req_f, side, lv, px, qty, t, latency)
-        o[O_WORK_PX] = px
-        o[O_WORK_QTY] = qty
-
 
 @njit(cache=True, inline="always")
 def level_qty(px_row, qty_row, price):
@@ -411,6 +371,10 @@ def _strategy(st, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
     else:
         count_skip(st.si, status)
         return  # leave the orders as they are
+    if st.si[RK_ON] == 1:  # the risk module's checks between the strategy and the venue (alpha_as.engine.risk)
+        risk_quote(st.orders, st.si, st.sf, st.req_i, st.req_f, ci[C_LATENCY_NS], np.int64(0), np.int64(0), bp, bq, t, tick)
+        risk_quote(st.orders, st.si, st.sf, st.req_i, st.req_f, ci[C_LATENCY_NS], np.int64(1), np.int64(0), ap, aq, t, tick)
+        return
     set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, 0, bp, bq, t)
     set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 1, 0, ap, aq, t)
 
@@ -436,7 +400,10 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
     if ci[C_FILL_MODEL] == 1:
         queue_on_snapshot(st, cf, bid_px[i], bid_qty[i], 0, 0)
         queue_on_snapshot(st, cf, ask_px[i], ask_qty[i], 1, 1)
-    if not book_estimators(st.si, st.sf, st.mids, st.kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
+    good = book_estimators(st.si, st.sf, st.mids, st.kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t)
+    if st.si[RK_ON] == 1:  # missing mid, kill switch, orders that strayed (alpha_as.engine.risk)
+        risk_snapshot(st.orders, st.si, st.sf, st.req_i, st.req_f, ci[C_LATENCY_NS], good, bid_px[i, 0], ask_px[i, 0], t)
+    if not good:
         if ci[C_KIND] != 0:
             # an empty side: stop quoting (depth.isDepthFilled)
             set_quote(st.orders, st.si, st.req_i, st.req_f, ci[C_LATENCY_NS], 0, 0, 0.0, 0.0, t)
@@ -454,6 +421,7 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
     nt = len(trade_ts)
     grid_ns = ci[C_GRID_NS]
     has_side = ci[C_HAS_SIDE] == 1
+    risk_on = si[RK_ON] == 1
     while True:
         if si[LOT_OVERFLOW] == 1:
             return LOTS_FULL
@@ -483,6 +451,11 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
         if t_next > t_stop:
             return STOP
         si[NOW] = t_next
+        if risk_on and t_next >= si[K_NEXT_TICK]:  # stale book, order TTL, flatten after a kill (alpha_as.engine.risk)
+            n_sent = si[N_REQUESTS]
+            risk_tick(st.orders, si, st.sf, st.req_i, st.req_f, ci[C_LATENCY_NS], bid_px, ask_px, t_next)
+            if si[N_REQUESTS] != n_sent:
+                continue  # it sent requests: back to the merge (with no latency they go first)
         if tr == t_next:
             _arrive(st, ci, cf, bid_px, bid_qty, ask_px, ask_qty, req_side, t_next)
         elif tt == t_next:

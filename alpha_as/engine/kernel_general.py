@@ -60,6 +60,7 @@ from alpha_as.engine.kernel import (
     send,
     set_quote,
 )
+from alpha_as.engine.risk import K_NEXT_TICK, risk_quote_call, risk_snapshot, risk_tick
 from alpha_as.engine.state import (
     BOOK,
     D_IDX,
@@ -69,6 +70,7 @@ from alpha_as.engine.state import (
     N_GRID,
     N_HOLDS,
     N_QUOTE_UPDATES,
+    N_REQUESTS,
     N_SNAPSHOTS,
     N_TRADES,
     NEXT_CLOCK_T,
@@ -89,6 +91,7 @@ from alpha_as.engine.state import (
     REQ_HEAD,
     REQ_N,
     REQ_OVERFLOW,
+    RK_ON,
     T_IDX,
 )
 from alpha_as.strategies.base import Q_CANCEL, Q_HOLD, Q_LEVELS, Q_NONE, Q_OK, Q_OUTSIDE_HOURS
@@ -244,6 +247,15 @@ def _cannot_reach(orders, nlev, s, px):
 
 
 @njit(cache=True, inline="always")
+def _quote(orders, si, sf, req_i, req_f, ci, side, lv, px, qty, t, tick):
+    """set_quote, behind the risk module's checks when it is on (alpha_as.engine.risk)."""
+    if si[RK_ON] == 1:
+        risk_quote_call(orders, si, sf, req_i, req_f, ci[C_LATENCY_NS], np.int64(side), np.int64(lv), px, qty, t, tick)
+    else:
+        set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], side, lv, px, qty, t)
+
+
+@njit(cache=True, inline="always")
 def _strategy(si, sf, orders, mids, kq, ss, req_i, req_f, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
     """The strategy's quotes at this snapshot (:mod:`alpha_as.strategies.base`), sent when they changed. Takes the
     state's arrays, not the state (see kernel.send)."""
@@ -257,11 +269,16 @@ def _strategy(si, sf, orders, mids, kq, ss, req_i, req_f, ci, params, t, bid0, a
         base = len(ss) - 4 * nlev  # the quote buffer at the end of the strategy's state
         for lv in range(nlev):
             j = base + 4 * lv
-            set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 0, lv, ss[j], ss[j + 1], t)
-            set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 1, lv, ss[j + 2], ss[j + 3], t)
+            _quote(orders, si, sf, req_i, req_f, ci, 0, lv, ss[j], ss[j + 1], t, tick)
+            _quote(orders, si, sf, req_i, req_f, ci, 1, lv, ss[j + 2], ss[j + 3], t, tick)
         return
     elif status == Q_OUTSIDE_HOURS or status == Q_CANCEL:
-        _cancel_all(orders, si, req_i, req_f, ci, t)
+        if si[RK_ON] == 1:
+            for lv in range(ci[C_LEVELS]):
+                _quote(orders, si, sf, req_i, req_f, ci, 0, lv, 0.0, 0.0, t, tick)
+                _quote(orders, si, sf, req_i, req_f, ci, 1, lv, 0.0, 0.0, t, tick)
+        else:
+            _cancel_all(orders, si, req_i, req_f, ci, t)
         return
     elif status == Q_HOLD:
         si[N_HOLDS] += 1
@@ -271,8 +288,8 @@ def _strategy(si, sf, orders, mids, kq, ss, req_i, req_f, ci, params, t, bid0, a
     else:
         count_skip(si, status)
         return  # leave the orders as they are
-    set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 0, 0, bp, bq, t)
-    set_quote(orders, si, req_i, req_f, ci[C_LATENCY_NS], 1, 0, ap, aq, t)
+    _quote(orders, si, sf, req_i, req_f, ci, 0, 0, bp, bq, t, tick)
+    _quote(orders, si, sf, req_i, req_f, ci, 1, 0, ap, aq, t, tick)
 
 
 @njit(cache=True, inline="always")
@@ -315,7 +332,10 @@ def _snapshot(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, i, t):
         for lv in range(nlev):
             queue_on_snapshot(st, cf, bid_px[i], bid_qty[i], 0, 2 * lv)
             queue_on_snapshot(st, cf, ask_px[i], ask_qty[i], 1, 2 * lv + 1)
-    if not book_estimators(st.si, st.sf, st.mids, st.kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t):
+    good = book_estimators(st.si, st.sf, st.mids, st.kq, cf, bid_px, bid_qty, ask_px, ask_qty, i, t)
+    if st.si[RK_ON] == 1:  # missing mid, kill switch, orders that strayed (alpha_as.engine.risk)
+        risk_snapshot(st.orders, st.si, st.sf, st.req_i, st.req_f, ci[C_LATENCY_NS], good, bid_px[i, 0], ask_px[i, 0], t)
+    if not good:
         if ci[C_KIND] != 0:
             # an empty side: stop quoting (depth.isDepthFilled)
             _cancel_all(st.orders, st.si, st.req_i, st.req_f, ci, t)
@@ -336,6 +356,7 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
     trade_hook = ci[C_TRADE_HOOK] == 1
     nlev = ci[C_LEVELS]
     margin = 4 * nlev * (bid_px.shape[1] + 2)  # the most fills one event can record
+    risk_on = si[RK_ON] == 1
     while True:
         if si[LOT_OVERFLOW] == 1:
             return LOTS_FULL
@@ -366,6 +387,11 @@ def run_until(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tr
         if t_next > t_stop:
             return STOP
         si[NOW] = t_next
+        if risk_on and t_next >= si[K_NEXT_TICK]:  # stale book, order TTL, flatten after a kill (alpha_as.engine.risk)
+            n_sent = si[N_REQUESTS]
+            risk_tick(st.orders, si, st.sf, st.req_i, st.req_f, ci[C_LATENCY_NS], bid_px, ask_px, t_next)
+            if si[N_REQUESTS] != n_sent:
+                continue  # it sent requests: back to the merge (with no latency they go first)
         if tr == t_next:
             _arrive(st, ci, cf, params, bid_px, bid_qty, ask_px, ask_qty, req_side, t_next)
         elif tt == t_next:

@@ -50,6 +50,10 @@ CH_SEED = 34           # ... the seed of the missed-block draws
 CH_SLIP_T = 35         # ... P(missing a block) x 2**53: a draw below it slips
 CH_PLACES = 36         # ... placements and replacements sent
 CH_CANCELS = 37        # ... cancels sent
+RK_ON = 38             # 1: the risk module checks the strategy's requests (alpha_as.engine.risk; its slots follow NSI)
+TRADING_STATE = 39     # the risk module's trading state: 0 ACTIVE, 1 REDUCING (only orders that reduce |position|),
+                       # 2 HALTED (no new orders; cancels pass). 0 without a risk module. Learners (e.g. the online γ
+                       # learner) may read it to freeze while it is not ACTIVE; Python may set it between two calls
 NSI = 40
 
 # ---- float64 scalars (State.sf)

@@ -25,8 +25,11 @@ line naming the file, the table and the key)::
     ray_address = "auto"               # ray only: connect to this running cluster; absent: start a local one
 
     [engine]                           # optional: EngineConfig fields (fill_model, latency_ms, maker_fee, ...)
+    [risk]                             # optional: the risk module's checks (alpha_as.engine.risk.RiskConfig;
+    #                                  # all off by default), e.g. max_inventory = 0.01, kill_loss = 4.0
 
     [models.as-default]                # one table per model; the name is [A-Za-z0-9_-]+
+    #                                  # (risk = false: the model runs without [risk], to compare with)
     kind = "as"                        # "as" | "gen-as" | "foic" | "liic" | "fixed" | "random" | "constant"
     params = { risk_aversion = 0.5 }   # optional inline parameters of the kind's dataclass
     params_file = "results/ga/best.json"   # optional JSON parameters (required for "gen-as")
@@ -88,6 +91,7 @@ from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.configs import from_dict
 from alpha_as.data import paper, store
 from alpha_as.engine.config import EngineConfig
+from alpha_as.engine.risk import RiskConfig
 from alpha_as.errors import InputError
 from alpha_as.strategies import registry
 from alpha_as.strategies.avellaneda_stoikov import NS_PER_HOUR, ASParams
@@ -114,7 +118,7 @@ TRADING_HOURS = ("window", "authors")
 HOUR_KEYS = ("first_hour", "last_hour")
 CURRENCY_RE = re.compile(r"^[A-Za-z0-9._-]{1,12}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-TABLES = ("experiment", "engine", "models")
+TABLES = ("experiment", "engine", "risk", "models")
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,9 @@ class ModelTable:
     """The learner's settings when the risk aversion is "policy_gradient" (a sub-table)."""
     model: str | None = None
     """"ppo" only: the folder written by ``alpha-as train ppo``."""
+    risk: bool = True
+    """False: this model runs without the file's ``[risk]`` table (the same model without the risk module, to
+    compare with)."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +200,8 @@ class ModelSpec:
     """A :class:`~alpha_as.agents.policy_gradient.PolicyGradientConfig` when γ is learned online, else None."""
     ppo_model: Path | None = None
     """"ppo": the model folder (absolute)."""
+    risk: bool = True
+    """False: the model's jobs run without the experiment's risk module (``risk = false`` in its table)."""
 
 
 @dataclass(frozen=True)
@@ -265,6 +274,18 @@ def build(cls: type, d: object, source: str):
     except InputError as e:
         msg = str(e)
         raise InputError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+
+
+def with_risk(engine: EngineConfig, doc: dict, file: str) -> EngineConfig:
+    """``engine`` with the file's top-level ``[risk]`` table (:class:`alpha_as.engine.risk.RiskConfig`) as its risk
+    module, when there is one (``[engine.risk]`` is read by the engine config itself; both is an error)."""
+    if "risk" not in doc:
+        return engine
+    if not isinstance(doc["risk"], dict):
+        raise InputError(f"{file}: 'risk' must be a table [risk]")
+    if engine.risk is not None:
+        raise InputError(f"{file}: give the risk settings in [risk] or in [engine.risk], not both")
+    return dataclasses.replace(engine, risk=build(RiskConfig, doc["risk"], f"{file} [risk]"))
 
 
 def _check_items(values: tuple, kind: type, key: str, source: str) -> None:
@@ -474,7 +495,7 @@ def build_model(name: str, raw: object, file: str, window: str | None = None,
         for w in dict.fromkeys([s.window for s in sessions]):
             with_window_hours(built, w, source)
         built = with_window_hours(built, window, source)
-    return ModelSpec(name, m.kind, built, path, m.action, follow, pg)
+    return ModelSpec(name, m.kind, built, path, m.action, follow, pg, risk=m.risk)
 
 
 def _ppo_model(name: str, m: ModelTable, source: str) -> ModelSpec:
@@ -492,7 +513,8 @@ def _ppo_model(name: str, m: ModelTable, source: str) -> ModelSpec:
         base = json.loads((folder / "config.json").read_text())["base_params"]
     except (json.JSONDecodeError, KeyError, TypeError):
         raise InputError(f"{source}: model {folder}: config.json is not a PPO model's") from None
-    return ModelSpec(name, "ppo", build(ASParams, base, f"{source} (model {folder} config.json)"), ppo_model=folder)
+    return ModelSpec(name, "ppo", build(ASParams, base, f"{source} (model {folder} config.json)"), ppo_model=folder,
+                     risk=m.risk)
 
 
 def read_toml(path: Path, tables: tuple[str, ...], what: str = "config file") -> dict:
@@ -543,7 +565,7 @@ def load_config(path: str | Path, *, check_data: bool = True) -> Experiment:
     data = Path(t.data).absolute()
     sessions = select_sessions(t, data, src)
     dates = tuple(dict.fromkeys(s.date for s in sessions))
-    engine = build(EngineConfig, doc.get("engine", {}), f"{file} [engine]")
+    engine = with_risk(build(EngineConfig, doc.get("engine", {}), f"{file} [engine]"), doc, file)
     models_raw = doc.get("models", {})
     if not models_raw:
         raise InputError(f"{file}: no models: add at least one [models.<name>] table")

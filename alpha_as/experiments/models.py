@@ -40,6 +40,6 @@ NEEDS_GENAS = ("agent", "variant", "policy", "oracle")
 """Roles built on Gen-AS's parameters (so are ``gen-as-pg`` and ``ppo``)."""
 SOUND_DROPS = ("preset", "q_target", "epochs", "batch_size")
 """[agents] keys a -sound model does not take (its preset sets them)."""
-TABLES = ("protocol", "engine", "features", "genas", "agents", "sound", "baselines", "synth", "strategies",
+TABLES = ("protocol", "engine", "risk", "features", "genas", "agents", "sound", "baselines", "synth", "strategies",
           "policy_gradient", "ppo")
 BASELINE_MODELS = ("foic", "liic")

@@ -27,6 +27,7 @@ session. Schema (every key checked; one error line naming the file, table and ke
     notes = ["..."]                   # remarks printed in the report's setup (e.g. why so many seeds)
 
     [engine]    # EngineConfig fields          [features]  # feature-selection settings
+    [risk]      # optional: the risk module (alpha_as.engine.risk.RiskConfig), for every model of the protocol
     [genas]     # GAConfig fields (not seed, workers, window)
     [agents]    # AlphaASConfig fields (not agent, seed, workers, window, features, engine, map_over)
     [sound]     # optional: AlphaASConfig fields for the -sound models only (same keys refused)
@@ -112,6 +113,7 @@ from alpha_as.experiments.config import (
     parse_session,
     read_toml,
     window_hours,
+    with_risk,
     with_window_hours,
 )
 from alpha_as.experiments.models import (  # noqa: F401 - re-exported: the protocol's models
@@ -522,7 +524,7 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
         raise InputError(f"{src}: key 'workers' must be >= 0 (0 = number of cores)")
     if t.map_over not in ("fills", "grid"):
         raise InputError(f"{src}: key 'map_over' must be \"fills\" or \"grid\"")
-    engine = build(EngineConfig, _table(doc, "engine", file), f"{file} [engine]")
+    engine = with_risk(build(EngineConfig, _table(doc, "engine", file), f"{file} [engine]"), doc, file)
     features = build(FeaturesTable, _table(doc, "features", file), f"{file} [features]")
     genas = _table(doc, "genas", file)
     _no_keys(genas, GA_FIXED, f"{file} [genas]")

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -164,6 +165,7 @@ def plan_jobs(exp: Experiment) -> list[Job]:
     """Every job of the experiment, day by day (so a worker's consecutive jobs tend to share a day). Each data
     file is hashed once."""
     engine = canonical(exp.engine)
+    no_risk = canonical(dataclasses.replace(exp.engine, risk=None))  # a model with risk = false
     jobs = []
     hashed: dict[dt.date, tuple[dict, dict]] = {}
     for s in exp.sessions:
@@ -175,8 +177,8 @@ def plan_jobs(exp: Experiment) -> list[Job]:
             params = exp.job_params(name, s)  # the session window's trading hours when the model follows them
             for seed in exp.seeds:
                 pg = None if model.policy_gradient is None else canonical(model.policy_gradient)
-                config = job_config(model.kind, params, engine, exp.instrument, s.window, exp.map_over,
-                                    s.date.isoformat(), seed, action=model.action, policy_gradient=pg)
+                config = job_config(model.kind, params, engine if model.risk else no_risk, exp.instrument, s.window,
+                                    exp.map_over, s.date.isoformat(), seed, action=model.action, policy_gradient=pg)
                 if model.ppo_model is not None:  # the agent, and the sha256 of its files (a retrained one reruns)
                     config["ppo_model"] = str(model.ppo_model)
                     config["ppo_model_sha256"] = ppo_hashes(model.ppo_model)

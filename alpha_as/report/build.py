@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from alpha_as import atomic
-from alpha_as.report import beyond, chain, plots, stats, tables
+from alpha_as.report import beyond, chain, plots, risk, stats, tables
 from alpha_as.report import claims as cl
 from alpha_as.report import learning as lrn
 from alpha_as.report.claims import fmt_p
@@ -214,6 +214,8 @@ def build(results_dir: str | Path, out: str | Path | None = None, *,
         files.append(write_text_atomic(beyond.table_csv(res, ind), dest / "tables" / f"beyond_{ind}.csv"))
     if chain.rows(res):
         files.append(write_text_atomic(chain.table_csv(res), dest / "tables" / "chain.csv"))
+    if risk.rows(res):
+        files.append(write_text_atomic(risk.table_csv(res), dest / "tables" / "risk.csv"))
     say("claims (bootstrap)")
     boot = {"samples": res.experiment.bootstrap_samples, "seed": res.experiment.bootstrap_seed}
     paper_claims = cl.all_claims(paper)
@@ -236,7 +238,7 @@ def build(results_dir: str | Path, out: str | Path | None = None, *,
     md += ["## Claims", "", cl.claims_markdown(paper, paper_claims).rstrip("\n"), "",
            "File: [claims.json](claims.json).", ""]
     md += beyond.section_markdown(res, c2b) + lrn.section_markdown(res, learning, learning_plot)
-    md += chain.section_markdown(res)
+    md += chain.section_markdown(res) + risk.section_markdown(res)
     md += ["## Plots", ""]
     for caption, rel in figs:
         md += [f"**{caption}**", "", f"![{caption}]({rel})", ""]
