@@ -321,3 +321,34 @@ def test_replicate_runs_gen_as_with_gamma_learned_online(tmp_path):
                                                                                            "lr_mean = -1"))
     with pytest.raises(InputError, match=r"\[policy_gradient\].*lr_mean must be > 0"):
         load_protocol(cfg)
+
+
+def test_learning_is_frozen_while_the_risk_module_is_not_active(days):
+    """REDUCING all day: every epoch acts on the policy's mean and nothing is learned. A kill switch mid-day: the
+    learner learns until the kill and nothing after it (HALTED), and the day's diagnostics count the frozen epochs."""
+    from alpha_as.engine.config import EngineConfig
+    from alpha_as.engine.risk import RiskConfig
+
+    params, cfg = ASParams(risk_aversion=0.3), PG.PolicyGradientConfig()
+    free = PG.run_day(days[0], params, cfg, seed=0)
+    assert free.frozen == 0 and "frozen_epochs" not in PG.diagnostics(free)
+    # a risk module whose checks are all off changes nothing: the same draws, updates and γ path
+    off = PG.run_day(days[0], params, cfg, seed=0, engine=EngineConfig(risk=RiskConfig()))
+    np.testing.assert_array_equal(off.gamma, free.gamma)
+    assert off.learner.state.updates == free.learner.state.updates
+    reducing = PG.run_day(days[0], params, cfg, seed=0, engine=EngineConfig(risk=RiskConfig(trading_state="reducing")))
+    s = reducing.learner.state
+    assert reducing.frozen == len(reducing.t) == 719 and s.updates == 0
+    np.testing.assert_array_equal(reducing.u, reducing.mu)  # no exploration
+    np.testing.assert_array_equal(s.theta, PG.PolicyGradientGamma(cfg, 0.3, 0).state.theta)
+    assert PG.diagnostics(reducing)["frozen_epochs"] == 719
+    lows = np.minimum.accumulate(free.result.grid["total_pnl"])
+    kill_loss = float(-lows[len(lows) // 3])  # a loss the free run reaches about a third into the day
+    assert kill_loss > 0
+    killed = PG.run_day(days[0], params, cfg, seed=0, engine=EngineConfig(risk=RiskConfig(kill_loss=kill_loss)))
+    k = killed.learner.state
+    assert 0 < killed.frozen < len(killed.t) and 0 < k.updates < free.learner.state.updates
+    after = killed.t >= killed.t[len(killed.t) - killed.frozen]
+    assert np.all(killed.u[after] == killed.mu[after]) and np.all(np.isnan(killed.reward_norm[after]))
+    kill = killed.result.info["risk"]["kill"]
+    assert kill["cause"] == "kill_loss" and killed.t[after][0] - 5_000_000_000 <= kill["time_ns"] < killed.t[after][0]

@@ -262,16 +262,20 @@ class PolicyGradientGamma:
         return np.concatenate([[1.0], np.clip(z, -Z_CLIP, Z_CLIP), [tf]])
 
     # ------------------------------------------------------------------------------------- acting
-    def act(self, x: np.ndarray) -> tuple[float, float, float, float]:
-        """Draw u ~ N(θᵀx, s²), update the traces; returns (γ applied, u, μ, s)."""
+    def act(self, x: np.ndarray, frozen: bool = False) -> tuple[float, float, float, float]:
+        """Draw u ~ N(θᵀx, s²), update the traces; returns (γ applied, u, μ, s). ``frozen`` (the risk module's
+        trading state is not ACTIVE): u = μ, no draw, no trace update, and the next :meth:`learn` learns nothing."""
         c, s = self.config, self.state
         mu = float(s.theta @ x)
         sd = math.exp(s.rho)
-        u = mu + sd * float(self.rng.standard_normal())
-        g_mu, g_rho = log_normal_score(u, mu, s.rho)
-        if c.learn:
-            s.e_theta = c.trace_decay * s.e_theta + g_mu * x
-            s.e_rho = c.trace_decay * s.e_rho + g_rho
+        if frozen:
+            u = mu
+        else:
+            u = mu + sd * float(self.rng.standard_normal())
+            g_mu, g_rho = log_normal_score(u, mu, s.rho)
+            if c.learn:
+                s.e_theta = c.trace_decay * s.e_theta + g_mu * x
+                s.e_rho = c.trace_decay * s.e_rho + g_rho
         applied = u
         if math.isfinite(s.last_log_gamma):
             cap = c.max_log_gamma_change
@@ -280,10 +284,14 @@ class PolicyGradientGamma:
         s.last_log_gamma = applied
         s.epochs += 1
         s.rng = self.rng.bit_generator.state
-        self._pending = True
+        self._pending = not frozen
         return math.exp(applied), u, mu, sd
 
     # ------------------------------------------------------------------------------------ learning
+    def discard(self) -> None:
+        """Learn nothing from the last action (its epoch ended outside ACTIVE trading)."""
+        self._pending = False
+
     def learn(self, reward: float) -> float:
         """Learn from the reward of the last action; returns the normalised reward (NaN during warm-up)."""
         c, s = self.config, self.state
@@ -375,11 +383,15 @@ class LearnedGammaRun:
     reward: np.ndarray
     reward_norm: np.ndarray
     learner: PolicyGradientGamma
+    frozen: int = 0
+    """Epochs frozen because the risk module's trading state was not ACTIVE at their start."""
 
 
 def run_day(day, params, config: PolicyGradientConfig, *, seed: int = 0, state: LearnerState | None = None,
             engine=None, map_over: str = "fills") -> LearnedGammaRun:
-    """Trade ``day`` with ``params`` (AS or Hummingbot's AS), γ chosen and learned every epoch."""
+    """Trade ``day`` with ``params`` (AS or Hummingbot's AS), γ chosen and learned every epoch. With a risk module
+    (``engine.risk``) an epoch that starts while the trading state is not ACTIVE (REDUCING, or HALTED after a kill)
+    acts on the policy's mean and learns nothing: its P&L says nothing about γ."""
     from alpha_as.engine import state as S
     from alpha_as.engine.backtest import SteppedBacktest
 
@@ -394,6 +406,7 @@ def run_day(day, params, config: PolicyGradientConfig, *, seed: int = 0, state: 
     tick = bt.config.tick
     rows: list[tuple] = []
     done = bt.done
+    frozen = 0
     while not done:
         t = obs["t"]
         b = int(bt.state.si[S.BOOK])
@@ -405,16 +418,20 @@ def run_day(day, params, config: PolicyGradientConfig, *, seed: int = 0, state: 
         imbalance = (bq - aq) / (bq + aq) if bq + aq > 0 else math.nan
         x = learner.features(obs["position"] / lot, 0.5 * (bid + ask), (ask - bid) / tick, imbalance,
                              (t - t_first) / span)
-        gamma, u, mu, sd = learner.act(x)
+        freeze = int(bt.state.si[S.TRADING_STATE]) != 0  # 0 = ACTIVE, and always 0 without a risk module
+        frozen += freeze
+        gamma, u, mu, sd = learner.act(x, frozen=freeze)
         obs, reward, done, info = sb.step({gamma_key: gamma})
         if config.reward == "mtm_inventory":
             dt_s = (info["t"] - t) / 1e9
             reward -= config.inventory_penalty * (obs["position"] / lot) ** 2 * dt_s
+        if int(bt.state.si[S.TRADING_STATE]) != 0:  # not ACTIVE by the epoch's end (e.g. a kill): no credit
+            learner.discard()
         r_norm = learner.learn(reward)
         rows.append((t, gamma, u, mu, sd, reward, r_norm))
     arr = np.array(rows, dtype=np.float64).reshape(-1, 7)
     return LearnedGammaRun(sb.result(map_over), arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], arr[:, 3],
-                           arr[:, 4], arr[:, 5], arr[:, 6], learner)
+                           arr[:, 4], arr[:, 5], arr[:, 6], learner, frozen)
 
 
 def diagnostics(run: LearnedGammaRun) -> dict:
@@ -435,7 +452,8 @@ def diagnostics(run: LearnedGammaRun) -> dict:
                                               run.learner.config.gamma_max)),
             "entropy_first": float(ent[0]) if n else None, "entropy_last": float(ent[-1]) if n else None,
             "corr_deviation_reward": corr, "theta": [float(x) for x in s.theta],
-            "feature_means": dict(zip(FEATURES[1:5], (float(x) for x in s.f_mean), strict=True))}
+            "feature_means": dict(zip(FEATURES[1:5], (float(x) for x in s.f_mean), strict=True)),
+            **({"frozen_epochs": run.frozen} if run.frozen else {})}
 
 
 GRID_COLUMNS = ("risk_aversion", "pg_u", "pg_mu", "pg_std", "pg_reward", "pg_reward_norm")
