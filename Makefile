@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= data
 SEED   ?= 0
 
-.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies onchain ppo risk bench lint clean
+.PHONY: install test test-all data data-bitstamp replicate replicate-sensitivity replicate-bitstamp strategies onchain ppo risk risk-agents bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ strategies: install
 	done
 	$(BIN)/alpha-as runs --config experiments/strategies.toml
 	$(BIN)/alpha-as report results/strategies
+
+risk-agents: install
+	# The paper's five models, Alpha-AS included, without and behind the risk module (experiments/risk_agents.toml):
+	# results/risk-agents/<variant>/report.md and results/risk-agents/robustness.md. A rerun resumes.
+	$(BIN)/alpha-as replicate-sensitivity --config experiments/risk_agents.toml
 
 ppo: install
 	# PPO's spread agent (bid depth, ask depth, size), trained per seed on the training day, beside FOIC, LIIC and
