@@ -40,8 +40,10 @@ this module (a test); a RiskConfig with every check off also gives identical fil
 
 The settings and state live in slots of ``si`` and ``sf`` after ``NSI``/``NSF`` (:func:`set_state` extends the
 arrays): the compiled functions take the state's arrays, not the State (numba takes a reference on every array
-of a tuple a function receives). The loops call (not inline) :func:`risk_quote`, :func:`risk_snapshot` and
-:func:`risk_tick`, which inline the small checks: the loops stay as they were when risk is off.
+of a tuple a function receives). :func:`risk_quote` and :func:`risk_snapshot` are inlined into the paper loop
+(the general loop calls :func:`risk_quote_call`), and their rare actions are calls. :func:`risk_tick` is called only
+from the next stale, TTL or flatten deadline (``si[K_NEXT_TICK]``). The small checks are inlined into these. With
+risk off, the loops stay as they were.
 """
 
 from __future__ import annotations
