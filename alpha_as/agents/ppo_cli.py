@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from alpha_as.atomic import check_out_dir, write_text_atomic
@@ -65,12 +66,9 @@ def run_ppo(args: argparse.Namespace) -> int:
     day = store.load_window_day(args.data, args.instrument, date, window)
     engine = None
     if getattr(args, "risk", None) is not None:  # the risk module on the model's engine (alpha_as.engine.risk)
-        import dataclasses
-
         from alpha_as.engine.cli import load_risk
-        from alpha_as.engine.config import EngineConfig
 
-        engine = dataclasses.replace(agent.engine or EngineConfig(), risk=load_risk(args.risk))
+        engine = dataclasses.replace(agent.engine, risk=load_risk(args.risk))
     result, actions, rewards = ppo.run_day(agent, day, engine)
     result.write(out, extra={"kind": "ppo", "model": str(args.model), "window": window, "data": str(args.data),
                              "ppo": ppo.day_summary(agent, actions, rewards)})

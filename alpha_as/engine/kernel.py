@@ -65,7 +65,7 @@ from alpha_as.engine.config import (
     N_CFG_I,
 )
 from alpha_as.engine.estimators import NS_PER_MINUTE, mid_variance, push_mid, push_minute, side_changed
-from alpha_as.engine.orders import send, set_quote  # noqa: F401  (re-exported: kernel_general imports them here)
+from alpha_as.engine.orders import send, set_quote
 from alpha_as.engine.risk import K_NEXT_TICK, risk_quote, risk_snapshot, risk_tick
 from alpha_as.engine.state import (
     BOOK,

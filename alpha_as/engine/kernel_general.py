@@ -57,9 +57,8 @@ from alpha_as.engine.kernel import (
     level_qty,
     queue_on_snapshot,
     record_grid,
-    send,
-    set_quote,
 )
+from alpha_as.engine.orders import send, set_quote
 from alpha_as.engine.risk import K_NEXT_TICK, risk_quote_call, risk_snapshot, risk_tick
 from alpha_as.engine.state import (
     BOOK,
@@ -258,7 +257,7 @@ def _quote(orders, si, sf, req_i, req_f, ci, side, lv, px, qty, t, tick):
 @njit(cache=True, inline="always")
 def _strategy(si, sf, orders, mids, kq, ss, req_i, req_f, ci, params, t, bid0, ask0, tick, bid_px, ask_px, i):
     """The strategy's quotes at this snapshot (:mod:`alpha_as.strategies.base`), sent when they changed. Takes the
-    state's arrays, not the state (see kernel.send)."""
+    state's arrays, not the state (see orders.send)."""
     status, bp, bq, ap, aq = dispatch_quote(ci[C_KIND], params, si, sf, orders, mids, kq, ss, t, bid0, ask0, tick,
                                              bid_px, ask_px, i)
     if status == Q_OK:

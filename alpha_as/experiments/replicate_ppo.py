@@ -23,7 +23,6 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from alpha_as.atomic import MANIFEST
 from alpha_as.experiments import runner
 from alpha_as.experiments.config import canonical
 from alpha_as.experiments.protocol import Protocol
@@ -52,8 +51,8 @@ def ppo_train_config(p: Protocol, seed: int) -> dict:
             "ppo": p.ppo_config(seed).to_dict()}
 
 
-def train_job(spec: dict) -> int:
-    """Train one seed's agent into ``spec["out"]`` (in a worker process); returns the seed."""
+def train_job(spec: dict) -> None:
+    """Train one seed's agent into ``spec["out"]`` (in a worker process)."""
     from alpha_as.agents import ppo
     from alpha_as.data import store
     from alpha_as.engine.config import EngineConfig
@@ -64,7 +63,6 @@ def train_job(spec: dict) -> int:
                                 c["session"]["window"])
     ppo.train([day], ASParams(**c["base_params"]), ppo.PPOConfig.from_dict(c["ppo"]), spec["out"],
               engine=EngineConfig(**c["engine"]), progress=False)
-    return spec["seed"]
 
 
 def stage_ppo_train(p: Protocol, echo: Callable[[str], None]) -> str:
@@ -85,9 +83,7 @@ def stage_ppo_train(p: Protocol, echo: Callable[[str], None]) -> str:
     echo(f"training ppo on {p.train.label}: {len(todo)} seed(s) x {steps:,} steps")
     with ProcessPoolExecutor(max_workers=max(1, min(p.workers, len(todo))), mp_context=get_context("spawn"),
                              initializer=runner._worker_init, initargs=(os.getpid(),)) as pool:
-        for seed in pool.map(train_job, todo):
-            spec = next(s for s in todo if s["seed"] == seed)
-            (Path(spec["out"]) / MANIFEST).unlink(missing_ok=True)
+        for spec, _ in zip(todo, pool.map(train_job, todo), strict=True):  # the folder was emptied above
             write_stage_manifest(Path(spec["out"]), spec["config"])
     return "ran"
 
@@ -96,13 +92,13 @@ def ppo_jobs(p: Protocol) -> list[runner.Job]:
     """One runner job per (test session, seed): kind ``ppo`` on the session's Gen-AS parameters, with the agent's
     folder and the sha256 of its policy and normaliser in the hashed config."""
     files = SessionFiles(p)
+    hashes = {seed: runner.ppo_hashes(ppo_dir(p, seed)) for seed in p.seeds}  # each model's files hashed once
     jobs = []
     for s in p.test:
         for seed in p.seeds:
-            folder = ppo_dir(p, seed)
             job = make_job(p, files, MODEL, MODEL, genas_params(p, seed), s, seed,
                            runs_root(p) / MODEL / s.label / f"seed={seed}")
-            config = {**job.config, "ppo_model": str(folder), "ppo_model_sha256": runner.ppo_hashes(folder)}
+            config = {**job.config, "ppo_model": str(ppo_dir(p, seed)), "ppo_model_sha256": hashes[seed]}
             jobs.append(dataclasses.replace(job, config=config, config_hash=runner.hash_config(config)))
     return jobs
 

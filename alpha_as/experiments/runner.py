@@ -166,6 +166,7 @@ def plan_jobs(exp: Experiment) -> list[Job]:
     file is hashed once."""
     engine = canonical(exp.engine)
     no_risk = canonical(dataclasses.replace(exp.engine, risk=None))  # a model with risk = false
+    ppo_files = {name: ppo_hashes(m.ppo_model) for name, m in exp.models.items() if m.ppo_model is not None}
     jobs = []
     hashed: dict[dt.date, tuple[dict, dict]] = {}
     for s in exp.sessions:
@@ -181,7 +182,7 @@ def plan_jobs(exp: Experiment) -> list[Job]:
                                     exp.map_over, s.date.isoformat(), seed, action=model.action, policy_gradient=pg)
                 if model.ppo_model is not None:  # the agent, and the sha256 of its files (a retrained one reruns)
                     config["ppo_model"] = str(model.ppo_model)
-                    config["ppo_model_sha256"] = ppo_hashes(model.ppo_model)
+                    config["ppo_model_sha256"] = ppo_files[name]
                 jobs.append(Job(name, config, hash_config(config), str(exp.data), paths, hashes,
                                 str(job_folder(exp.out, name, s.label, seed))))
     return jobs

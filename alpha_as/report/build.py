@@ -212,10 +212,11 @@ def build(results_dir: str | Path, out: str | Path | None = None, *,
     files = _write_tables(paper, dest, cells, entries, kw, mw)
     for ind in BEYOND_INDICATORS:
         files.append(write_text_atomic(beyond.table_csv(res, ind), dest / "tables" / f"beyond_{ind}.csv"))
-    if chain.rows(res):
-        files.append(write_text_atomic(chain.table_csv(res), dest / "tables" / "chain.csv"))
-    if risk.rows(res):
-        files.append(write_text_atomic(risk.table_csv(res), dest / "tables" / "risk.csv"))
+    chain_rows, risk_rows = chain.rows(res), risk.rows(res)  # each reads every run's metrics.json: once
+    if chain_rows:
+        files.append(write_text_atomic(chain.table_csv(chain_rows), dest / "tables" / "chain.csv"))
+    if risk_rows:
+        files.append(write_text_atomic(risk.table_csv(risk_rows), dest / "tables" / "risk.csv"))
     say("claims (bootstrap)")
     boot = {"samples": res.experiment.bootstrap_samples, "seed": res.experiment.bootstrap_seed}
     paper_claims = cl.all_claims(paper)
@@ -238,7 +239,7 @@ def build(results_dir: str | Path, out: str | Path | None = None, *,
     md += ["## Claims", "", cl.claims_markdown(paper, paper_claims).rstrip("\n"), "",
            "File: [claims.json](claims.json).", ""]
     md += beyond.section_markdown(res, c2b) + lrn.section_markdown(res, learning, learning_plot)
-    md += chain.section_markdown(res) + risk.section_markdown(res)
+    md += chain.section_markdown(chain_rows, res.currency) + risk.section_markdown(risk_rows, res.currency)
     md += ["## Plots", ""]
     for caption, rel in figs:
         md += [f"**{caption}**", "", f"![{caption}]({rel})", ""]

@@ -45,12 +45,10 @@ def rows(res: Results) -> list[dict]:
     return out
 
 
-def section_markdown(res: Results) -> list[str]:
-    """The markdown lines of the section (none when no run is on a chain)."""
-    table = rows(res)
+def section_markdown(table: list[dict], cur: str) -> list[str]:
+    """The markdown lines of the section from :func:`rows` (none when no run is on a chain); ``cur``: the quote currency."""
     if not table:
         return []
-    cur = res.currency
     lines = ["## On-chain costs", "",
              f"Runs on a chain (`[engine.chain]`): means per (day, seed) run. An action is one transaction (a "
              f"placement, a replacement or a cancel); gas and P&L in {cur}. The P&L is net of gas; "
@@ -63,8 +61,8 @@ def section_markdown(res: Results) -> list[str]:
     return lines + [""]
 
 
-def table_csv(res: Results) -> str:
+def table_csv(table: list[dict]) -> str:
     """tables/chain.csv: the rows of :func:`rows`."""
     head = ["model", "runs", *COLUMNS]
-    body = [",".join(str(r[k]) for k in head) for r in rows(res)]
+    body = [",".join(str(r[k]) for k in head) for r in table]
     return "\n".join([",".join(head), *body]) + "\n"

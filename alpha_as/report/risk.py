@@ -61,12 +61,11 @@ def _top(r: dict, n: int = 3) -> str:
     return ", ".join(f"{k} {v:,.1f}" for v, k in got) or "none"
 
 
-def section_markdown(res: Results) -> list[str]:
-    """The markdown lines of the section (none when no run has the risk module)."""
-    table = rows(res)
+def section_markdown(table: list[dict], cur: str) -> list[str]:
+    """The markdown lines of the section from :func:`rows` (none when no run has the risk module); ``cur``: the quote
+    currency."""
     if not table:
         return []
-    cur = res.currency
     lines = ["## Risk module", "",
              f"Runs with the risk module (`[risk]`, alpha_as.engine.risk) beside those without it: means per (day, "
              f"seed) run. Denied: the strategy's requests the module did not send (the main reasons); cancels: the "
@@ -84,8 +83,8 @@ def section_markdown(res: Results) -> list[str]:
     return lines + ["", "File: [tables/risk.csv](tables/risk.csv) (every reason and action).", ""]
 
 
-def table_csv(res: Results) -> str:
+def table_csv(table: list[dict]) -> str:
     """tables/risk.csv: the rows of :func:`rows`."""
     head = ["model", "runs", *COLUMNS]
-    body = [",".join(str(r[k]) for k in head) for r in rows(res)]
+    body = [",".join(str(r[k]) for k in head) for r in table]
     return "\n".join([",".join(head), *body]) + "\n"
