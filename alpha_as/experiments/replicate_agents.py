@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from multiprocessing import get_context
@@ -161,7 +160,7 @@ def check_agent(spec: dict) -> None:
 
 
 def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
-    from tqdm import tqdm
+    from alpha_as.progress import progress_bar
 
     specs = [agent_spec(p, a, s) for a in p.agents_run for s in p.seeds]
     for spec in specs:
@@ -180,8 +179,7 @@ def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> st
     echo(f"training and testing {len(specs)} agent model(s) ({', '.join(p.agents_run)} x {len(p.seeds)} seed(s)) "
          f"with {workers} process(es): {'/'.join(map(str, iters))} training iterations + {len(p.test)} test "
          "sessions each")
-    with tqdm(total=total, initial=before, unit="step", desc="Alpha-AS train + test", file=sys.stderr,
-              disable=not progress) as bar, \
+    with progress_bar(total, "Alpha-AS train + test", "step", initial=before, enabled=progress) as bar, \
             ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=runner._worker_init,
                                 initargs=(os.getpid(),)) as pool:  # workers exit if we are killed
         futures = {pool.submit(agent_job, s): s for s in specs}

@@ -50,7 +50,6 @@ import multiprocessing as mp
 import os
 import random
 import signal
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -286,11 +285,10 @@ class Evaluator:
     processes that stay alive for the whole run. Results come back in input order, never timing's."""
 
     def __init__(self, spec: dict, workers: int, total: int, progress: bool = True) -> None:
-        from tqdm import tqdm
+        from alpha_as.progress import progress_bar
 
         self.spec, self.workers, self.pool = spec, workers, None
-        self.bar = tqdm(total=total, desc="Gen-AS", unit="eval", file=sys.stderr, disable=not progress,
-                        dynamic_ncols=True)
+        self.bar = progress_bar(total, "Gen-AS", "eval", enabled=progress)
         self.best = -math.inf
 
     def __enter__(self) -> Evaluator:
