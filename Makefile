@@ -22,13 +22,16 @@ install: $(STAMP)
 lint: install
 	$(BIN)/ruff check .
 
+# pytest-xdist: the test files shared between TEST_WORKERS processes (a file's tests and fixtures stay in one)
+TEST_WORKERS ?= 2
+
 test: install
 	$(BIN)/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-all: install
 	$(BIN)/ruff check .
-	$(PY) -m pytest -q -m ''
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m ''
 
 data: install
 	$(BIN)/alpha-as data synth --out $(DATA) --seed $(SEED)

@@ -78,7 +78,7 @@ def test_polyak_target_lags_and_fitted_q_iterations_propagate_value():
         cfg = DQNConfig(n_inputs=2, output_activation="linear", optimizer="adam", lr=0.01, min_rows=2,
                         batch_size=64, val_fraction=0.25, normalize=False, discount=0.5, seed=3, **kw)
         a = DQNAgent(cfg)
-        for _ in range(40):
+        for _ in range(10):
             for act in range(20):
                 a.remember(s0, act, 0.0, s1)
                 a.remember(s1, act, 1.0, s0, done=True)
@@ -90,7 +90,7 @@ def test_polyak_target_lags_and_fitted_q_iterations_propagate_value():
     assert res.bellman_iterations == 30 and res.target_online_gap > 0
     q0, q1 = it.q_values(s0), it.q_values(s1)
     assert abs(q1.mean() - 1.0) < 0.1 and abs(q0.mean() - 0.5) < 0.1
-    one = agent(epochs=300)
+    one = agent(epochs=100)
     one.fit()
     assert abs(one.q_values(s0).mean()) < 0.1  # before any target copy the bootstrap is 0: no propagation
     assert not one.target_fitted and math.isnan(one.fit().target_online_gap)
