@@ -79,7 +79,7 @@ from alpha_as.atomic import (
 from alpha_as.data import paper, store
 from alpha_as.engine.backtest import write_json_atomic
 from alpha_as.errors import InputError
-from alpha_as.experiments import runner
+from alpha_as.experiments import executors, runner
 from alpha_as.experiments.config import canonical
 from alpha_as.experiments.protocol import LABELS, ROLES, STRATEGY_MODELS, Protocol, Session
 from alpha_as.experiments.resources import PeakRSS
@@ -284,7 +284,8 @@ def run_ga_item(p: Protocol, out: Path, ga: GAConfig, label: str, echo: Callable
     if why != "new":
         echo(f"{label}: redoing the GA: {why}")
     (out / MANIFEST).unlink(missing_ok=True)
-    res = tune(p.data, p.instrument, p.train.date.isoformat(), out, ga, force=True, progress=progress)
+    res = tune(p.data, p.instrument, p.train.date.isoformat(), out, ga, force=True, progress=progress,
+               executor=p.executor_of())
     write_stage_manifest(out, config)
     echo(f"{label}: {res.summary()}")
     return True
@@ -361,7 +362,7 @@ def baseline_jobs(p: Protocol) -> list[runner.Job]:
 
 def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool,
              echo: Callable[[str], None] | None = None) -> bool:
-    """Run the unfinished jobs on the local pool (leftover temp folders of killed runs removed first); say why a
+    """Run the unfinished jobs on the protocol's executor (leftover temp folders of killed runs removed first); say why a
     finished run is redone (its config, data or outputs changed: :func:`runner.job_state`); raise one line if any
     failed; True when something ran."""
     from tqdm import tqdm
@@ -388,7 +389,7 @@ def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool,
                 failed.append(f"{job.model} {job.folder}: {res}")
             bar.update(1)
 
-        runner.execute_local(todo, p.workers, done)
+        runner.execute(todo, p.executor_of(), done)
     if failed:
         raise InputError(f"{len(failed)} run(s) failed, first: {failed[0]} (the finished runs are kept; rerun to "
                          "retry the others)")
@@ -568,7 +569,8 @@ def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
         raise InputError(f"unknown stage {until!r}; stages: {', '.join(STAGES)}")
     t_start = time.perf_counter()
     check_out_dir(p.out, "output folder")
-    with runner.locked(p.out, "alpha-as replicate"), PeakRSS() as mem:  # the lock first: --force deletes
+    with runner.locked(p.out, "alpha-as replicate"), PeakRSS() as mem, executors.keep_ray():  # the lock first
+        # (--force deletes); a Ray instance started by a stage serves the later ones too
         check_identity(p, force, echo)
         rep = Replication(p.out, earlier=earlier_timings(p.out / "timings.json"))
         echo(f"{p.name}{' (quick)' if p.quick else ''}: {p.instrument} from {p.data}; FI {p.fi.label}, "

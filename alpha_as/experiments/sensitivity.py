@@ -155,12 +155,14 @@ def load_sensitivity(path: str | Path) -> Sensitivity:
 
 
 def with_overrides(s: Sensitivity, *, quick: bool = False, seeds: int | None = None, workers: int | None = None,
-                   out: Path | None = None) -> Sensitivity:
+                   out: Path | None = None, executor: str | None = None,
+                   ray_address: str | None = None) -> Sensitivity:
     """The command line's options applied to every variant (``--quick`` writes ``<out>-quick/<variant>/``)."""
     from alpha_as.experiments.replicate_cli import apply_overrides
 
     root = out.absolute() if out is not None else (s.out.with_name(s.out.name + "-quick") if quick else s.out)
-    ns = argparse.Namespace(seeds=seeds, workers=workers, data=None, instrument=None, quick=quick, out=None)
+    ns = argparse.Namespace(seeds=seeds, workers=workers, data=None, instrument=None, quick=quick, out=None,
+                            executor=executor, ray_address=ray_address)
     variants = tuple(dataclasses.replace(v, protocol=dataclasses.replace(apply_overrides(v.protocol, ns),
                                                                          out=root / v.name)) for v in s.variants)
     return dataclasses.replace(s, out=root, variants=variants)
