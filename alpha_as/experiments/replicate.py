@@ -48,6 +48,13 @@ results), since a session cannot be redone alone. An unreadable agent checkpoint
 one (:meth:`alpha_as.agents.alpha_as.AlphaAS.load`). The selection tables under references/ are rewritten from
 the verified selection runs on every run.
 
+**Executors** (``[protocol] executor``, ``--executor``; :mod:`alpha_as.experiments.executors`): ``local`` runs the
+GA's evaluations, the run jobs, the agent chains and PPO's trainings on process pools of ``workers`` processes;
+``ray`` runs them as Ray tasks on the cluster at ``ray_address`` (else a local instance of ``workers`` CPUs,
+started once for every stage of the run). Either way the same folders, manifests and resume, and the same
+results byte for byte (the executor is not part of ``protocol.json``'s identity). The feature selection and the
+synthetic market's generation run on this machine.
+
 **The lock first.** The out folder is checked (:func:`alpha_as.atomic.check_out_dir`) and locked before
 anything in it is read or deleted, so ``--force`` on a folder another run is using stops with one line naming
 that run's command and pid and touches nothing. An unreadable protocol.json (truncated) is refused as such, not

@@ -1,0 +1,80 @@
+"""Ray scaling of ``alpha-as replicate``'s agents stage (issue #16 §3): the same agent chains on a local Ray instance
+of 1 CPU, then of 2 CPUs; the speed-up = stage wall(1) / wall(2). Target: >= 1.8x.
+
+    .venv/bin/python benchmarks/bench_ray.py [--config experiments/paper.toml] [--data DIR] [--seeds 2]
+                                             [--models alpha-as-1] [--full] [--keep DIR]
+
+The protocol (default: the paper's, ``--quick`` unless ``--full``) is cut to FOIC, Gen-AS and the agent models of
+``--models`` on ``--seeds`` seeds (default: alpha-as-1 on 2 seeds: two chains of about the same length, so that
+two workers can halve the stage). Everything before the agents stage is prepared once on the local executor,
+outside the timing; then each run starts its Ray instance (outside the timing), copies the prepared folder and
+times the agents stage alone (Ray's workers start inside it, as in a replication). The two runs' session files
+are compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import filecmp
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from alpha_as.experiments.protocol import load_protocol, quick
+from alpha_as.experiments.replicate import replicate, stage_data
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="experiments/paper.toml")
+    ap.add_argument("--data", type=Path, help="store root (default: the protocol's)")
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--models", default="alpha-as-1", help="agent models, comma-separated")
+    ap.add_argument("--full", action="store_true", help="the protocol as written, not its --quick variant")
+    ap.add_argument("--keep", type=Path, help="work here instead of a temporary folder")
+    args = ap.parse_args()
+    import ray
+
+    from alpha_as.experiments.replicate_agents import stage_agents
+
+    p = load_protocol(args.config)
+    agents = [m.strip() for m in args.models.split(",") if m.strip()]
+    p = dataclasses.replace(p, models=("foic", "gen-as", *agents), seeds=tuple(range(args.seeds)),
+                            **({"data": args.data.absolute()} if args.data else {}))
+    if not args.full:
+        p = quick(p)
+    stage_data(p, print, progress=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep.absolute() if args.keep else Path(tmp)
+        prep = root / "prepared"
+        t0 = time.perf_counter()
+        replicate(dataclasses.replace(p, out=prep, executor="local"), force=True, progress=False,
+                  echo=lambda s: None, until="references")
+        print(f"prepared the stages before the agents in {time.perf_counter() - t0:.1f} s")
+        walls = {}
+        for workers in (1, 2):
+            out = root / f"ray-{workers}"
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.copytree(prep, out)
+            q = dataclasses.replace(p, out=out, executor="ray", workers=workers)
+            ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+            try:
+                t0 = time.perf_counter()
+                stage_agents(q, lambda s: None, progress=False)
+                walls[workers] = time.perf_counter() - t0
+            finally:
+                ray.shutdown()
+            print(f"agents stage, {len(agents) * args.seeds} chain(s) ({', '.join(agents)} x {args.seeds} seed(s)), "
+                  f"Ray with {workers} worker(s): {walls[workers]:.1f} s")
+        files = sorted(f.relative_to(root / "ray-1") for f in (root / "ray-1" / "runs").rglob("*.parquet")
+                       if any(f.parts[-4] == a for a in agents))
+        same = all(filecmp.cmp(root / "ray-1" / f, root / "ray-2" / f, shallow=False) for f in files)
+        print(f"speed-up 1 -> 2 Ray workers: {walls[1] / walls[2]:.2f}x (target >= 1.8x); the {len(files)} session "
+              f"files of the two runs are {'identical' if same else 'DIFFERENT'}")
+
+
+if __name__ == "__main__":
+    main()
