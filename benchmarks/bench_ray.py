@@ -2,11 +2,11 @@
 of 1 CPU, then of 2 CPUs; the speed-up = stage wall(1) / wall(2). Target: >= 1.8x.
 
     .venv/bin/python benchmarks/bench_ray.py [--config experiments/paper.toml] [--data DIR] [--seeds 2]
-                                             [--models alpha-as-1] [--full] [--keep DIR]
+                                             [--models alpha-as-1] [--iterations 8] [--full] [--keep DIR]
 
 The protocol (default: the paper's, ``--quick`` unless ``--full``) is cut to FOIC, Gen-AS and the agent models of
 ``--models`` on ``--seeds`` seeds (default: alpha-as-1 on 2 seeds: two chains of about the same length, so that
-two workers can halve the stage). Everything before the agents stage is prepared once on the local executor,
+two workers can halve the stage), each chain trained for ``--iterations`` iterations. Everything before the agents stage is prepared once on the local executor,
 outside the timing; then each run starts its Ray instance (outside the timing), copies the prepared folder and
 times the agents stage alone (Ray's workers start inside it, as in a replication). The two runs' session files
 are compared byte for byte.
@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, help="store root (default: the protocol's)")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--models", default="alpha-as-1", help="agent models, comma-separated")
+    ap.add_argument("--iterations", type=int, default=8,
+                    help="training iterations of each chain (default 8; --quick's 2 make chains too short to time)")
     ap.add_argument("--full", action="store_true", help="the protocol as written, not its --quick variant")
     ap.add_argument("--keep", type=Path, help="work here instead of a temporary folder")
     args = ap.parse_args()
@@ -51,15 +53,16 @@ def main() -> None:
         root = args.keep.absolute() if args.keep else Path(tmp)
         prep = root / "prepared"
         t0 = time.perf_counter()
-        replicate(dataclasses.replace(p, out=prep, executor="local"), force=True, progress=False,
-                  echo=lambda s: None, until="references")
+        replicate(dataclasses.replace(p, out=prep, executor="local"), progress=False, echo=lambda s: None,
+                  until="references")  # resumes (skips) a prepared --keep folder
         print(f"prepared the stages before the agents in {time.perf_counter() - t0:.1f} s")
         walls = {}
         for workers in (1, 2):
             out = root / f"ray-{workers}"
             shutil.rmtree(out, ignore_errors=True)
             shutil.copytree(prep, out)
-            q = dataclasses.replace(p, out=out, executor="ray", workers=workers)
+            q = dataclasses.replace(p, out=out, executor="ray", workers=workers,
+                                    agents={**p.agents, "iterations": args.iterations})
             ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
             try:
                 t0 = time.perf_counter()
@@ -67,8 +70,9 @@ def main() -> None:
                 walls[workers] = time.perf_counter() - t0
             finally:
                 ray.shutdown()
-            print(f"agents stage, {len(agents) * args.seeds} chain(s) ({', '.join(agents)} x {args.seeds} seed(s)), "
-                  f"Ray with {workers} worker(s): {walls[workers]:.1f} s")
+            print(f"agents stage, {len(agents) * args.seeds} chain(s) ({', '.join(agents)} x {args.seeds} seed(s), "
+                  f"{args.iterations} training iterations + {len(p.test)} test sessions each), Ray with {workers} "
+                  f"worker(s): {walls[workers]:.1f} s")
         files = sorted(f.relative_to(root / "ray-1") for f in (root / "ray-1" / "runs").rglob("*.parquet")
                        if any(f.parts[-4] == a for a in agents))
         same = all(filecmp.cmp(root / "ray-1" / f, root / "ray-2" / f, shallow=False) for f in files)

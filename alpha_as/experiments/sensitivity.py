@@ -182,12 +182,15 @@ def run_sensitivity(s: Sensitivity, *, only: list[str] | None = None, force: boo
     todo = [v for v in s.variants if not only or v.name in only]
     check_out_dir(s.out, "output folder")
     done: dict = {}
-    for k, v in enumerate(todo):
-        echo(f"=== variant {v.name} ({k + 1}/{len(todo)}): "
-             f"changes {changes_text(v.changes)} -> {v.protocol.out}")
-        rep = replicate(v.protocol, force=force, progress=progress, echo=echo, trust_data=trust_data)
-        echo(rep.table())
-        done[v.name] = rep
+    from alpha_as.experiments.executors import keep_ray
+
+    with keep_ray():  # with executor = "ray": one Ray instance for every variant
+        for k, v in enumerate(todo):
+            echo(f"=== variant {v.name} ({k + 1}/{len(todo)}): "
+                 f"changes {changes_text(v.changes)} -> {v.protocol.out}")
+            rep = replicate(v.protocol, force=force, progress=progress, echo=echo, trust_data=trust_data)
+            echo(rep.table())
+            done[v.name] = rep
     cols = [VariantInfo(v.name, v.protocol.out, v.description, v.changes, v.protocol.instrument) for v in s.variants]
     done["robustness"], _ = write_robustness(s.out, s.name, str(s.base), cols)
     return done
