@@ -136,3 +136,23 @@ def test_bad_executor_settings_are_one_line(tmp_path, capsys, extra, args, messa
     rc = main(["replicate", "--config", str(cfg), "--no-progress", *args])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_ray_tasks_give_their_results_and_their_own_errors(ray_address):
+    """The shared layer on Ray: results as the tasks finish, a task's exception as itself (an InputError from a Ray
+    worker is an InputError here, one line for the CLI) or to ``on_error``; the pool's map in input order."""
+    from alpha_as.data.store import parse_date
+    from alpha_as.errors import InputError
+    from alpha_as.experiments.executors import Executor
+
+    ex = Executor("ray", 2)
+    got: dict = {}
+    ex.run(parse_date, ["2020-12-09", "2020-12-10", "2020-12-11"], got.__setitem__, inline=False)
+    assert {k: v.isoformat() for k, v in got.items()} == {d: d for d in ("2020-12-09", "2020-12-10", "2020-12-11")}
+    with pytest.raises(InputError, match="bad date 'x'"):
+        ex.run(parse_date, ["2020-12-09", "x"], lambda *_: None, inline=False)
+    errors: list = []
+    ex.run(parse_date, ["y"], lambda *_: None, on_error=lambda item, e: errors.append((item, type(e))))
+    assert errors == [("y", InputError)]
+    with ex.pool() as pool:
+        assert [d.day for d in pool.map(parse_date, ["2020-12-11", "2020-12-09", "2020-12-10"])] == [11, 9, 10]
