@@ -19,7 +19,9 @@ descriptors or threads with the caller; each ignores Ctrl-C, left to the caller,
 
 ``ray``: each task is a Ray task of one CPU, on the cluster at ``address`` when given ("auto", "ray://host:10001",
 "10.0.0.5:6379"; the package and the data must be reachable at the same absolute paths on every node, e.g. a
-shared file system), else on a local instance started with ``workers`` CPUs. A Ray instance already initialised
+shared file system), else on a local instance started with ``workers`` CPUs. A task whose worker process or node
+dies is retried by Ray (its default 3 times): every task here may run again (a job rewrites its temp folder, an
+agent chain resumes from its checkpoint, an evaluation is pure); an exception the task raises is not retried. A Ray instance already initialised
 in this process (a test's, a notebook's) is used as it is. Inside :func:`keep_ray`, an instance started by a map
 stays up until the scope ends, so that every stage of a replication shares one start (Ray takes several
 seconds to start); outside, it is shut down after the map. Ray is imported only here and only then (extra
@@ -231,7 +233,7 @@ class Executor:
 
     def _run_ray(self, fn, items, done, on_error, tick) -> None:
         with ray_session(self.workers, self.address) as ray:
-            task = ray.remote(num_cpus=1, max_retries=0)(fn)
+            task = ray.remote(num_cpus=1)(fn)
             pending = {task.remote(item): item for item in items}
             try:
                 while pending:
@@ -290,7 +292,7 @@ class _LocalPool(_Pool):
 class _RayPool(_Pool):
     def __init__(self, ray, initializer: Callable | None, initargs: tuple) -> None:
         self._ray, self._key = ray, uuid.uuid4().hex
-        self._task = ray.remote(num_cpus=1, max_retries=0)(_call_initialised)
+        self._task = ray.remote(num_cpus=1)(_call_initialised)
         self._init, self._args = initializer, ray.put(initargs)
         self._pending: list = []
 
