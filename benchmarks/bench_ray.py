@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import filecmp
-import logging
 import shutil
 import tempfile
 import time
@@ -41,8 +40,7 @@ def main() -> None:
                     "and keep the fastest: on a shared machine, the least disturbed run")
     ap.add_argument("--keep", type=Path, help="work here instead of a temporary folder")
     args = ap.parse_args()
-    import ray
-
+    from alpha_as.experiments.executors import ray_session
     from alpha_as.experiments.replicate_agents import stage_agents
 
     p = load_protocol(args.config)
@@ -66,13 +64,10 @@ def main() -> None:
             shutil.copytree(prep, out)
             q = dataclasses.replace(p, out=out, executor="ray", workers=workers,
                                     agents={**p.agents, "iterations": args.iterations})
-            ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-            try:
+            with ray_session(workers, None):  # started as a replication starts it, outside the timing
                 t0 = time.perf_counter()
                 stage_agents(q, lambda s: None, progress=False)
                 wall = time.perf_counter() - t0
-            finally:
-                ray.shutdown()
             walls[workers] = min(wall, walls.get(workers, wall))
             print(f"agents stage, {len(agents) * args.seeds} chain(s) ({', '.join(agents)} x {args.seeds} seed(s), "
                   f"{args.iterations} training iterations + {len(p.test)} test sessions each), Ray with {workers} "

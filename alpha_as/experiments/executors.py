@@ -19,7 +19,9 @@ descriptors or threads with the caller; each ignores Ctrl-C, left to the caller,
 
 ``ray``: each task is a Ray task of one CPU, on the cluster at ``address`` when given ("auto", "ray://host:10001",
 "10.0.0.5:6379"; the package and the data must be reachable at the same absolute paths on every node, e.g. a
-shared file system), else on a local instance started with ``workers`` CPUs. A task whose worker process or node
+shared file system), else on a local instance started with ``workers`` CPUs, whose workers run at the caller's priority (Ray
+niceness 0 unless ``RAY_worker_niceness`` is set; Ray's default, 15, makes them yield to every other process of a
+shared machine). A task whose worker process or node
 dies is retried by Ray (its default 3 times): every task here may run again (a job rewrites its temp folder, an
 agent chain resumes from its checkpoint, an evaluation is pure); an exception the task raises is not retried. A Ray instance already initialised
 in this process (a test's, a notebook's) is used as it is. Inside :func:`keep_ray`, an instance started by a map
@@ -105,21 +107,23 @@ def ray_session(workers: int, address: str | None):
     process already has one); shut down at the end when it was started here, outside :func:`keep_ray`."""
     global _STARTED
     ray = import_ray()
+    started = False
     if not ray.is_initialized():
         try:
             if address:
                 ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-            else:
+            else:  # its workers at the priority of the local executor's (Ray's default: nice 15)
+                os.environ.setdefault("RAY_worker_niceness", "0")
                 ray.init(num_cpus=max(1, workers), include_dashboard=False, logging_level=logging.WARNING,
                          log_to_driver=False)
         except Exception as e:
             where = f"connect to the Ray cluster at {address}" if address else "start a local Ray instance"
             raise InputError(f"could not {where}: {_error_line(e)}") from None
-        _STARTED = True
+        _STARTED = started = True
     try:
         yield ray
     finally:
-        if _STARTED and _KEEP == 0:
+        if started and _STARTED and _KEEP == 0:  # not an instance an enclosing session or keep_ray() holds
             _STARTED = False
             ray.shutdown()
 
