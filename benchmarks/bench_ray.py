@@ -16,6 +16,7 @@ are compared byte for byte.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import filecmp
 import shutil
@@ -38,6 +39,8 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="the protocol as written, not its --quick variant")
     ap.add_argument("--repeat", type=int, default=1, help="time each worker count this many times (alternating) "
                     "and keep the fastest: on a shared machine, the least disturbed run")
+    ap.add_argument("--executor", choices=("ray", "local"), default="ray",
+                    help="local: the same on the local process pools, for comparison")
     ap.add_argument("--keep", type=Path, help="work here instead of a temporary folder")
     args = ap.parse_args()
     from alpha_as.experiments.executors import ray_session
@@ -62,21 +65,21 @@ def main() -> None:
             out = root / f"ray-{workers}"
             shutil.rmtree(out, ignore_errors=True)
             shutil.copytree(prep, out)
-            q = dataclasses.replace(p, out=out, executor="ray", workers=workers,
+            q = dataclasses.replace(p, out=out, executor=args.executor, workers=workers,
                                     agents={**p.agents, "iterations": args.iterations})
-            with ray_session(workers, None):  # started as a replication starts it, outside the timing
-                t0 = time.perf_counter()
+            with ray_session(workers, None) if args.executor == "ray" else contextlib.nullcontext():
+                t0 = time.perf_counter()  # Ray started as a replication starts it, outside the timing
                 stage_agents(q, lambda s: None, progress=False)
                 wall = time.perf_counter() - t0
             walls[workers] = min(wall, walls.get(workers, wall))
             print(f"agents stage, {len(agents) * args.seeds} chain(s) ({', '.join(agents)} x {args.seeds} seed(s), "
-                  f"{args.iterations} training iterations + {len(p.test)} test sessions each), Ray with {workers} "
-                  f"worker(s): {wall:.1f} s")
+                  f"{args.iterations} training iterations + {len(p.test)} test sessions each), {args.executor} "
+                  f"executor with {workers} worker(s): {wall:.1f} s")
         files = sorted(f.relative_to(root / "ray-1") for f in (root / "ray-1" / "runs").rglob("*.parquet")
                        if any(f.parts[-4] == a for a in agents))
         same = all(filecmp.cmp(root / "ray-1" / f, root / "ray-2" / f, shallow=False) for f in files)
         print(f"fastest: {walls[1]:.1f} s (1 worker), {walls[2]:.1f} s (2 workers); "
-              f"speed-up 1 -> 2 Ray workers: {walls[1] / walls[2]:.2f}x (target >= 1.8x); the {len(files)} session "
+              f"speed-up 1 -> 2 {args.executor} workers: {walls[1] / walls[2]:.2f}x (target >= 1.8x); the {len(files)} session "
               f"files of the two runs are {'identical' if same else 'DIFFERENT'}")
 
 

@@ -57,7 +57,8 @@ def protocol_file(path: Path, data: Path, out: Path, extra: str = "") -> Path:
 def ray_address():
     ray = pytest.importorskip("ray")
     started = not ray.is_initialized()
-    if started:
+    if started:  # as the executors start a local instance: workers at niceness 0
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     if started:
