@@ -10,7 +10,8 @@ The protocol (default: the paper's, ``--quick`` unless ``--full``) is cut to FOI
 two workers can halve the stage), each chain trained for ``--iterations`` iterations. Everything before the agents stage is prepared once on the local executor,
 outside the timing; then each run starts its Ray instance (outside the timing), copies the prepared folder and
 times the agents stage alone (Ray's workers start inside it, as in a replication). The two runs' session files
-are compared byte for byte.
+are compared byte for byte. A machine check first says how much parallel CPU the machine gives right now (two
+spinning processes against one): on a machine shared with other work, the speed-up is bounded by it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,25 @@ from pathlib import Path
 
 from alpha_as.experiments.protocol import load_protocol, quick
 from alpha_as.experiments.replicate import replicate, stage_data
+
+
+def _spin(seconds: float) -> int:
+    t0, n = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        n += 1
+    return n
+
+
+def free_cores(seconds: float = 2.0) -> float:
+    """How much more CPU-bound work two processes do than one, now: ~2 on an idle 2-core machine, ~1 when
+    other processes hold a core (then no executor can scale from 1 to 2 workers)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_spin, [0.1, 0.1]))  # both workers started
+        one = pool.submit(_spin, seconds).result()
+        two = sum(pool.map(_spin, [seconds, seconds]))
+    return two / one
 
 
 def main() -> None:
@@ -60,6 +80,8 @@ def main() -> None:
         replicate(dataclasses.replace(p, out=prep, executor="local"), progress=False, echo=lambda s: None,
                   until="references")  # resumes (skips) a prepared --keep folder
         print(f"prepared the stages before the agents in {time.perf_counter() - t0:.1f} s")
+        print(f"machine check: 2 processes do {free_cores():.2f}x the CPU-bound work of 1 (an idle 2-core machine: "
+              "~2x)")
         walls: dict[int, float] = {}
         for workers in (1, 2) * max(1, args.repeat):
             out = root / f"ray-{workers}"
