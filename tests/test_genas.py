@@ -234,3 +234,12 @@ def test_cli_bad_input_is_one_line_and_exit_2(store_root, tmp_path, capsys, extr
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
+
+
+def test_cli_tune_progress_off_a_terminal_is_one_line_per_evaluation(store_root, tmp_path, capsys):
+    args = [a for a in tune_args(store_root, tmp_path / "p") if a != "--no-progress"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [x for x in err.splitlines() if x.startswith("Gen-AS: ")]
+    assert [x.split(",")[0] for x in lines] == ["Gen-AS: 1/2 eval (50%)", "Gen-AS: 2/2 eval (100%)"], err

@@ -190,9 +190,9 @@ def train(days: Sequence[MarketDay], base: ASParams, config: PPOConfig, out: str
 
         def _on_training_start(self) -> None:
             if progress:
-                from tqdm import tqdm
+                from alpha_as.progress import progress_bar
 
-                self.bar = tqdm(total=config.total_timesteps, desc="PPO", unit="step")
+                self.bar = progress_bar(config.total_timesteps, "PPO", "step")
 
         def _on_step(self) -> bool:
             if self.bar is not None:

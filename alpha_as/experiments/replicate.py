@@ -66,7 +66,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -372,7 +371,7 @@ def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool,
     """Run the unfinished jobs on the protocol's executor (leftover temp folders of killed runs removed first); say why a
     finished run is redone (its config, data or outputs changed: :func:`runner.job_state`); raise one line if any
     failed; True when something ran."""
-    from tqdm import tqdm
+    from alpha_as.progress import progress_bar
 
     for root in {Path(j.folder).parents[2] for j in jobs}:
         if root.is_dir():
@@ -389,7 +388,7 @@ def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool,
     if not todo:
         return False
     failed: list[str] = []
-    with tqdm(total=len(todo), unit="run", desc=desc, file=sys.stderr, disable=not progress) as bar:
+    with progress_bar(len(todo), desc, "run", enabled=progress) as bar:
 
         def done(job: runner.Job, ok: bool, res: dict | str) -> None:
             if not ok:

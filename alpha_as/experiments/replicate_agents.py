@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -158,7 +157,7 @@ def check_agent(spec: dict) -> None:
 
 
 def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> str:
-    from tqdm import tqdm
+    from alpha_as.progress import progress_bar
 
     specs = [agent_spec(p, a, s) for a in p.agents_run for s in p.seeds]
     for spec in specs:
@@ -179,8 +178,7 @@ def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> st
     echo(f"training and testing {len(specs)} agent model(s) ({', '.join(p.agents_run)} x {len(p.seeds)} seed(s)) "
          f"on the {ex.kind} executor {ex.describe(inline=False)}: {'/'.join(map(str, iters))} training iterations + "
          f"{len(p.test)} test sessions each")
-    with tqdm(total=total, initial=before, unit="step", desc="Alpha-AS train + test", file=sys.stderr,
-              disable=not progress) as bar:
+    with progress_bar(total, "Alpha-AS train + test", "step", initial=before, enabled=progress) as bar:
 
         def tick() -> None:  # progress read from the chains' checkpoints
             n = sum(agent_progress(s) for s in specs)

@@ -461,7 +461,7 @@ def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str]
     The days of the jobs to run are validated first (:func:`alpha_as.data.validate.require_sessions`, verdicts
     cached in ``<out>/data_check.json``): a day with an error, or a suspect one unless ``trust_data``, stops
     the run before any job starts."""
-    from tqdm import tqdm
+    from alpha_as.progress import progress_bar
 
     t0 = time.perf_counter()
     check_out_dir(exp.out, "output folder")
@@ -501,7 +501,7 @@ def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str]
             executor = executors.Executor(exp.executor, exp.workers, exp.ray_address)
             where = executor.describe(len(todo))
             echo(f"running {len(todo)} job(s) on the {exp.executor} executor {where}")
-            bar = tqdm(total=len(todo), unit="job", desc=exp.name, file=sys.stderr, disable=not progress)
+            bar = progress_bar(len(todo), exp.name, "job", enabled=progress)
 
             def done(job: Job, ok: bool, res: dict | str) -> None:
                 if ok:

@@ -49,7 +49,6 @@ import math
 import os
 import random
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,11 +285,10 @@ class Evaluator:
     never timing's."""
 
     def __init__(self, spec: dict, workers: int, total: int, progress: bool = True, executor=None) -> None:
-        from tqdm import tqdm
+        from alpha_as.progress import progress_bar
 
         self.spec, self.workers, self.pool, self.executor, self._ctx = spec, workers, None, executor, None
-        self.bar = tqdm(total=total, desc="Gen-AS", unit="eval", file=sys.stderr, disable=not progress,
-                        dynamic_ncols=True)
+        self.bar = progress_bar(total, "Gen-AS", "eval", enabled=progress)
         self.best = -math.inf
 
     def __enter__(self) -> Evaluator:

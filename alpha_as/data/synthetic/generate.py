@@ -135,9 +135,9 @@ def generate_market(root: str | Path, *, instrument: str = "btcusdt_synth", star
     if todo:
         bar = None
         if progress:
-            from tqdm import tqdm
+            from alpha_as.progress import progress_bar
 
-            bar = tqdm(total=len(todo), desc="synth days", unit="day")
+            bar = progress_bar(len(todo), "synth days", "day")
         if n_workers == 1:
             results = []
             for job in todo:
