@@ -19,15 +19,14 @@ descriptors or threads with the caller; each ignores Ctrl-C, left to the caller,
 
 ``ray``: each task is a Ray task of one CPU, on the cluster at ``address`` when given ("auto", "ray://host:10001",
 "10.0.0.5:6379"; the package and the data must be reachable at the same absolute paths on every node, e.g. a
-shared file system), else on a local instance started with ``workers`` CPUs, whose workers run at the caller's priority (Ray
-niceness 0 unless ``RAY_worker_niceness`` is set; Ray's default, 15, makes them yield to every other process of a
-shared machine). A task whose worker process or node
-dies is retried by Ray (its default 3 times): every task here may run again (a job rewrites its temp folder, an
-agent chain resumes from its checkpoint, an evaluation is pure); an exception the task raises is not retried. A Ray instance already initialised
-in this process (a test's, a notebook's) is used as it is. Inside :func:`keep_ray`, an instance started by a map
-stays up until the scope ends, so that every stage of a replication shares one start (Ray takes several
-seconds to start); outside, it is shut down after the map. Ray is imported only here and only then (extra
-``[cluster]``).
+shared file system), else on a local instance started with ``workers`` CPUs, whose workers run at the caller's
+priority (Ray niceness 0 unless ``RAY_worker_niceness`` is set; Ray's default, 15, makes them yield to every other
+process of a shared machine). A task whose worker process or node dies is retried by Ray (its default 3 times):
+every task here may run again (a job rewrites its temp folder, an agent chain resumes from its checkpoint, an
+evaluation is pure); an exception the task raises is not retried. A Ray instance already initialised in this
+process (a test's, a notebook's) is used as it is. Inside :func:`keep_ray`, an instance started by a map stays up
+until the scope ends, so that every stage of a replication shares one start (Ray takes several seconds to start);
+outside, it is shut down after the map. Ray is imported only here and only then (extra ``[cluster]``).
 """
 
 from __future__ import annotations
