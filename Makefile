@@ -113,6 +113,7 @@ bench: install
 	$(PY) benchmarks/bench_strategies.py
 	$(PY) benchmarks/bench_ppo.py
 	$(PY) benchmarks/bench_replicate.py
+	$(PY) benchmarks/bench_ray.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -21,7 +21,9 @@ session. Schema (every key checked; one error line naming the file, table and ke
     models = ["foic", "liic", "gen-as", "alpha-as-1", "alpha-as-2"]   # a subset of MODELS (default: all but the
                                       # strategies hummingbot-as, glft and their -tuned)
     seeds = [0]                       # the stochastic stages (features, GA, agents) are repeated per seed
-    workers = 0                       # processes (0 = number of cores)
+    workers = 0                       # processes (0 = number of cores); ray: CPUs of a local Ray instance
+    executor = "local"                # "local" (process pools) or "ray" (Ray tasks: extra [cluster])
+    ray_address = "auto"              # ray only: connect to this running cluster; absent: start a local one
     map_over = "fills"                # P&L-to-MAP denominator (see ``alpha-as runs``)
     data_note = "..."                 # what the data is, printed at the top of the report
     notes = ["..."]                   # remarks printed in the report's setup (e.g. why so many seeds)
@@ -103,6 +105,7 @@ from alpha_as.data.synthetic.calibration import GENERATOR_VERSION, SynthOptions
 from alpha_as.engine.config import EngineConfig
 from alpha_as.errors import InputError
 from alpha_as.experiments.config import (
+    EXECUTORS,
     HOUR_KEYS,
     KINDS,
     NAME_RE,
@@ -179,7 +182,12 @@ class ProtocolTable:
     seeds: list[int] = field(default_factory=lambda: [0])
     """Seeds of the stochastic stages."""
     workers: int = 0
-    """Processes; 0 = number of cores."""
+    """Processes; 0 = number of cores. With ``executor = "ray"`` and no ``ray_address``: CPUs of the local
+    instance."""
+    executor: str = "local"
+    """"local" (process pools on this machine) or "ray" (Ray tasks on a cluster or a local instance)."""
+    ray_address: str | None = None
+    """Address of a running Ray cluster ("auto", "ray://host:10001", "host:6379"); absent: start a local one."""
     map_over: str = "fills"
     """P&L-to-MAP denominator: "fills" (authors') or "grid"."""
     data_note: str = ""
@@ -256,6 +264,16 @@ class Protocol:
     """[policy_gradient]: the online γ learner's settings for ``gen-as-pg`` (validated)."""
     ppo: dict = field(default_factory=dict)
     """[ppo]: PPOConfig fields but ``seed`` for ``ppo`` (validated)."""
+    executor: str = "local"
+    """Where the stages' tasks run: "local" or "ray" (not part of the identity: the results are the same)."""
+    ray_address: str | None = None
+    """ray: the cluster to connect to; None: a local instance with ``workers`` CPUs."""
+
+    def executor_of(self):
+        """The :class:`~alpha_as.experiments.executors.Executor` of the stages' tasks."""
+        from alpha_as.experiments.executors import Executor
+
+        return Executor(self.executor, self.workers, self.ray_address)
 
     def ppo_config(self, seed: int):
         """The PPOConfig of the ``ppo`` model of ``seed`` (``[ppo]`` over the defaults)."""
@@ -522,6 +540,8 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
         raise InputError(f"{src}: key 'notes' must be a list of strings")
     if t.workers < 0:
         raise InputError(f"{src}: key 'workers' must be >= 0 (0 = number of cores)")
+    if t.executor not in EXECUTORS:
+        raise InputError(f"{src}: key 'executor' must be one of {', '.join(EXECUTORS)}, got {t.executor!r}")
     if t.map_over not in ("fills", "grid"):
         raise InputError(f"{src}: key 'map_over' must be \"fills\" or \"grid\"")
     engine = with_risk(build(EngineConfig, _table(doc, "engine", file), f"{file} [engine]"), doc, file)
@@ -568,7 +588,8 @@ def protocol_from_doc(doc: dict, path: Path, file: str | None = None) -> Protoco
                  workers=t.workers or (os.cpu_count() or 1), map_over=t.map_over, data_note=note, notes=tuple(t.notes),
                  engine=engine, features=features, genas=genas, agents=agents, baselines=baselines, sound=sound,
                  synth=synth, trading_hours=t.trading_hours, quote_currency=t.quote_currency, fixed_hours=fixed,
-                 strategies=strategies, policy_gradient=dict(policy_gradient), ppo=dict(ppo))
+                 strategies=strategies, policy_gradient=dict(policy_gradient), ppo=dict(ppo), executor=t.executor,
+                 ray_address=t.ray_address or None)
     p.ppo_config(0)  # [ppo] is valid
     for strategy in p.tuned_strategies:  # the GA of each -tuned model is valid ([genas] with [strategies.<name>])
         p.strategy_ga_config(strategy, 0, file)

@@ -48,6 +48,13 @@ results), since a session cannot be redone alone. An unreadable agent checkpoint
 one (:meth:`alpha_as.agents.alpha_as.AlphaAS.load`). The selection tables under references/ are rewritten from
 the verified selection runs on every run.
 
+**Executors** (``[protocol] executor``, ``--executor``; :mod:`alpha_as.experiments.executors`): ``local`` runs the
+GA's evaluations, the run jobs, the agent chains and PPO's trainings on process pools of ``workers`` processes;
+``ray`` runs them as Ray tasks on the cluster at ``ray_address`` (else a local instance of ``workers`` CPUs,
+started once for every stage of the run). Either way the same folders, manifests and resume, and the same
+results byte for byte (the executor is not part of ``protocol.json``'s identity). The feature selection and the
+synthetic market's generation run on this machine.
+
 **The lock first.** The out folder is checked (:func:`alpha_as.atomic.check_out_dir`) and locked before
 anything in it is read or deleted, so ``--force`` on a folder another run is using stops with one line naming
 that run's command and pid and touches nothing. An unreadable protocol.json (truncated) is refused as such, not
@@ -78,7 +85,7 @@ from alpha_as.atomic import (
 from alpha_as.data import paper, store
 from alpha_as.engine.backtest import write_json_atomic
 from alpha_as.errors import InputError
-from alpha_as.experiments import runner
+from alpha_as.experiments import executors, runner
 from alpha_as.experiments.config import canonical
 from alpha_as.experiments.protocol import LABELS, ROLES, STRATEGY_MODELS, Protocol, Session
 from alpha_as.experiments.resources import PeakRSS
@@ -283,7 +290,8 @@ def run_ga_item(p: Protocol, out: Path, ga: GAConfig, label: str, echo: Callable
     if why != "new":
         echo(f"{label}: redoing the GA: {why}")
     (out / MANIFEST).unlink(missing_ok=True)
-    res = tune(p.data, p.instrument, p.train.date.isoformat(), out, ga, force=True, progress=progress)
+    res = tune(p.data, p.instrument, p.train.date.isoformat(), out, ga, force=True, progress=progress,
+               executor=p.executor_of())
     write_stage_manifest(out, config)
     echo(f"{label}: {res.summary()}")
     return True
@@ -360,7 +368,7 @@ def baseline_jobs(p: Protocol) -> list[runner.Job]:
 
 def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool,
              echo: Callable[[str], None] | None = None) -> bool:
-    """Run the unfinished jobs on the local pool (leftover temp folders of killed runs removed first); say why a
+    """Run the unfinished jobs on the protocol's executor (leftover temp folders of killed runs removed first); say why a
     finished run is redone (its config, data or outputs changed: :func:`runner.job_state`); raise one line if any
     failed; True when something ran."""
     from alpha_as.progress import progress_bar
@@ -387,7 +395,7 @@ def run_jobs(p: Protocol, jobs: list[runner.Job], desc: str, progress: bool,
                 failed.append(f"{job.model} {job.folder}: {res}")
             bar.update(1)
 
-        runner.execute_local(todo, p.workers, done)
+        runner.execute(todo, p.executor_of(), done)
     if failed:
         raise InputError(f"{len(failed)} run(s) failed, first: {failed[0]} (the finished runs are kept; rerun to "
                          "retry the others)")
@@ -567,7 +575,8 @@ def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
         raise InputError(f"unknown stage {until!r}; stages: {', '.join(STAGES)}")
     t_start = time.perf_counter()
     check_out_dir(p.out, "output folder")
-    with runner.locked(p.out, "alpha-as replicate"), PeakRSS() as mem:  # the lock first: --force deletes
+    with runner.locked(p.out, "alpha-as replicate"), PeakRSS() as mem, executors.keep_ray():  # the lock first
+        # (--force deletes); a Ray instance started by a stage serves the later ones too
         check_identity(p, force, echo)
         rep = Replication(p.out, earlier=earlier_timings(p.out / "timings.json"))
         echo(f"{p.name}{' (quick)' if p.quick else ''}: {p.instrument} from {p.data}; FI {p.fi.label}, "

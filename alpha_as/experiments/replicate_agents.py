@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 
 from alpha_as.atomic import MANIFEST, WriteError, check_outputs, hash_outputs
@@ -174,21 +171,19 @@ def stage_agents(p: Protocol, echo: Callable[[str], None], progress: bool) -> st
     before = sum(agent_progress(s) for s in specs)
     if before == total:
         return "skipped"
-    workers = max(1, min(p.workers, len(specs)))
+    ex = p.executor_of()
+    if ex.kind == "local":  # one process per chain at most; never this one (its memory is returned when it ends)
+        ex = dataclasses.replace(ex, workers=max(1, min(p.workers, len(specs))))
     iters = sorted({int(s["config"]["iterations"]) for s in specs})
     echo(f"training and testing {len(specs)} agent model(s) ({', '.join(p.agents_run)} x {len(p.seeds)} seed(s)) "
-         f"with {workers} process(es): {'/'.join(map(str, iters))} training iterations + {len(p.test)} test "
-         "sessions each")
-    with progress_bar(total, "Alpha-AS train + test", "step", initial=before, enabled=progress) as bar, \
-            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=runner._worker_init,
-                                initargs=(os.getpid(),)) as pool:  # workers exit if we are killed
-        futures = {pool.submit(agent_job, s): s for s in specs}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+         f"on the {ex.kind} executor {ex.describe(inline=False)}: {'/'.join(map(str, iters))} training iterations + "
+         f"{len(p.test)} test sessions each")
+    with progress_bar(total, "Alpha-AS train + test", "step", initial=before, enabled=progress) as bar:
+
+        def tick() -> None:  # progress read from the chains' checkpoints
             n = sum(agent_progress(s) for s in specs)
             if n != bar.n:
                 bar.update(n - bar.n)
-            for f in finished:
-                f.result()  # re-raises a worker's error
+
+        ex.run(agent_job, specs, lambda spec, res: None, tick=tick, inline=False)  # a chain's error stops the stage
     return "ran"

@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--instrument", help="instrument in the store; overrides the file")
     p.add_argument("--out", type=Path, help="output folder (overrides the file)")
     p.add_argument("--workers", type=int, help="processes (0 = number of cores; overrides the file)")
+    add_executor_arguments(p)
     p.add_argument("--until", metavar="STAGE", help="stop after this stage (data, features, genas, baselines, references, agents)")
     p.add_argument("--force", action="store_true", help="delete the earlier results in the out folder and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -57,10 +58,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seeds", type=int, metavar="N", help="repeat the stochastic stages with seeds 0..N-1")
     s.add_argument("--out", type=Path, help="output folder (overrides the file)")
     s.add_argument("--workers", type=int, help="processes (0 = number of cores; overrides the protocol)")
+    add_executor_arguments(s)
     s.add_argument("--force", action="store_true", help="delete each variant's earlier results and start over")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_trust_argument(s)
     s.set_defaults(func=_cmd_sensitivity)
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    from alpha_as.experiments.executors import EXECUTORS
+
+    p.add_argument("--executor", choices=EXECUTORS, help="where the stages' tasks run: local process pools or Ray "
+                   "(overrides [protocol] executor)")
+    p.add_argument("--ray-address", metavar="ADDR", help="the Ray cluster to connect to, e.g. auto or "
+                   "ray://head:10001 (overrides [protocol] ray_address; implies --executor ray)")
 
 
 def apply_overrides(p: Protocol, args: argparse.Namespace) -> Protocol:
@@ -78,6 +89,13 @@ def apply_overrides(p: Protocol, args: argparse.Namespace) -> Protocol:
         if args.workers < 0:
             raise InputError("--workers must be >= 0 (0 = number of cores)")
         changes["workers"] = args.workers or (os.cpu_count() or 1)
+    if getattr(args, "executor", None) is not None:
+        changes["executor"] = args.executor
+    if getattr(args, "ray_address", None):
+        changes["ray_address"] = args.ray_address
+        if getattr(args, "executor", None) == "local":
+            raise InputError("--ray-address needs the ray executor (not --executor local)")
+        changes["executor"] = "ray"
     if args.data is not None or args.instrument is not None:
         data = args.data.absolute() if args.data is not None else p.data
         instrument = args.instrument or p.instrument
@@ -117,7 +135,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from alpha_as.experiments.sensitivity import load_sensitivity, run_sensitivity, with_overrides
 
     s = with_overrides(load_sensitivity(args.config), quick=args.quick, seeds=args.seeds, workers=args.workers,
-                       out=args.out)
+                       out=args.out, executor=args.executor, ray_address=args.ray_address)
     only = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     done = run_sensitivity(s, only=only, force=args.force, progress=not args.no_progress, trust_data=args.trust_data)
     print(f"{'variant':<20} {'ran':<40} {'seconds':>8}")

@@ -16,11 +16,8 @@ worker processes, one per seed (at most ``workers`` at once), each on one torch 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 from alpha_as.experiments import runner
@@ -81,10 +78,11 @@ def stage_ppo_train(p: Protocol, echo: Callable[[str], None]) -> str:
         return "skipped"
     steps = p.ppo_config(0).total_timesteps
     echo(f"training ppo on {p.train.label}: {len(todo)} seed(s) x {steps:,} steps")
-    with ProcessPoolExecutor(max_workers=max(1, min(p.workers, len(todo))), mp_context=get_context("spawn"),
-                             initializer=runner._worker_init, initargs=(os.getpid(),)) as pool:
-        for spec, _ in zip(todo, pool.map(train_job, todo), strict=True):  # the folder was emptied above
-            write_stage_manifest(Path(spec["out"]), spec["config"])
+    ex = p.executor_of()
+    if ex.kind == "local":  # in worker processes, one per seed at most
+        ex = dataclasses.replace(ex, workers=max(1, min(p.workers, len(todo))))
+    # each seed's manifest as its training finishes (the folder was emptied above)
+    ex.run(train_job, todo, lambda spec, _: write_stage_manifest(Path(spec["out"]), spec["config"]), inline=False)
     return "ran"
 
 

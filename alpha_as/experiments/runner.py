@@ -23,7 +23,8 @@ changed since it was written``). A manifest written before the output hashes wer
 done when its files are there (finished results are not redone for the upgrade). A new package version alone
 does not rerun anything (``--force`` reruns every job).
 
-**Executors.** ``local``: a ``ProcessPoolExecutor`` of ``workers`` processes (spawned, so they share no
+**Executors** (:mod:`alpha_as.experiments.executors`, shared with ``alpha-as replicate`` and the GA). ``local``: a
+``ProcessPoolExecutor`` of ``workers`` processes (spawned, so they share no
 file descriptors or threads with the runner; each loads the engine's numba cache once and then serves many
 jobs; each exits when the runner dies); results are taken as they complete. With one worker (or one job)
 the jobs run in the runner's own process. ``ray``: connects to ``ray_address`` when given (the package
@@ -54,17 +55,13 @@ import functools
 import hashlib
 import io
 import json
-import logging
-import multiprocessing
 import os
 import shutil
 import sys
-import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +77,7 @@ from alpha_as.atomic import (
 )
 from alpha_as.data import store
 from alpha_as.errors import InputError
+from alpha_as.experiments import executors
 from alpha_as.experiments.config import KINDS, POLICY_DECISION_SECONDS, POLICY_KINDS, Experiment, canonical
 
 FORMAT = 1
@@ -355,73 +353,23 @@ def run_job_safe(job: Job) -> tuple[bool, dict | str]:
 
 Done = Callable[[Job, bool, "dict | str"], None]
 
-
-def _watch_parent(parent: int) -> None:
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:
-            os._exit(3)
+_worker_init = executors.worker_init  # the pool workers' setup (kept for the modules that spawn their own pool)
 
 
-def _worker_init(parent: int) -> None:
-    """Pool worker setup: leave Ctrl-C to the runner, and exit when the runner dies (kill -9)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+def execute(jobs: list[Job], executor: executors.Executor, done: Done) -> None:
+    """Run the jobs on ``executor`` (:mod:`alpha_as.experiments.executors`), ``done(job, ok, manifest | error line)``
+    as each finishes; a worker that died (or a Ray task lost with its node) fails its job, not the run."""
+    prefix = "ray task failed" if executor.kind == "ray" else "worker failed"
+    executor.run(run_job_safe, jobs, lambda job, res: done(job, *res),
+                 on_error=lambda job, e: done(job, False, f"{prefix}: {error_line(e)}"))
 
 
 def execute_local(jobs: list[Job], workers: int, done: Done) -> None:
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            done(job, *run_job_safe(job))
-        return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_init, initargs=(os.getpid(),))
-    try:
-        futures = {pool.submit(run_job_safe, job): job for job in jobs}
-        for fut in as_completed(futures):
-            try:
-                ok, res = fut.result()
-            except Exception as e:  # the worker process died (BrokenProcessPool) or the job did not pickle
-                if is_write_error(e):
-                    raise
-                ok, res = False, f"worker failed: {error_line(e)}"
-            done(futures[fut], ok, res)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    execute(jobs, executors.Executor("local", workers), done)
 
 
 def execute_ray(jobs: list[Job], workers: int, address: str | None, done: Done) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise InputError("the ray executor needs Ray: pip install '.[cluster]' (or pip install 'ray>=2.9')") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        try:
-            if address:
-                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-            else:
-                ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-        except Exception as e:
-            where = f"connect to the Ray cluster at {address}" if address else "start a local Ray instance"
-            raise InputError(f"could not {where}: {error_line(e)}") from None
-    try:
-        task = ray.remote(num_cpus=1)(run_job_safe)
-        pending = {task.remote(job): job for job in jobs}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                job = pending.pop(ref)
-                try:
-                    ok, res = ray.get(ref)
-                except Exception as e:  # the task's worker or node died
-                    ok, res = False, f"ray task failed: {error_line(e)}"
-                done(job, ok, res)
-    finally:
-        if started_here:
-            ray.shutdown()
+    execute(jobs, executors.Executor("ray", workers, address), done)
 
 
 # ------------------------------------------------------------------------------------------- the run
@@ -550,9 +498,8 @@ def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str]
                                       cache_file=validate.out_cache(exp.out), echo=echo)
             import alpha_as.engine  # noqa: F401  (checks the engine's compiled cache once, before any worker)
 
-            where = (f"on the cluster at {exp.ray_address}" if exp.executor == "ray" and exp.ray_address else
-                     "in this process" if exp.executor == "local" and min(exp.workers, len(todo)) <= 1 else
-                     f"with {exp.workers} worker(s)")
+            executor = executors.Executor(exp.executor, exp.workers, exp.ray_address)
+            where = executor.describe(len(todo))
             echo(f"running {len(todo)} job(s) on the {exp.executor} executor {where}")
             bar = progress_bar(len(todo), exp.name, "job", enabled=progress)
 
@@ -566,10 +513,7 @@ def run_experiment(exp: Experiment, *, force: bool = False, echo: Callable[[str]
                 bar.update(1)
 
             try:
-                if exp.executor == "ray":
-                    execute_ray(todo, exp.workers, exp.ray_address, done)
-                else:
-                    execute_local(todo, exp.workers, done)
+                execute(todo, executor, done)
             finally:
                 bar.close()
         report.rows = summary_rows(jobs, known)

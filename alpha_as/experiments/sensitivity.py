@@ -155,12 +155,14 @@ def load_sensitivity(path: str | Path) -> Sensitivity:
 
 
 def with_overrides(s: Sensitivity, *, quick: bool = False, seeds: int | None = None, workers: int | None = None,
-                   out: Path | None = None) -> Sensitivity:
+                   out: Path | None = None, executor: str | None = None,
+                   ray_address: str | None = None) -> Sensitivity:
     """The command line's options applied to every variant (``--quick`` writes ``<out>-quick/<variant>/``)."""
     from alpha_as.experiments.replicate_cli import apply_overrides
 
     root = out.absolute() if out is not None else (s.out.with_name(s.out.name + "-quick") if quick else s.out)
-    ns = argparse.Namespace(seeds=seeds, workers=workers, data=None, instrument=None, quick=quick, out=None)
+    ns = argparse.Namespace(seeds=seeds, workers=workers, data=None, instrument=None, quick=quick, out=None,
+                            executor=executor, ray_address=ray_address)
     variants = tuple(dataclasses.replace(v, protocol=dataclasses.replace(apply_overrides(v.protocol, ns),
                                                                          out=root / v.name)) for v in s.variants)
     return dataclasses.replace(s, out=root, variants=variants)
@@ -180,12 +182,15 @@ def run_sensitivity(s: Sensitivity, *, only: list[str] | None = None, force: boo
     todo = [v for v in s.variants if not only or v.name in only]
     check_out_dir(s.out, "output folder")
     done: dict = {}
-    for k, v in enumerate(todo):
-        echo(f"=== variant {v.name} ({k + 1}/{len(todo)}): "
-             f"changes {changes_text(v.changes)} -> {v.protocol.out}")
-        rep = replicate(v.protocol, force=force, progress=progress, echo=echo, trust_data=trust_data)
-        echo(rep.table())
-        done[v.name] = rep
+    from alpha_as.experiments.executors import keep_ray
+
+    with keep_ray():  # with executor = "ray": one Ray instance for every variant
+        for k, v in enumerate(todo):
+            echo(f"=== variant {v.name} ({k + 1}/{len(todo)}): "
+                 f"changes {changes_text(v.changes)} -> {v.protocol.out}")
+            rep = replicate(v.protocol, force=force, progress=progress, echo=echo, trust_data=trust_data)
+            echo(rep.table())
+            done[v.name] = rep
     cols = [VariantInfo(v.name, v.protocol.out, v.description, v.changes, v.protocol.instrument) for v in s.variants]
     done["robustness"], _ = write_robustness(s.out, s.name, str(s.base), cols)
     return done

@@ -46,12 +46,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import multiprocessing as mp
 import os
 import random
 import signal
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -281,37 +279,47 @@ def evaluate(genes: list[float]) -> dict:
 
 
 class Evaluator:
-    """Evaluates batches of gene vectors: in this process (workers = 1) or in a pool of spawned worker
-    processes that stay alive for the whole run. Results come back in input order, never timing's."""
+    """Evaluates batches of gene vectors: in this process (workers = 1, local) or in a pool of worker processes
+    that stay alive for the whole run, each loading the GA day once — spawned local processes, or Ray workers
+    with ``executor`` = a Ray :class:`~alpha_as.experiments.executors.Executor`. Results come back in input order,
+    never timing's."""
 
-    def __init__(self, spec: dict, workers: int, total: int, progress: bool = True) -> None:
+    def __init__(self, spec: dict, workers: int, total: int, progress: bool = True, executor=None) -> None:
         from alpha_as.progress import progress_bar
 
-        self.spec, self.workers, self.pool = spec, workers, None
+        self.spec, self.workers, self.pool, self.executor, self._ctx = spec, workers, None, executor, None
         self.bar = progress_bar(total, "Gen-AS", "eval", enabled=progress)
         self.best = -math.inf
 
     def __enter__(self) -> Evaluator:
-        if self.workers == 1:
+        from alpha_as.experiments.executors import Executor
+
+        ray = self.executor is not None and self.executor.kind == "ray"
+        if self.workers == 1 and not ray:
             _init_worker(self.spec)
             if "error" in _WORKER:
                 self.bar.close()
                 raise _WORKER.pop("error")
-        else:  # spawn: fresh interpreters (no inherited threads, locks or numba state); a dead worker
+        else:  # local: spawned fresh interpreters (no inherited threads, locks or numba state); a dead worker
             # raises BrokenProcessPool instead of being respawned forever as in multiprocessing.Pool
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
-                                            initializer=_init_worker, initargs=(self.spec, True))
+            ex = self.executor if ray else Executor("local", self.workers)
+            self._ctx = ex.pool(_init_worker, (self.spec,) if ray else (self.spec, True))
+            try:
+                self.pool = self._ctx.__enter__()
+            except BaseException:
+                self.bar.close()
+                raise
         return self
 
-    def __exit__(self, exc_type, *_) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         self.bar.close()
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=exc_type is not None)
+        if self._ctx is not None:
+            self._ctx.__exit__(exc_type, exc, tb)
         else:
             _WORKER.clear()
 
     def map(self, batch: list[list[float]]) -> list[dict]:
-        it = map(evaluate, batch) if self.pool is None else self.pool.map(evaluate, batch, chunksize=1)
+        it = map(evaluate, batch) if self.pool is None else self.pool.map(evaluate, batch)
         out = []
         for r in it:
             out.append(r)
@@ -507,8 +515,10 @@ class TuneResult:
 
 
 def tune(data: str | Path, instrument: str, day: str, out: str | Path, config: GAConfig | None = None, *,
-         force: bool = False, progress: bool = True) -> TuneResult:
-    """Run the GA on ``day`` of ``instrument`` in the store ``data``; write history, best and config to ``out``."""
+         force: bool = False, progress: bool = True, executor=None) -> TuneResult:
+    """Run the GA on ``day`` of ``instrument`` in the store ``data``; write history, best and config to ``out``.
+    ``executor``: a Ray :class:`~alpha_as.experiments.executors.Executor` evaluates on Ray (the same history); else
+    ``config.workers`` local processes."""
     cfg = config or GAConfig()
     data, out = Path(data), Path(out)
     date = store.parse_date(day)
@@ -523,7 +533,8 @@ def tune(data: str | Path, instrument: str, day: str, out: str | Path, config: G
     table = check_gene_table(cfg.genes, cfg.base_params, cfg.strategy)
     names = list(table)
     lo, hi = np.array([v[0] for v in table.values()]), np.array([v[1] for v in table.values()])
-    workers = min(cfg.workers or os.cpu_count() or 1, cfg.population)
+    ray = executor is not None and executor.kind == "ray"
+    workers = executor.workers if ray else min(cfg.workers or os.cpu_count() or 1, cfg.population)
     meta = {"data": str(data), "instrument": instrument, "day": str(date)}
     default_table = cfg.genes == _default_table(cfg.strategy)
     note = ("default gene ranges INFERRED (spec §9 #13)" if cfg.strategy == "as" else
@@ -534,7 +545,7 @@ def tune(data: str | Path, instrument: str, day: str, out: str | Path, config: G
             "base_params": cfg.base_params, "names": names, "lo": lo.tolist(), "hi": hi.tolist()}
     hist = History(names, lo, hi, out / "history.parquet", cfg.strategy)
     t0 = time.perf_counter()
-    with Evaluator(spec, workers, cfg.generations * cfg.population, progress) as ev:
+    with Evaluator(spec, workers, cfg.generations * cfg.population, progress, executor if ray else None) as ev:
         (run_authors if cfg.algorithm == "authors" else run_mu_plus_lambda)(cfg, ev, hist)
     wall = time.perf_counter() - t0
     row = hist.best()
