@@ -155,3 +155,27 @@ def test_uncovered_configurations_fall_back_to_the_python_loop():
     assert "timing" in dl.fallback_reason(plain, "authors", "paper", "continue")
     assert "inputs" in dl.fallback_reason(plain, "grid", "stationary", "continue")
     assert dl.fallback_reason(plain, "grid", "paper", "terminal_unwind") is None
+    plain.act = lambda s, eps: 0
+    assert "act" in dl.fallback_reason(plain, "grid", "paper", "continue")
+
+
+def test_the_random_reference_policy_is_identical_on_both_loops(day, monkeypatch):
+    import subprocess
+    import sys
+
+    from alpha_as.agents import reference as R
+
+    monkeypatch.setattr(S, "new_state", functools.partial(S.new_state, fill_capacity=64))
+    a = R.run_random(day, GENAS, 4)
+    b = R.run_random(day, GENAS, 4, decision_loop="python")
+    for k in ("t", "actions", "rewards"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=k)
+    for k in a.result.fills:
+        np.testing.assert_array_equal(a.result.fills[k], b.result.fills[k], err_msg=k)
+    for k in a.result.grid:
+        np.testing.assert_array_equal(a.result.grid[k], b.result.grid[k], err_msg=k)
+    assert a.result.metrics.to_dict() == b.result.metrics.to_dict() and a.info == b.info
+    assert len(np.unique(a.actions)) == 20
+    code = "import sys; import alpha_as.agents.decision_loop; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # the reference policies run in the runner's workers without torch

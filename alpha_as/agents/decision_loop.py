@@ -17,7 +17,8 @@ synthetic day with learning on). The forward's float32 sums run in index order (
 the loops vectorise without reassociation) instead of numpy's BLAS order: Q-values may differ from the numpy
 forward of earlier versions in the last bits, and an action can change only where two Q-values were within that.
 
-Covered (else the Python path, :func:`fallback_reason` says why): ``timing = "grid"``, ``q_target = "double"``,
+Covered (else the Python path, :func:`fallback_reason` says why): a DQNAgent (not one whose ``act``, ``q_values``,
+``remember`` or ``copy_target`` is replaced), ``timing = "grid"``, ``q_target = "double"``,
 ``inputs = "paper"``, every ``reward_unit``, ``day_end``, ``z_clip`` and ``reward_scale``, both variants, any
 seq_len, ``ignore_zero_outputs``, ``target_update`` copy or polyak. Target copies: with "double" the target is
 read only by ``fit``, and the online network does not change during a day, so the day's copies (counted here at
@@ -55,8 +56,9 @@ F_LAST, F_MID = 0, 1
 N_LF = 2
 PH_INIT, PH_ACT, PH_RUN, PH_DONE = 0, 1, 2, 3
 # options (oi: int64, of: float64)
-O_LSTM, O_SEQ, O_NIN, O_TANH, O_FITTED, O_LEARN, O_IGNORE0, O_NORM, O_DAY_END, O_BPS, O_COPY_NS, O_NMARKET = range(12)
-N_OI = 12
+(O_LSTM, O_SEQ, O_NIN, O_TANH, O_FITTED, O_LEARN, O_IGNORE0, O_NORM, O_DAY_END, O_BPS, O_COPY_NS, O_NMARKET,
+ O_UNIFORM) = range(13)
+N_OI = 14
 OF_EPS, OF_ZCLIP, OF_NOTIONAL_BPS, OF_SCALE = range(4)
 N_OF = 4
 DONE_OK = -1
@@ -132,7 +134,10 @@ def _push_state(st, t, times, market, nmean, nstd, oi, of, window, max_z, out):
 @njit(cache=True)
 def _act(rng, s, w, oi, of, q, fin):
     """DQNAgent.act: one uniform draw; explore (or no fitted network) → integers(0, 20); else the greedy action
-    (the first NaN or the first maximum, as np.argmax; ``ignore_zero_outputs`` drops exact zeros)."""
+    (the first NaN or the first maximum, as np.argmax; ``ignore_zero_outputs`` drops exact zeros). With
+    ``oi[O_UNIFORM]``, the random reference policy: one integers(0, 20) draw."""
+    if oi[O_UNIFORM] == 1:
+        return rng.integers(0, N_ACTIONS)
     explore = rng.random() < of[OF_EPS]
     if explore or oi[O_FITTED] == 0:
         return rng.integers(0, N_ACTIONS)
@@ -234,6 +239,11 @@ def day_loop(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, tra
 
 def fallback_reason(agent, timing: str, inputs: str, day_end: str) -> str | None:
     """Why a day must run on the Python loop (None: the compiled loop covers it)."""
+    from alpha_as.agents.dqn import DQNAgent
+
+    for name in ("act", "q_values", "remember", "copy_target"):
+        if name in vars(agent) or getattr(type(agent), name, None) is not getattr(DQNAgent, name):
+            return f"an agent whose {name} is not DQNAgent's (the compiled loop has DQNAgent's rules built in)"
     if timing != "grid":
         return f"timing {timing!r} (the compiled loop has the fixed grid only)"
     if agent.cfg.q_target != "double":
@@ -245,70 +255,46 @@ def fallback_reason(agent, timing: str, inputs: str, day_end: str) -> str | None
     return None
 
 
-def run_day(agent, day: MarketDay, genas: ASParams, features, normalizer: Normalizer | None, epsilon: float, *,
-            learn: bool, decision_seconds: float = 5.0, engine: EngineConfig | None = None,
-            copy_every_ns: int | None = None, since_copy_ns: int = 0, map_over: str = "fills",
-            options=None):
-    """:func:`alpha_as.agents.alpha_as.run_day` (``timing = "grid"``) on the compiled loop: same arguments, same
-    (DayRun, since_copy_ns), bit-identical rows, memory, fills and P&L."""
-    from alpha_as.agents.alpha_as import PAPER_OPTIONS, DayRun, _first_mid
-    from alpha_as.agents.observation import Observer, decision_times
-
-    opt = options or PAPER_OPTIONS
-    reason = fallback_reason(agent, "grid", opt.inputs, opt.day_end)
-    if reason is not None:
-        raise ValueError(f"the compiled decision loop does not cover {reason}")
-    t0 = time.perf_counter()
-    start = reference.initial_params(genas)
-    sb = SteppedBacktest(day, start, engine, decision_seconds=decision_seconds)
-    obs = sb.reset()
+def _drive(sb: SteppedBacktest, obs: dict, per_action: list[ASParams], times: np.ndarray, market: np.ndarray,
+           oi: np.ndarray, of: np.ndarray, w: tuple, rng: np.random.Generator, mem, window: np.ndarray,
+           nmean: np.ndarray, nstd: np.ndarray, since_copy_ns: int, t0: float) -> tuple:
+    """Run :func:`day_loop` on a reset SteppedBacktest to the day's end, growing the fill buffer when it asks;
+    returns (rows, since, copies, max_z, (t, actions, rewards, dones, states)). ``mem`` = a ReplayMemory or None."""
     bt = sb.bt
-    times = decision_times(bt.first_grid, bt.last_event, bt.grid_ns)
-    observer = Observer(bt.day, times, features, inputs=opt.inputs, quantity=start.quantity)
-    cfg = agent.cfg
-    seq = cfg.seq_len if cfg.variant == "lstm" else 1
-    n_in, dim = cfg.n_inputs, cfg.state_dim
-    per_action = reference.action_params(genas)
+    seq, n_in = window.shape
+    dim = seq * n_in
     act_params = np.array([p.to_array() for p in per_action])
-    has_norm = normalizer is not None
-    window = np.full((seq, n_in), 0.0 if has_norm else np.nan)
     max_z = np.zeros(n_in)
-    nmean = np.asarray(normalizer.mean, np.float64) if has_norm else np.zeros(n_in)
-    nstd = np.asarray(normalizer.std, np.float64) if has_norm else np.ones(n_in)
-    oi = np.zeros(N_OI, np.int64)
-    oi[O_LSTM], oi[O_SEQ], oi[O_NIN] = int(cfg.variant == "lstm"), seq, n_in
-    oi[O_TANH], oi[O_FITTED], oi[O_LEARN] = int(cfg.output_activation == "tanh"), int(agent.fitted), int(learn)
-    oi[O_IGNORE0], oi[O_NORM], oi[O_DAY_END] = int(cfg.ignore_zero_outputs), int(has_norm), DAY_ENDS.index(opt.day_end)
-    oi[O_BPS] = int(opt.reward_unit == "bps")
-    oi[O_COPY_NS] = int(copy_every_ns) if (learn and copy_every_ns is not None) else -1
-    oi[O_NMARKET] = len(observer.market_names)
-    of = np.zeros(N_OF)
-    of[OF_EPS], of[OF_ZCLIP] = float(epsilon), (np.nan if opt.z_clip is None else float(opt.z_clip))
-    of[OF_NOTIONAL_BPS], of[OF_SCALE] = 1e4 / start.quantity, float(opt.reward_scale)
     ls = np.zeros(N_LS, np.int64)
     ls[L_NEXT_T], ls[L_SINCE], ls[L_PHASE] = sb.next_t, int(since_copy_ns), PH_INIT
     lf = np.zeros(N_LF)
     lf[F_LAST] = sb.last_measure
-    lf[F_MID] = obs["mid"] if math.isfinite(obs["mid"]) else _first_mid(bt.day)
+    if math.isfinite(obs["mid"]):
+        lf[F_MID] = obs["mid"]
+    else:  # alpha_as.run_day's _first_mid: the day's first finite mid, else 1
+        mids = 0.5 * (bt.day.bid_px[:, 0] + bt.day.ask_px[:, 0])
+        ok = np.isfinite(mids)
+        lf[F_MID] = float(mids[ok][0]) if ok.any() else 1.0
     n_max = max(0, (bt.last_event - sb.next_t) // bt.grid_ns) + 2
-    out_t, out_a = np.zeros(n_max, np.int64), np.zeros(n_max, np.int64)
-    out_r, out_d, out_s = np.zeros(n_max), np.zeros(n_max), np.zeros((n_max, dim))
-    mem = agent.memory
-    if learn and mem.merge_states:
-        raise ValueError("the compiled decision loop stores transition rows (q_target 'double') only")
-    meta = np.array([mem.pos, mem.size], np.int64)
-    w = export_weights(agent.online)
-    d = bt.day
-    market = np.ascontiguousarray(observer.market, np.float64)
-    if market.shape[0] == 0:
-        market = np.full((1, max(oi[O_NMARKET], 1)), np.nan)
+    out = (np.zeros(n_max, np.int64), np.zeros(n_max, np.int64), np.zeros(n_max), np.zeros(n_max),
+           np.zeros((n_max, dim)))
+    if mem is None:  # nothing is stored (oi[O_LEARN] = 0): a one-row stand-in
+        arrays = (np.zeros((1, dim)), np.zeros(1, np.int64), np.zeros(1), np.zeros((1, dim)), np.zeros(1),
+                  np.zeros((1, N_ACTIONS)))
+        meta = np.zeros(2, np.int64)
+    else:
+        arrays = (mem.states, mem.actions, mem.rewards, mem.next_states, mem.dones, mem.q)
+        meta = np.array([mem.pos, mem.size], np.int64)
+    market = np.ascontiguousarray(market, np.float64)
+    if market.shape[0] == 0 or market.shape[1] == 0:
+        market = np.full((max(market.shape[0], 1), max(market.shape[1], 1)), np.nan)
     s_cur, s_new = np.zeros(dim), np.zeros(dim)  # kept across calls (the loop resumes after a buffer grew)
+    d = bt.day
     while True:
         code = day_loop(d.depth_ts, d.bid_px, d.bid_qty, d.ask_px, d.ask_qty, d.trade_ts, d.trade_px, d.trade_qty,
                         d.trade_side, bt.ci, bt.cf, bt.params, bt.state, np.int64(bt.last_event),
-                        np.int64(bt.grid_ns), act_params, times, market, nmean, nstd, oi, of, w, agent.rng,
-                        mem.states, mem.actions, mem.rewards, mem.next_states, mem.dones, mem.q, meta, window, max_z,
-                        s_cur, s_new, ls, lf, out_t, out_a, out_r, out_d, out_s)
+                        np.int64(bt.grid_ns), act_params, times, market, nmean, nstd, oi, of, w, rng, *arrays, meta,
+                        window, max_z, s_cur, s_new, ls, lf, *out)
         if code == DONE_OK:
             break
         if code == ROWS_FULL:
@@ -322,19 +308,85 @@ def run_day(agent, day: MarketDay, genas: ASParams, features, normalizer: Normal
                                "(a latency far longer than the snapshot interval)")
         else:
             raise RuntimeError(f"more than {S.LOT_CAP} open inventory lots; the position is unbounded")
-    if learn:
+    if mem is not None and oi[O_LEARN] == 1:
         mem.pos, mem.size = int(meta[0]), int(meta[1])
     n = int(ls[L_K])
-    copies = 0
-    if ls[L_COPIES] > 0:
-        agent.copy_target()  # the online net is the same all day: n copies = one
-        copies = int(ls[L_COPIES]) * int(cfg.target_update == "copy")
     if n:
-        bt.strategy = per_action[int(out_a[n - 1])]
-    next_t = int(ls[L_NEXT_T])
-    sb.next_t, sb.last_measure = next_t, float(lf[F_LAST])
+        bt.strategy = per_action[int(out[1][n - 1])]
+    sb.next_t, sb.last_measure = int(ls[L_NEXT_T]), float(lf[F_LAST])
     bt.wall = time.perf_counter() - t0
     since = int(ls[L_SINCE]) if oi[O_COPY_NS] >= 0 else int(since_copy_ns)
-    run = DayRun(sb.result(map_over), out_t[:n].copy(), out_a[:n].copy(), out_r[:n].copy(), copies,
-                 dones=out_d[:n].copy(), states=out_s[:n].copy(), max_abs_z=max_z if has_norm else None)
+    return n, since, int(ls[L_COPIES]), max_z, tuple(a[:n].copy() for a in out)
+
+
+def run_day(agent, day: MarketDay, genas: ASParams, features, normalizer: Normalizer | None, epsilon: float, *,
+            learn: bool, decision_seconds: float = 5.0, engine: EngineConfig | None = None,
+            copy_every_ns: int | None = None, since_copy_ns: int = 0, map_over: str = "fills",
+            options=None) -> tuple:
+    """:func:`alpha_as.agents.alpha_as.run_day` (``timing = "grid"``) on the compiled loop: same arguments, same
+    (DayRun, since_copy_ns), bit-identical rows, memory, fills and P&L."""
+    from alpha_as.agents.alpha_as import PAPER_OPTIONS, DayRun
+    from alpha_as.agents.observation import Observer, decision_times
+
+    opt = options or PAPER_OPTIONS
+    reason = fallback_reason(agent, "grid", opt.inputs, opt.day_end)
+    if reason is not None:
+        raise ValueError(f"the compiled decision loop does not cover {reason}")
+    if learn and agent.memory.merge_states:
+        raise ValueError("the compiled decision loop stores transition rows (q_target 'double') only")
+    t0 = time.perf_counter()
+    start = reference.initial_params(genas)
+    sb = SteppedBacktest(day, start, engine, decision_seconds=decision_seconds)
+    obs = sb.reset()
+    bt = sb.bt
+    times = decision_times(bt.first_grid, bt.last_event, bt.grid_ns)
+    observer = Observer(bt.day, times, features, inputs=opt.inputs, quantity=start.quantity)
+    cfg = agent.cfg
+    seq = cfg.seq_len if cfg.variant == "lstm" else 1
+    n_in = cfg.n_inputs
+    has_norm = normalizer is not None
+    window = np.full((seq, n_in), 0.0 if has_norm else np.nan)
+    nmean = np.asarray(normalizer.mean, np.float64) if has_norm else np.zeros(n_in)
+    nstd = np.asarray(normalizer.std, np.float64) if has_norm else np.ones(n_in)
+    oi = np.zeros(N_OI, np.int64)
+    oi[O_LSTM], oi[O_SEQ], oi[O_NIN] = int(cfg.variant == "lstm"), seq, n_in
+    oi[O_TANH], oi[O_FITTED], oi[O_LEARN] = int(cfg.output_activation == "tanh"), int(agent.fitted), int(learn)
+    oi[O_IGNORE0], oi[O_NORM], oi[O_DAY_END] = int(cfg.ignore_zero_outputs), int(has_norm), DAY_ENDS.index(opt.day_end)
+    oi[O_BPS] = int(opt.reward_unit == "bps")
+    oi[O_COPY_NS] = int(copy_every_ns) if (learn and copy_every_ns is not None) else -1
+    oi[O_NMARKET] = len(observer.market_names)
+    of = np.zeros(N_OF)
+    of[OF_EPS], of[OF_ZCLIP] = float(epsilon), (np.nan if opt.z_clip is None else float(opt.z_clip))
+    of[OF_NOTIONAL_BPS], of[OF_SCALE] = 1e4 / start.quantity, float(opt.reward_scale)
+    n, since, n_copies, max_z, (ts, acts, rews, dones, states) = _drive(
+        sb, obs, reference.action_params(genas), times, observer.market, oi, of, export_weights(agent.online),
+        agent.rng, agent.memory, window, nmean, nstd, since_copy_ns, t0)
+    copies = 0
+    if n_copies > 0:
+        agent.copy_target()  # the online net is the same all day: n copies = one
+        copies = n_copies * int(cfg.target_update == "copy")
+    run = DayRun(sb.result(map_over), ts, acts, rews, copies, dones=dones, states=states,
+                 max_abs_z=max_z if has_norm else None)
     return run, since
+
+
+_NO_WEIGHTS = tuple(np.zeros((1, 1) if k in (2, 4, 6, 8, 10) else 1, np.float32) for k in range(12))
+
+
+def run_random(day: MarketDay, genas: ASParams, rng: np.random.Generator, *, engine: EngineConfig | None = None,
+               decision_seconds: float = 5.0, map_over: str = "fills") -> tuple:
+    """The random reference policy (:func:`alpha_as.agents.reference.run_random`) on the compiled loop: one
+    ``rng.integers(0, 20)`` per decision, as its stepped path draws; returns (result, t, actions, rewards),
+    identical to the stepped path's. No state is built (no market features), nothing is stored."""
+    t0 = time.perf_counter()
+    sb = SteppedBacktest(day, reference.initial_params(genas), engine, decision_seconds=decision_seconds)
+    obs = sb.reset()
+    oi = np.zeros(N_OI, np.int64)
+    oi[O_UNIFORM], oi[O_SEQ], oi[O_NIN], oi[O_NMARKET], oi[O_COPY_NS] = 1, 1, 10, 0, -1
+    of = np.zeros(N_OF)
+    of[OF_SCALE] = 1.0
+    times = np.array([sb.next_t], np.int64)
+    _, _, _, _, (ts, acts, rews, _, _) = _drive(
+        sb, obs, reference.action_params(genas), times, np.zeros((1, 0)), oi, of, _NO_WEIGHTS, rng, None,
+        np.zeros((1, 2 * PRIVATE_HORIZON)), np.zeros(10), np.ones(10), 0, t0)
+    return sb.result(map_over), ts, acts, rews

@@ -14,16 +14,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 from numba import njit
 
 from alpha_as.engine import jitcache
 
 jitcache.invalidate_agents_if_stale()  # before the compiled functions below are first loaded
 
-def export_weights(net: torch.nn.Module) -> tuple[np.ndarray, ...]:
+def export_weights(net) -> tuple[np.ndarray, ...]:
     """A QNetwork's weights for :func:`q_forward`: float32, C-ordered, matrices transposed to (in, out). The
     LSTM entries are 1×1 zeros for "ff", the dense middle layer's for "lstm"."""
+    import torch  # here: the compiled loop's reference policies run without torch
+
     with torch.no_grad():
         w = {k: v.detach().numpy() for k, v in net.state_dict().items()}
 
