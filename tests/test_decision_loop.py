@@ -118,8 +118,8 @@ def test_the_sound_reward_and_state_options_are_identical_on_both_loops(day):
     a.memory.states[:] = np.nan_to_num(a.memory.states)
     a.memory.next_states[:] = np.nan_to_num(a.memory.next_states)
     a.fit()
-    for day_end in ("terminal", "terminal_unwind"):
-        opt = LearnerOptions(z_clip=0.5, day_end=day_end, reward_unit="bps", reward_scale=0.37)
+    for inputs, day_end in (("paper", "terminal"), ("stationary", "terminal_unwind")):
+        opt = LearnerOptions(inputs=inputs, z_clip=0.5, day_end=day_end, reward_unit="bps", reward_scale=0.37)
         (c, rc), (d, rd) = both(a, day, norm, 0.3, learn=True, options=opt)
         same_runs(rc, rd)
         same_agents(c, d)
@@ -153,7 +153,7 @@ def test_uncovered_configurations_fall_back_to_the_python_loop():
     assert "q_target" in dl.fallback_reason(ff, "grid", "paper", "continue")
     plain = DQNAgent(AlphaASConfig().dqn_config())
     assert "timing" in dl.fallback_reason(plain, "authors", "paper", "continue")
-    assert "inputs" in dl.fallback_reason(plain, "grid", "stationary", "continue")
+    assert dl.fallback_reason(plain, "grid", "stationary", "continue") is None
     assert dl.fallback_reason(plain, "grid", "paper", "terminal_unwind") is None
     plain.act = lambda s, eps: 0
     assert "act" in dl.fallback_reason(plain, "grid", "paper", "continue")
@@ -179,3 +179,32 @@ def test_the_random_reference_policy_is_identical_on_both_loops(day, monkeypatch
     code = "import sys; import alpha_as.agents.decision_loop; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # the reference policies run in the runner's workers without torch
+
+
+def test_the_compiled_stationary_private_features_are_the_numpy_formula():
+    from alpha_as.agents.features import asymmetric_dampened
+    from alpha_as.agents.observation import slog
+    from alpha_as.agents.private import private_stationary_of
+
+    rng = np.random.default_rng(1)
+    fills = np.zeros((12, S.NFF))
+    fills[:, S.F_POSITION] = np.cumsum(rng.choice([-0.01, 0.01], 12))
+    fills[:, S.F_PRICE] = 30_000 + rng.normal(size=12)
+    fills[:, S.F_REALIZED] = np.cumsum(rng.normal(size=12))
+    fills[:, S.F_UNREALIZED] = rng.normal(size=12)
+    fills[3, S.F_UNREALIZED] = np.nan
+    q = 0.01
+    for n in range(13):  # the numpy formula of observation.private_stationary before it was compiled
+        k = min(n, 5)
+        want = np.zeros(10)
+        if k:
+            rows = fills[n - k : n]
+            want[5 - k : 5] = slog(rows[:, S.F_POSITION] / q)
+            score = asymmetric_dampened(fills[max(n - k - 1, 0) : n, S.F_REALIZED],
+                                        fills[max(n - k - 1, 0) : n, S.F_UNREALIZED])
+            if n - k - 1 < 0:
+                score = np.concatenate([[0.0], score])
+            with np.errstate(all="ignore"):
+                d = np.diff(score) / (q * rows[:, S.F_PRICE]) * 1e4
+            want[10 - k :] = slog(np.where(np.isfinite(d), d, 0.0))
+        np.testing.assert_allclose(private_stationary_of(fills, n, q), want, rtol=1e-15, atol=0)

@@ -19,7 +19,7 @@ forward of earlier versions in the last bits, and an action can change only wher
 
 Covered (else the Python path, :func:`fallback_reason` says why): a DQNAgent (not one whose ``act``, ``q_values``,
 ``remember`` or ``copy_target`` is replaced), ``timing = "grid"``, ``q_target = "double"``,
-``inputs = "paper"``, every ``reward_unit``, ``day_end``, ``z_clip`` and ``reward_scale``, both variants, any
+``inputs`` "paper" or "stationary", every ``reward_unit``, ``day_end``, ``z_clip`` and ``reward_scale``, both variants, any
 seq_len, ``ignore_zero_outputs``, ``target_update`` copy or polyak. Target copies: with "double" the target is
 read only by ``fit``, and the online network does not change during a day, so the day's copies (counted here at
 the same market times) are one ``copy_target`` after the loop.
@@ -36,6 +36,7 @@ from numba import njit
 from alpha_as.agents import reference
 from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.agents.features import PRIVATE_HORIZON, PRIVATE_SCALE, Normalizer
+from alpha_as.agents.private import stationary_private
 from alpha_as.agents.qforward import export_weights, q_forward
 from alpha_as.data.store import MarketDay
 from alpha_as.engine import kernel
@@ -57,10 +58,10 @@ N_LF = 2
 PH_INIT, PH_ACT, PH_RUN, PH_DONE = 0, 1, 2, 3
 # options (oi: int64, of: float64)
 (O_LSTM, O_SEQ, O_NIN, O_TANH, O_FITTED, O_LEARN, O_IGNORE0, O_NORM, O_DAY_END, O_BPS, O_COPY_NS, O_NMARKET,
- O_UNIFORM) = range(13)
+ O_UNIFORM, O_STATIONARY) = range(14)
 N_OI = 14
-OF_EPS, OF_ZCLIP, OF_NOTIONAL_BPS, OF_SCALE = range(4)
-N_OF = 4
+OF_EPS, OF_ZCLIP, OF_NOTIONAL_BPS, OF_SCALE, OF_QUANTITY = range(5)
+N_OF = 5
 DONE_OK = -1
 """:func:`day_loop`'s return when the day is over (otherwise a kernel buffer code: grow and call again)."""
 ROWS_FULL = -2
@@ -94,7 +95,7 @@ def _min0(u):
 @njit(cache=True)
 def _push_state(st, t, times, market, nmean, nstd, oi, of, window, max_z, out):
     """The state at decision time ``t`` pushed into the window (raw, or z-scored, NaN → 0, clipped); the flat
-    window into ``out``. As ``Observer.raw`` (paper inputs) + ``run_day``'s ``state``."""
+    window into ``out``. As ``Observer.raw`` + ``run_day``'s ``state``."""
     seq, n = window.shape
     for r in range(seq - 1):
         for j in range(n):
@@ -105,9 +106,12 @@ def _push_state(st, t, times, market, nmean, nstd, oi, of, window, max_z, out):
     for j in range(nm):
         x[j] = market[i, j] if i >= 0 else np.nan
     nf = st.si[S.N_FILLS]
-    k = min(nf, PRIVATE_HORIZON)
-    for j in range(2 * PRIVATE_HORIZON):
-        x[nm + j] = 0.0
+    k = min(nf, PRIVATE_HORIZON) if oi[O_STATIONARY] == 0 else 0
+    if oi[O_STATIONARY] == 1:
+        stationary_private(st.fill_f, nf, of[OF_QUANTITY], x, nm)
+    else:
+        for j in range(2 * PRIVATE_HORIZON):
+            x[nm + j] = 0.0
     for r in range(k):
         row = st.fill_f[nf - k + r]
         x[nm + PRIVATE_HORIZON - k + r] = row[S.F_POSITION] / PRIVATE_SCALE
@@ -248,8 +252,8 @@ def fallback_reason(agent, timing: str, inputs: str, day_end: str) -> str | None
         return f"timing {timing!r} (the compiled loop has the fixed grid only)"
     if agent.cfg.q_target != "double":
         return f"q_target {agent.cfg.q_target!r} (its remember reads the target network at every step)"
-    if inputs != "paper":
-        return f"inputs {inputs!r} (the compiled loop builds the paper's private features only)"
+    if inputs not in ("paper", "stationary"):
+        return f"inputs {inputs!r}"
     if day_end not in DAY_ENDS:
         return f"day_end {day_end!r}"
     return None
@@ -355,9 +359,11 @@ def run_day(agent, day: MarketDay, genas: ASParams, features, normalizer: Normal
     oi[O_BPS] = int(opt.reward_unit == "bps")
     oi[O_COPY_NS] = int(copy_every_ns) if (learn and copy_every_ns is not None) else -1
     oi[O_NMARKET] = len(observer.market_names)
+    oi[O_STATIONARY] = int(opt.inputs == "stationary")
     of = np.zeros(N_OF)
     of[OF_EPS], of[OF_ZCLIP] = float(epsilon), (np.nan if opt.z_clip is None else float(opt.z_clip))
     of[OF_NOTIONAL_BPS], of[OF_SCALE] = 1e4 / start.quantity, float(opt.reward_scale)
+    of[OF_QUANTITY] = float(start.quantity)
     n, since, n_copies, max_z, (ts, acts, rews, dones, states) = _drive(
         sb, obs, reference.action_params(genas), times, observer.market, oi, of, export_weights(agent.online),
         agent.rng, agent.memory, window, nmean, nstd, since_copy_ns, t0)

@@ -82,7 +82,8 @@ def invalidate_if_stale() -> bool:
         return False
 
 
-AGENT_LOOP_SOURCES = ("agents/qforward.py", "agents/decision_loop.py", "agents/features.py", "agents/actions.py")
+AGENT_LOOP_SOURCES = ("agents/qforward.py", "agents/decision_loop.py", "agents/private.py", "agents/features.py",
+                      "agents/actions.py")
 """The compiled decision loop's own sources (:mod:`alpha_as.agents.decision_loop` links the engine's loop and the
 Q forward into its cached code, and reads the private-feature constants of ``features.py``)."""
 
@@ -104,7 +105,7 @@ def invalidate_agents_if_stale() -> bool:
         if stamp.is_file() and stamp.read_text() == digest:
             return False
         removed = False
-        for rel in AGENT_LOOP_SOURCES[:2]:
+        for rel in AGENT_LOOP_SOURCES[:3]:
             for f in _cache_files(PACKAGE / rel):
                 f.unlink(missing_ok=True)
                 removed = True
