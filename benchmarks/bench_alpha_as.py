@@ -40,15 +40,17 @@ def bench(args, genas: ASParams, loop: str, tmp: Path) -> dict:
     run = model.test_day(day, learn=True)
     t_test = time.perf_counter() - t0
     fit = run.info.get("fit_seconds", 0.0)
-    print(f"[{loop}] test day {args.test_day} with online learning: {t_test:.2f} s = decisions and the rest "
-          f"{t_test - fit:.2f} s (target <= 0.5 s) + end-of-day fit {fit:.2f} s ({len(run.actions)} decisions, "
+    day_s = run.info["loop_seconds"]
+    print(f"[{loop}] test day {args.test_day} with online learning: {t_test:.2f} s = the day's decisions "
+          f"{day_s:.2f} s on the {run.info['decision_loop']} loop (target <= 0.5 s) + end-of-day fit {fit:.2f} s + "
+          f"diagnostics and checkpoint {t_test - fit - day_s:.2f} s ({len(run.actions)} decisions, "
           f"{run.target_copies} target copies)", flush=True)
     write_day(run, tmp / f"out-{loop}")
     m = run.result.metrics
     print(f"[{loop}] {args.agent} {args.test_day}: Sharpe {m.sharpe:+.4f}  Sortino {m.sortino:+.4f}  "
           f"MaxDD {m.max_drawdown:.4f}  P&L-to-MAP {m.pnl_to_map:+.2f}  (fills {m.n_fills}, "
           f"final P&L {m.final_total_pnl:+.4f})", flush=True)
-    return {"train": t_train, "fits": fits, "test": t_test, "test_fit": fit, "pnl": m.final_total_pnl,
+    return {"train": t_train, "fits": fits, "test": t_test, "test_fit": fit, "day": day_s, "pnl": m.final_total_pnl,
             "actions": run.actions}
 
 
@@ -74,8 +76,9 @@ def main() -> None:
         a, b = out.values()
         same = a["pnl"] == b["pnl"] and np.array_equal(a["actions"], b["actions"])
         print(f"compiled vs python: training {a['train']:.1f} s vs {b['train']:.1f} s (without fits "
-              f"{a['train'] - a['fits']:.1f} s vs {b['train'] - b['fits']:.1f} s), test day without its fit "
-              f"{a['test'] - a['test_fit']:.2f} s vs {b['test'] - b['test_fit']:.2f} s; same actions and P&L: {same}")
+              f"{a['train'] - a['fits']:.1f} s vs {b['train'] - b['fits']:.1f} s), the test day's decisions "
+              f"{a['day']:.2f} s vs {b['day']:.2f} s (whole test day {a['test']:.2f} s vs {b['test']:.2f} s); "
+              f"same actions and P&L: {same}")
 
 
 if __name__ == "__main__":

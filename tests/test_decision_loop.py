@@ -208,3 +208,16 @@ def test_the_compiled_stationary_private_features_are_the_numpy_formula():
                 d = np.diff(score) / (q * rows[:, S.F_PRICE]) * 1e4
             want[10 - k :] = slog(np.where(np.isfinite(d), d, 0.0))
         np.testing.assert_allclose(private_stationary_of(fills, n, q), want, rtol=1e-15, atol=0)
+
+
+def test_unique_rows_is_numpys_unique_over_rows():
+    from alpha_as.agents.rows import unique_rows
+
+    rng = np.random.default_rng(2)
+    for n in (0, 1, 7, 40, 3000):
+        key = rng.choice([-1.0, -0.0, 0.0, 0.5, np.nan], size=(n, 5))
+        key = np.concatenate([key, key[: n // 3]])[rng.permutation(n + n // 3)]
+        _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        f, i = unique_rows(key)
+        np.testing.assert_array_equal(f, first)
+        np.testing.assert_array_equal(i, inv.reshape(-1))

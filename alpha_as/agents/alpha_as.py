@@ -33,6 +33,7 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -166,13 +167,16 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
     unrealized P&L with the inventory unwound at the book (the dampened measure never credits a gain the
     inventory holds, and the next day starts flat in the memory's eyes)."""
     opt = options
+    t_start = time.perf_counter()
     if decision_loop == "compiled":
         from alpha_as.agents import decision_loop as dl
 
         if dl.fallback_reason(agent, timing, opt.inputs, opt.day_end) is None:
-            return dl.run_day(agent, day, genas, features, normalizer, epsilon, learn=learn,
-                              decision_seconds=decision_seconds, engine=engine, copy_every_ns=copy_every_ns,
-                              since_copy_ns=since_copy_ns, map_over=map_over, options=opt)
+            run, since = dl.run_day(agent, day, genas, features, normalizer, epsilon, learn=learn,
+                                    decision_seconds=decision_seconds, engine=engine, copy_every_ns=copy_every_ns,
+                                    since_copy_ns=since_copy_ns, map_over=map_over, options=opt)
+            run.info.update(decision_loop="compiled", loop_seconds=time.perf_counter() - t_start)
+            return run, since
     elif decision_loop != "python":
         raise ValueError(f"decision_loop must be 'compiled' or 'python', got {decision_loop!r}")
     sb = SteppedBacktest(day, initial_params(genas), engine, decision_seconds=decision_seconds)
@@ -261,7 +265,8 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
             s, t = s2, t2
     states = np.array([_finite(x) for x in seen]) if seen else np.zeros((0, cfg.state_dim))
     run = DayRun(sb.result(map_over), np.array(ts, np.int64), np.array(acts, np.int64), np.array(rews), copies,
-                 dones=np.array(dones), states=states, max_abs_z=max_z)
+                 dones=np.array(dones), states=states, max_abs_z=max_z,
+                 info={"decision_loop": "python", "loop_seconds": time.perf_counter() - t_start})
     return run, since_copy_ns
 
 

@@ -52,6 +52,7 @@ from torch import nn
 
 from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.agents.config import DQNConfig
+from alpha_as.agents.rows import unique_rows
 from alpha_as.atomic import write_bytes_atomic
 from alpha_as.errors import InputError
 
@@ -254,8 +255,7 @@ def merge_memories(memories: list[ReplayMemory], rng: np.random.Generator, capac
            for k in ("states", "actions", "rewards", "next_states", "dones", "q")}
     key = cat["states"] if merge else np.column_stack([cat["states"], cat["actions"], cat["rewards"],
                                                        cat["next_states"], cat["dones"]])
-    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
+    first, inv = unique_rows(key)  # np.unique(key, axis=0, return_index=True, return_inverse=True), compiled
     g = len(first)
     out = {"states": cat["states"][first]}
     if merge:
