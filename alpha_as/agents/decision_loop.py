@@ -17,12 +17,18 @@ synthetic day with learning on). The forward's float32 sums run in index order (
 the loops vectorise without reassociation) instead of numpy's BLAS order: Q-values may differ from the numpy
 forward of earlier versions in the last bits, and an action can change only where two Q-values were within that.
 
-Covered (else the Python path, :func:`fallback_reason` says why): a DQNAgent (not one whose ``act``, ``q_values``,
-``remember`` or ``copy_target`` is replaced), ``timing = "grid"``, ``q_target = "double"``,
-``inputs`` "paper" or "stationary", every ``reward_unit``, ``day_end``, ``z_clip`` and ``reward_scale``, both variants, any
-seq_len, ``ignore_zero_outputs``, ``target_update`` copy or polyak. Target copies: with "double" the target is
-read only by ``fit``, and the online network does not change during a day, so the day's copies (counted here at
-the same market times) are one ``copy_target`` after the loop.
+Covered (else the Python path, :func:`fallback_reason` says why): a DQNAgent (not one whose ``act``,
+``q_values``, ``remember`` or ``copy_target`` is replaced), ``timing = "grid"``, ``q_target = "double"``, inputs
+"paper" or "stationary" (:mod:`alpha_as.agents.private`, shared with the Python loop), every ``reward_unit``,
+``day_end``, ``z_clip`` and ``reward_scale``, both variants, any seq_len, ``ignore_zero_outputs``,
+``target_update`` copy or polyak. Not covered: the authors' timing (its reward and action snapshots are off the
+grid) and ``q_target = "authors"`` (its ``remember`` reads the target network and merges rows by state at every
+step). Target copies: with "double" the target is read only by ``fit``, and the online network does not change
+during a day, so the day's copies (counted at the same market times) are one ``copy_target`` after the loop.
+
+:func:`run_random` runs the random reference policy on the same loop (one ``integers(0, 20)`` per decision, no
+state). The result's ``info["wall_seconds"]`` is the whole compiled day here (engine and agent); on the Python
+loop it is the engine's share only.
 """
 
 from __future__ import annotations
