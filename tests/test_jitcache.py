@@ -38,3 +38,29 @@ def test_the_loop_depends_on_every_registered_strategy_and_what_it_inlines():
     assert {"kernel.py", "dispatch.py", "avellaneda_stoikov.py", "fixed_quoter.py", "fixed_offset.py",
             "linear_inventory.py", "common.py", "base.py", "registry.py"} <= files
     assert len(registry.STRATEGIES) == len(registry.BUILTIN)
+
+
+def test_the_decision_loop_cache_is_dropped_when_it_or_the_engine_changes(tmp_path, monkeypatch):
+    pkg = tmp_path / "alpha_as"
+    cache = pkg / "agents" / "__pycache__"
+    cache.mkdir(parents=True)
+    for rel in jitcache.AGENT_LOOP_SOURCES:
+        (pkg / rel).write_text(f"# {rel}\n")
+    engine = {"hash": "a"}
+    monkeypatch.setattr(jitcache, "PACKAGE", pkg)
+    monkeypatch.setattr(jitcache, "sources_hash", lambda: engine["hash"])
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    cached = cache / "decision_loop.day_loop-164.py311.nbi"
+    engine_cached = pkg / "engine" / "__pycache__" / "kernel.run_until-1.py311.nbi"
+    engine_cached.parent.mkdir(parents=True)
+    engine_cached.write_text("x")
+    cached.write_text("x")
+    assert jitcache.invalidate_agents_if_stale() is True and not cached.exists()
+    cached.write_text("x")
+    assert jitcache.invalidate_agents_if_stale() is False and cached.exists()
+    (pkg / "agents" / "features.py").write_text("# changed\n")  # a constant the loop reads
+    assert jitcache.invalidate_agents_if_stale() is True and not cached.exists()
+    cached.write_text("x")
+    engine["hash"] = "b"  # the engine's loop, linked into the decision loop's cached code
+    assert jitcache.invalidate_agents_if_stale() is True and not cached.exists()
+    assert engine_cached.exists()  # the agents' stamp never drops the engine's cache

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -151,9 +152,14 @@ def _first_mid(day: MarketDay) -> float:
 def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normalizer: Normalizer | None,
             epsilon: float, *, learn: bool, decision_seconds: float = 5.0, engine: EngineConfig | None = None,
             copy_every_ns: int | None = None, since_copy_ns: int = 0, timing: str = "grid",
-            map_over: str = "fills", options: LearnerOptions = PAPER_OPTIONS) -> tuple[DayRun, int]:
+            map_over: str = "fills", options: LearnerOptions = PAPER_OPTIONS,
+            decision_loop: str = "compiled") -> tuple[DayRun, int]:
     """Play one day; with ``learn`` every transition is remembered and, when ``copy_every_ns`` is set, the
     target is copied every that much market time (``since_copy_ns`` carried in and returned).
+
+    ``decision_loop = "compiled"`` runs the day in :mod:`alpha_as.agents.decision_loop` (bit-identical) when it
+    covers the configuration (:func:`~alpha_as.agents.decision_loop.fallback_reason`), else the Python loop
+    below, the reference (``"python"``).
 
     ``options`` (the paper's by default): ``reward_unit = "bps"`` divides each step's reward by quantity × the
     mid at the step's start (×1e4); ``day_end = "terminal"`` marks the day's last transition terminal, and
@@ -161,6 +167,18 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
     unrealized P&L with the inventory unwound at the book (the dampened measure never credits a gain the
     inventory holds, and the next day starts flat in the memory's eyes)."""
     opt = options
+    t_start = time.perf_counter()
+    if decision_loop == "compiled":
+        from alpha_as.agents import decision_loop as dl
+
+        if dl.fallback_reason(agent, timing, opt.inputs, opt.day_end) is None:
+            run, since = dl.run_day(agent, day, genas, features, normalizer, epsilon, learn=learn,
+                                    decision_seconds=decision_seconds, engine=engine, copy_every_ns=copy_every_ns,
+                                    since_copy_ns=since_copy_ns, map_over=map_over, options=opt)
+            run.info.update(decision_loop="compiled", loop_seconds=time.perf_counter() - t_start)
+            return run, since
+    elif decision_loop != "python":
+        raise ValueError(f"decision_loop must be 'compiled' or 'python', got {decision_loop!r}")
     sb = SteppedBacktest(day, initial_params(genas), engine, decision_seconds=decision_seconds)
     obs = sb.reset()
     bt = sb.bt
@@ -247,7 +265,8 @@ def run_day(agent: DQNAgent, day: MarketDay, genas: ASParams, features, normaliz
             s, t = s2, t2
     states = np.array([_finite(x) for x in seen]) if seen else np.zeros((0, cfg.state_dim))
     run = DayRun(sb.result(map_over), np.array(ts, np.int64), np.array(acts, np.int64), np.array(rews), copies,
-                 dones=np.array(dones), states=states, max_abs_z=max_z)
+                 dones=np.array(dones), states=states, max_abs_z=max_z,
+                 info={"decision_loop": "python", "loop_seconds": time.perf_counter() - t_start})
     return run, since_copy_ns
 
 
@@ -301,7 +320,8 @@ def training_run(job: dict) -> dict:
     norm = Normalizer.from_dict(job["normalizer"]) if job["normalizer"] else None
     run, _ = run_day(agent, day, ASParams.from_dict(job["genas"]), cfg.features, norm, job["epsilon"],
                      learn=True, decision_seconds=cfg.decision_seconds, timing=cfg.timing,
-                     engine=cfg.engine_config(), options=LearnerOptions.of(cfg, job.get("reward_scale", 1.0)))
+                     engine=cfg.engine_config(), options=LearnerOptions.of(cfg, job.get("reward_scale", 1.0)),
+                     decision_loop=cfg.decision_loop)
     return {"memory": agent.memory.trimmed().to_arrays(), "final_pnl": run.result.metrics.final_total_pnl,
             "steps": len(run.actions)}
 
@@ -514,7 +534,7 @@ class AlphaAS:
                              learn=learn, decision_seconds=cfg.decision_seconds, copy_every_ns=copy_ns,
                              timing=cfg.timing, since_copy_ns=self.since_copy_ns,
                              engine=cfg.engine_config(), map_over=cfg.map_over,
-                             options=LearnerOptions.of(cfg, self.reward_scale))
+                             options=LearnerOptions.of(cfg, self.reward_scale), decision_loop=cfg.decision_loop)
         names = list(cfg.features) + list(PRIVATE_FEATURES)
         day_diag = plain(diag.day_diagnostics(self.agent, run, names, session or str(day.date)))
         run.info["diagnostics"] = day_diag

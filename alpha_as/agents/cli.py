@@ -203,7 +203,8 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     day = load_market_day(args.data, args.instrument, date, cfg.window)
     run, _ = run_day(model.agent, day, model.genas, cfg.features, model.normalizer, args.epsilon, learn=False,
                      decision_seconds=cfg.decision_seconds, engine=cfg.engine_config(), timing=cfg.timing,
-                     map_over=cfg.map_over, options=LearnerOptions.of(cfg, model.reward_scale))
+                     map_over=cfg.map_over, options=LearnerOptions.of(cfg, model.reward_scale),
+                     decision_loop=cfg.decision_loop)
     names = list(cfg.features) + list(PRIVATE_FEATURES)
     played = plain(diag.day_diagnostics(model.agent, run, names, f"{date} (frozen, eps {args.epsilon:g})"))
     played["target_online_gap"] = plain(model.agent.target_online_gap(run.states))

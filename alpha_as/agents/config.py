@@ -20,6 +20,7 @@ INPUTS = ("paper", "stationary")
 DAY_ENDS = ("continue", "terminal", "terminal_unwind")
 REWARD_UNITS = ("usd", "bps")
 REWARD_SCALINGS = ("none", "std")
+DECISION_LOOPS = ("compiled", "python")
 
 SOUND: dict[str, object] = {
     "preset": "sound", "q_target": "double", "inputs": "stationary", "z_clip": 5.0,
@@ -251,6 +252,11 @@ class AlphaASConfig:
     """"none" (paper) or "std": rewards (in ``reward_unit``) divided by their standard deviation over the first
     training iteration, fixed from then on and saved with the model (like the input normaliser), so that the
     network regresses values of order 1 whatever the market's price level and volatility (sound)."""
+    decision_loop: str = "compiled"
+    """"compiled": a day's decisions run inside numba (:mod:`alpha_as.agents.decision_loop`: features, z-score,
+    Q forward, ε-greedy, AS switch, engine, reward, memory), bit-identical to "python", the reference loop of
+    :func:`alpha_as.agents.alpha_as.run_day` (tests/test_decision_loop.py). Configurations the compiled loop
+    does not cover (timing "authors", q_target "authors", inputs "stationary") run on the Python loop."""
 
     def __post_init__(self) -> None:
         if self.agent not in AGENTS:
@@ -276,6 +282,8 @@ class AlphaASConfig:
             (self.reward_unit in REWARD_UNITS, f"reward_unit must be one of {REWARD_UNITS}, got {self.reward_unit!r}"),
             (self.reward_scaling in REWARD_SCALINGS,
              f"reward_scaling must be one of {REWARD_SCALINGS}, got {self.reward_scaling!r}"),
+            (self.decision_loop in DECISION_LOOPS,
+             f"decision_loop must be one of {DECISION_LOOPS}, got {self.decision_loop!r}"),
         ]
         for ok, msg in checks:
             if not ok:

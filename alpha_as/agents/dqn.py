@@ -52,6 +52,7 @@ from torch import nn
 
 from alpha_as.agents.actions import N_ACTIONS
 from alpha_as.agents.config import DQNConfig
+from alpha_as.agents.rows import unique_rows
 from alpha_as.atomic import write_bytes_atomic
 from alpha_as.errors import InputError
 
@@ -108,34 +109,23 @@ class QNetwork(nn.Module):
 
 
     def numpy_forward(self, x: np.ndarray) -> np.ndarray:
-        """Q-values of one state (float64 out) with numpy on a float32 copy of the weights: ~10× quicker than a
-        torch call for a single state (the agent's per-step ``act``). The copy is refreshed whenever a parameter
-        or buffer changed (torch's in-place version counters), e.g. after a fit or ``load_state_dict``."""
+        """Q-values of one state (float64 out) from a float32 copy of the weights, with the compiled forward
+        :func:`alpha_as.agents.qforward.q_forward` (the one the compiled decision loop uses, so both loops act
+        alike to the bit): ~10× quicker than a torch call for a single state (the agent's per-step ``act``). The
+        copy is refreshed whenever a parameter or buffer changed (torch's in-place version counters), e.g. after a
+        fit or ``load_state_dict``."""
+        from alpha_as.agents.qforward import export_weights, q_forward
+
         if not hasattr(self, "_np_tensors"):  # modules keep their tensor objects; only their data changes
             self._np_tensors = (*self.parameters(), *self.buffers())
         key = tuple(t._version for t in self._np_tensors)
         if getattr(self, "_np_key", None) != key:
-            with torch.no_grad():
-                w = {k: v.detach().numpy().copy() for k, v in self.state_dict().items()}
-            self._np, self._np_key = w, key
-        w = self._np
-        x = ((np.asarray(x, dtype=np.float32).reshape(-1) - w["mean"]) / w["std"]).astype(np.float32)
+            self._np, self._np_key = export_weights(self), key
         cfg = self.cfg
-        if cfg.variant == "ff":
-            z = np.maximum(w["inp.weight"] @ x + w["inp.bias"], 0)
-            z = np.maximum(w["mid.weight"] @ z + w["mid.bias"], 0)
-        else:
-            zs = np.maximum(x.reshape(cfg.seq_len, cfg.n_inputs) @ w["inp.weight"].T + w["inp.bias"], 0)
-            h = np.zeros(cfg.hidden, dtype=np.float32)
-            c = np.zeros(cfg.hidden, dtype=np.float32)
-            for zt in zs:
-                g = w["lstm.weight_ih_l0"] @ zt + w["lstm.bias_ih_l0"] + w["lstm.weight_hh_l0"] @ h + w["lstm.bias_hh_l0"]
-                i, f, gg, o = np.split(g, 4)
-                c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(gg)
-                h = _sigmoid(o) * np.tanh(c)
-            z = h
-        q = w["out.weight"] @ z + w["out.bias"]
-        return (np.tanh(q) if cfg.output_activation == "tanh" else q).astype(np.float64)
+        q = np.empty(N_ACTIONS)
+        q_forward(np.ascontiguousarray(x, dtype=np.float64).reshape(-1), self._np, cfg.variant == "lstm",
+                  cfg.seq_len if cfg.variant == "lstm" else 1, cfg.n_inputs, cfg.output_activation == "tanh", q)
+        return q
 
     def _lstm_step(self, z: torch.Tensor) -> torch.Tensor:
         """One LSTM step from h0 = c0 = 0, with the LSTM's own weights: identical to ``self.lstm`` on
@@ -143,11 +133,6 @@ class QNetwork(nn.Module):
         gates = nn.functional.linear(z, self.lstm.weight_ih_l0, self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0)
         i, _f, g, o = gates.chunk(4, dim=1)
         return torch.sigmoid(o) * torch.tanh(torch.sigmoid(i) * torch.tanh(g))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives exactly 0, as it should
-        return 1.0 / (1.0 + np.exp(-x))
 
 
 class StateWindow:
@@ -270,8 +255,7 @@ def merge_memories(memories: list[ReplayMemory], rng: np.random.Generator, capac
            for k in ("states", "actions", "rewards", "next_states", "dones", "q")}
     key = cat["states"] if merge else np.column_stack([cat["states"], cat["actions"], cat["rewards"],
                                                        cat["next_states"], cat["dones"]])
-    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
+    first, inv = unique_rows(key)  # np.unique(key, axis=0, return_index=True, return_inverse=True), compiled
     g = len(first)
     out = {"states": cat["states"][first]}
     if merge:

@@ -69,23 +69,11 @@ def slog(x: np.ndarray) -> np.ndarray:
 
 def private_stationary(bt: Backtest, quantity: float) -> np.ndarray:
     """The 10 private features, ``inputs = "stationary"``: slog of the inventory in order sizes, and slog of the
-    last 5 per-fill changes of the dampened P&L in bps of quantity × fill price (0 before 5 fills)."""
-    st = bt.state
-    n = int(st.si[S.N_FILLS])
-    k = min(n, PRIVATE_HORIZON)
-    out = np.zeros(2 * PRIVATE_HORIZON)
-    if k:
-        rows = st.fill_f[n - k : n]
-        out[PRIVATE_HORIZON - k : PRIVATE_HORIZON] = slog(rows[:, S.F_POSITION] / quantity)
-        lo = max(n - k - 1, 0)
-        prev = st.fill_f[lo:n]
-        score = asymmetric_dampened(prev[:, S.F_REALIZED], prev[:, S.F_UNREALIZED])
-        if n - k - 1 < 0:  # the P&L is 0 before the first fill
-            score = np.concatenate([[0.0], score])
-        with np.errstate(all="ignore"):
-            d = np.diff(score) / (quantity * rows[:, S.F_PRICE]) * 1e4
-        out[2 * PRIVATE_HORIZON - k :] = slog(np.where(np.isfinite(d), d, 0.0))
-    return out
+    last 5 per-fill changes of the dampened P&L in bps of quantity × fill price (0 before 5 fills). Compiled
+    (:func:`alpha_as.agents.private.stationary_private`, shared with the compiled decision loop)."""
+    from alpha_as.agents.private import private_stationary_of
+
+    return private_stationary_of(bt.state.fill_f, int(bt.state.si[S.N_FILLS]), quantity)
 
 
 def stationary_market(day: MarketDay, times: np.ndarray, names: Sequence[str], X: np.ndarray) -> np.ndarray:

@@ -111,9 +111,20 @@ def run_stepped(day: MarketDay, genas: ASParams, choose: Callable[[int], int], *
 
 
 def run_random(day: MarketDay, genas: ASParams, seed: int, *, engine: EngineConfig | None = None,
-               decision_seconds: float = DECISION_SECONDS, map_over: str = "fills") -> PolicyRun:
-    """The random policy: a uniform action among the 20 at every decision, from :func:`random_rng`."""
+               decision_seconds: float = DECISION_SECONDS, map_over: str = "fills",
+               decision_loop: str = "compiled") -> PolicyRun:
+    """The random policy: a uniform action among the 20 at every decision, from :func:`random_rng`. On the
+    compiled decision loop (:func:`alpha_as.agents.decision_loop.run_random`) by default, identical to the stepped
+    path (``decision_loop = "python"``)."""
     rng = random_rng(seed)
+    if decision_loop == "compiled":
+        from alpha_as.agents import decision_loop as dl
+
+        result, t, acts, rews = dl.run_random(day, genas, rng, engine=engine, decision_seconds=decision_seconds,
+                                              map_over=map_over)
+        return PolicyRun(result, t, acts, rews, {"policy": "random"})
+    if decision_loop != "python":
+        raise ValueError(f"decision_loop must be 'compiled' or 'python', got {decision_loop!r}")
     run = run_stepped(day, genas, lambda _t: int(rng.integers(N_ACTIONS)), engine=engine,
                       decision_seconds=decision_seconds, map_over=map_over)
     run.info["policy"] = "random"

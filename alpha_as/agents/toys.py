@@ -116,5 +116,6 @@ def play_greedy(model, store_root: str | Path, date: dt.date):
 
     day = load_market_day(store_root, TOY_INSTRUMENT, date, "all")
     run, _ = run_day(model.agent, day, model.genas, model.config.features, model.normalizer, 0.0, learn=False,
-                     options=LearnerOptions.of(model.config, model.reward_scale))
+                     options=LearnerOptions.of(model.config, model.reward_scale),
+                     decision_loop=model.config.decision_loop)
     return day, run

@@ -80,3 +80,37 @@ def invalidate_if_stale() -> bool:
         return removed
     except OSError:  # a read-only install: numba falls back to its own cache location
         return False
+
+
+AGENT_LOOP_SOURCES = ("agents/qforward.py", "agents/decision_loop.py", "agents/private.py", "agents/features.py",
+                      "agents/actions.py")
+"""The compiled decision loop's own sources (:mod:`alpha_as.agents.decision_loop` links the engine's loop and the
+Q forward into its cached code, and reads the private-feature constants of ``features.py``)."""
+
+
+def invalidate_agents_if_stale() -> bool:
+    """Delete the cached decision loop and Q forward when they or the engine's sources changed (the agents' stamp
+    is its own, so an edit of the agents does not drop the engine's cache); True when something was deleted."""
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    cache_dir = Path(root) if root else PACKAGE / "agents" / "__pycache__"
+    stamp = cache_dir / "alpha_as_agents_sources.hash"
+    h = hashlib.sha256(sources_hash().encode())
+    for rel in AGENT_LOOP_SOURCES:
+        p = PACKAGE / rel
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    digest = h.hexdigest()[:16]
+    try:
+        if stamp.is_file() and stamp.read_text() == digest:
+            return False
+        removed = False
+        for rel in AGENT_LOOP_SOURCES[:3]:
+            for f in _cache_files(PACKAGE / rel):
+                f.unlink(missing_ok=True)
+                removed = True
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest)
+        return removed
+    except OSError:
+        return False
