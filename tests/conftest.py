@@ -30,6 +30,12 @@ def pytest_configure(config) -> None:
     import torch
 
     torch.set_num_threads(1)
+    # pytest-xdist's controller (``make test``): fill numba's on-disk cache once before the workers start, so that they
+    # and their subprocesses load the compiled loops instead of each compiling them (tests/warm_cache.py)
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        from tests.warm_cache import warm_in_parallel
+
+        _REPORT.append(warm_in_parallel())
 
 
 _REPORT: list[str] = []
