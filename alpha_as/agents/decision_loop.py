@@ -48,7 +48,7 @@ from alpha_as.data.store import MarketDay
 from alpha_as.engine import kernel
 from alpha_as.engine import state as S
 from alpha_as.engine.accounting import unrealized_pnl
-from alpha_as.engine.backtest import SteppedBacktest
+from alpha_as.engine.backtest import SteppedBacktest, after_buffer_code
 from alpha_as.engine.chain import settle_gas
 from alpha_as.engine.config import EngineConfig
 from alpha_as.strategies.avellaneda_stoikov import ASParams
@@ -309,15 +309,7 @@ def _drive(sb: SteppedBacktest, obs: dict, per_action: list[ASParams], times: np
             break
         if code == ROWS_FULL:
             raise RuntimeError("more decisions than decision times (decision loop bug)")
-        if code == kernel.FILLS_FULL:
-            bt.state = S.grow_fills(bt.state)
-        elif code == kernel.GRID_FULL:
-            raise RuntimeError("grid buffer too small (engine bug)")
-        elif code == kernel.REQS_FULL:
-            raise RuntimeError(f"more than {S.REQ_CAP} order requests in flight on one side "
-                               "(a latency far longer than the snapshot interval)")
-        else:
-            raise RuntimeError(f"more than {S.LOT_CAP} open inventory lots; the position is unbounded")
+        bt.state = after_buffer_code(bt.state, code)
     if mem is not None and oi[O_LEARN] == 1:
         mem.pos, mem.size = int(meta[0]), int(meta[1])
     n = int(ls[L_K])

@@ -62,6 +62,23 @@ def strategy_arrays(strategy: Strategy) -> tuple[int, np.ndarray]:
     return kind, (np.zeros(1) if strategy is None else strategy.to_array())
 
 
+BUFFER_CODES = (kernel.FILLS_FULL, kernel.GRID_FULL, kernel.REQS_FULL, kernel.LOTS_FULL)
+"""The loops' returns that ask Python to act before calling again (both loops share the codes)."""
+
+
+def after_buffer_code(state: S.State, code: int) -> S.State:
+    """The state to call the loop again with after a buffer code: the fill buffer grown (``FILLS_FULL``); for the
+    others, the one-line error (a full grid or lot buffer, or too many requests in flight)."""
+    if code == kernel.FILLS_FULL:
+        return S.grow_fills(state)
+    if code == kernel.GRID_FULL:
+        raise RuntimeError("grid buffer too small (engine bug)")
+    if code == kernel.REQS_FULL:
+        raise RuntimeError(f"more than {S.REQ_CAP} order requests in flight on one side "
+                           "(a latency far longer than the snapshot interval)")
+    raise RuntimeError(f"more than {S.LOT_CAP} open inventory lots; the position is unbounded")
+
+
 @dataclass(frozen=True)
 class StrategyLayout:
     """What the loop needs to know about a strategy beyond its parameter vector (:mod:`alpha_as.strategies.base`):
@@ -247,15 +264,8 @@ class Backtest:
         while True:
             code = loop(d.depth_ts, d.bid_px, d.bid_qty, d.ask_px, d.ask_qty, d.trade_ts, d.trade_px,
                         d.trade_qty, d.trade_side, self.ci, self.cf, self.params, self.state, np.int64(t_ns))
-            if code == kernel.FILLS_FULL:
-                self.state = S.grow_fills(self.state)
-            elif code == kernel.GRID_FULL:
-                raise RuntimeError("grid buffer too small (engine bug)")
-            elif code == kernel.REQS_FULL:
-                raise RuntimeError(f"more than {S.REQ_CAP} order requests in flight on one side "
-                                   "(a latency far longer than the snapshot interval)")
-            elif code == kernel.LOTS_FULL:
-                raise RuntimeError(f"more than {S.LOT_CAP} open inventory lots; the position is unbounded")
+            if code in BUFFER_CODES:
+                self.state = after_buffer_code(self.state, code)
             else:
                 break
         chain.settle(self.state)  # on a chain, the gas of the last actions is in the cash and realized P&L
