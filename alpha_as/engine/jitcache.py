@@ -61,25 +61,34 @@ def _cache_files(src: Path) -> list[Path]:
     return out
 
 
-def invalidate_if_stale() -> bool:
-    """Delete the cached engine loop when its sources changed; True when something was deleted."""
-    root = os.environ.get("NUMBA_CACHE_DIR")
-    cache_dir = Path(root) if root else PACKAGE / "engine" / "__pycache__"
-    stamp = cache_dir / "alpha_as_engine_sources.hash"
-    digest = sources_hash()
+def _invalidate(cache_dir: Path, stamp_name: str, digest: str, sources: list[Path]) -> bool:
+    """Delete the cached functions of ``sources`` unless ``cache_dir/stamp_name`` holds ``digest``; then write it.
+    True when something was deleted; False too on a read-only install (numba falls back to its own location)."""
+    stamp = cache_dir / stamp_name
     try:
         if stamp.is_file() and stamp.read_text() == digest:
             return False
         removed = False
-        for src in source_files():
+        for src in sources:
             for f in _cache_files(src):
                 f.unlink(missing_ok=True)
                 removed = True
         cache_dir.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest)
         return removed
-    except OSError:  # a read-only install: numba falls back to its own cache location
+    except OSError:
         return False
+
+
+def _cache_dir(default: Path) -> Path:
+    root = os.environ.get("NUMBA_CACHE_DIR")
+    return Path(root) if root else default
+
+
+def invalidate_if_stale() -> bool:
+    """Delete the cached engine loop when its sources changed; True when something was deleted."""
+    return _invalidate(_cache_dir(PACKAGE / "engine" / "__pycache__"), "alpha_as_engine_sources.hash", sources_hash(),
+                       source_files())
 
 
 AGENT_LOOP_SOURCES = ("agents/qforward.py", "agents/decision_loop.py", "agents/private.py", "agents/features.py",
@@ -91,26 +100,11 @@ Q forward into its cached code, and reads the private-feature constants of ``fea
 def invalidate_agents_if_stale() -> bool:
     """Delete the cached decision loop and Q forward when they or the engine's sources changed (the agents' stamp
     is its own, so an edit of the agents does not drop the engine's cache); True when something was deleted."""
-    root = os.environ.get("NUMBA_CACHE_DIR")
-    cache_dir = Path(root) if root else PACKAGE / "agents" / "__pycache__"
-    stamp = cache_dir / "alpha_as_agents_sources.hash"
     h = hashlib.sha256(sources_hash().encode())
     for rel in AGENT_LOOP_SOURCES:
         p = PACKAGE / rel
         if p.is_file():
             h.update(p.name.encode())
             h.update(p.read_bytes())
-    digest = h.hexdigest()[:16]
-    try:
-        if stamp.is_file() and stamp.read_text() == digest:
-            return False
-        removed = False
-        for rel in AGENT_LOOP_SOURCES[:3]:
-            for f in _cache_files(PACKAGE / rel):
-                f.unlink(missing_ok=True)
-                removed = True
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(digest)
-        return removed
-    except OSError:
-        return False
+    return _invalidate(_cache_dir(PACKAGE / "agents" / "__pycache__"), "alpha_as_agents_sources.hash",
+                       h.hexdigest()[:16], [PACKAGE / rel for rel in AGENT_LOOP_SOURCES[:3]])
