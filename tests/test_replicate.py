@@ -177,6 +177,10 @@ def test_quick_pipeline_writes_every_stage_and_the_report(quick_run):
     assert list(timings["stages"]) == STAGES
     assert all(v["status"] == "ran" for v in timings["stages"].values()), timings
     assert timings["peak_rss_mb"] > 0 and "peak RSS" in stdout and "report:" in stdout
+    # the proportional set sizes count the shared libraries once: never above the RSS; per stage, within the run's
+    assert 0 < timings["peak_pss_mb"] <= timings["peak_rss_mb"] and "peak PSS" in stdout
+    for stage, t in timings["stages"].items():
+        assert 0 < t["peak_pss_mb"] <= t["peak_rss_mb"] <= timings["peak_rss_mb"], (stage, t)
     assert (out / "features" / "seed=0" / "features.json").is_file()
     assert (out / "genas" / "seed=0" / "best.json").is_file()
     for model in DEFAULT_MODELS:  # paper.toml's: every model but the strategies

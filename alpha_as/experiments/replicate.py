@@ -64,13 +64,10 @@ as another protocol; ``--force`` then rewrites it and keeps the results, each ch
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,7 +85,7 @@ from alpha_as.errors import InputError
 from alpha_as.experiments import executors, runner
 from alpha_as.experiments.config import canonical
 from alpha_as.experiments.protocol import LABELS, ROLES, STRATEGY_MODELS, Protocol, Session
-from alpha_as.experiments.resources import PeakRSS
+from alpha_as.experiments.resources import PeakRSS, release_memory
 
 if TYPE_CHECKING:
     from alpha_as.tuning.genas import GAConfig
@@ -106,17 +103,24 @@ class Replication:
     status: dict[str, str] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     peak_process_rss_mb: float = 0.0
+    peak_pss_mb: float = 0.0
+    """The peak of the processes' summed proportional set sizes (the libraries they share counted once)."""
+    stage_memory: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Per stage that ran: its (RSS sum, PSS sum) peaks in MB."""
     total_seconds: float = 0.0
     earlier: dict[str, float] = field(default_factory=dict)
     """Stage times of earlier runs (from the previous timings.json), for the stages this run skips."""
 
     def table(self) -> str:
-        rows = [f"{'stage':<10} {'status':<9} {'seconds':>8}  {'when it ran':>11}"]
+        rows = [f"{'stage':<10} {'status':<9} {'seconds':>8}  {'when it ran':>11}  {'RSS MB':>7} {'PSS MB':>7}"]
         for s in self.seconds:
             ran = self.seconds[s] if self.status[s] == "ran" else self.earlier.get(s)
-            rows.append(f"{s:<10} {self.status[s]:<9} {self.seconds[s]:>8.1f}  {'' if ran is None else f'{ran:.1f}':>11}")
+            rss, pss = self.stage_memory.get(s, (0.0, 0.0))
+            rows.append(f"{s:<10} {self.status[s]:<9} {self.seconds[s]:>8.1f}  {'' if ran is None else f'{ran:.1f}':>11}"
+                        f"  {rss:>7.0f} {pss:>7.0f}")
         rows.append(f"{'total':<10} {'':<9} {self.total_seconds:>8.1f}")
-        rows.append(f"peak RSS: {self.peak_rss_mb:.0f} MB (all processes), {self.peak_process_rss_mb:.0f} MB (largest)")
+        rows.append(f"peak RSS: {self.peak_rss_mb:.0f} MB (all processes), {self.peak_process_rss_mb:.0f} MB (largest); "
+                    f"peak PSS: {self.peak_pss_mb:.0f} MB (all processes, shared pages counted once)")
         return "\n".join(rows)
 
     def to_dict(self) -> dict:
@@ -124,11 +128,13 @@ class Replication:
         stages = {}
         for s in self.seconds:
             ran = self.seconds[s] if self.status[s] == "ran" else self.earlier.get(s)
+            rss, pss = self.stage_memory.get(s, (0.0, 0.0))
             stages[s] = {"seconds": round(self.seconds[s], 3), "status": self.status[s],
-                         "last_ran_seconds": None if ran is None else round(ran, 3)}
+                         "last_ran_seconds": None if ran is None else round(ran, 3),
+                         "peak_rss_mb": round(rss, 1), "peak_pss_mb": round(pss, 1)}
         return {"stages": stages,
                 "total_seconds": round(self.total_seconds, 3), "peak_rss_mb": round(self.peak_rss_mb, 1),
-                "peak_process_rss_mb": round(self.peak_process_rss_mb, 1)}
+                "peak_process_rss_mb": round(self.peak_process_rss_mb, 1), "peak_pss_mb": round(self.peak_pss_mb, 1)}
 
 
 # ---------------------------------------------------------------------------------------------- stages
@@ -211,34 +217,44 @@ def features_config(p: Protocol, seed: int) -> dict:
             "horizon_s": f.horizon_s, "max_rows": f.max_rows, "n_estimators": f.n_estimators, "max_depth": f.max_depth}
 
 
-def stage_features(p: Protocol, echo: Callable[[str], None]) -> str:
+def _selection_job(item: tuple) -> dict:
+    """One seed's feature selection (in a worker process: the forest's memory is returned when the pool ends)."""
     from alpha_as.agents.features_cli import run_selection
 
+    data, instrument, day, window, seed, f = item
+    return run_selection(data, instrument, day, horizon_s=f["horizon_s"], seed=seed, window=window,
+                         max_rows=f["max_rows"], n_estimators=f["n_estimators"], max_depth=f["max_depth"])
+
+
+def stage_features(p: Protocol, echo: Callable[[str], None]) -> str:
+    """The seeds' feature selections, in parallel on the protocol's executor (each forest is single-threaded)."""
     if not p.features.enabled or not p.agents_run:
         return "skipped"
-    status = "skipped"
+    todo = []
+    f = p.features
+    knobs = {"horizon_s": f.horizon_s, "max_rows": f.max_rows, "n_estimators": f.n_estimators, "max_depth": f.max_depth}
     for seed in p.seeds:
         path = features_file(p, seed)
-        config = features_config(p, seed)
-        why = stage_item_state(path.parent, path.name, config)
+        why = stage_item_state(path.parent, path.name, features_config(p, seed))
         if not why:
             continue
         if why != "new":
             echo(f"seed {seed}: redoing the feature selection: {why}")
         (path.parent / MANIFEST).unlink(missing_ok=True)
-        f = p.features
-        # in a child process: the forest's memory (and scikit-learn's) is returned when it ends
-        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=runner._worker_init,
-                                 initargs=(os.getpid(),)) as pool:
-            doc = pool.submit(run_selection, p.data, p.instrument, p.fi.date.isoformat(), horizon_s=f.horizon_s,
-                              seed=seed, window=p.fi.window, max_rows=f.max_rows, n_estimators=f.n_estimators,
-                              max_depth=f.max_depth).result()
+        todo.append((p.data, p.instrument, p.fi.date.isoformat(), p.fi.window, seed, knobs))
+    if not todo:
+        return "skipped"
+
+    def done(item: tuple, doc: dict) -> None:
+        seed = item[4]
+        path = features_file(p, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(json.loads(json.dumps(doc)), path)
-        write_stage_manifest(path.parent, config)
+        write_stage_manifest(path.parent, features_config(p, seed))
         echo(f"seed {seed}: {len(doc['features'])} features selected on {p.fi.label}: {', '.join(doc['features'])}")
-        status = "ran"
-    return status
+
+    p.executor_of().run(_selection_job, todo, done, inline=False)  # never in this process (see _selection_job)
+    return "ran"
 
 
 def selected_features(p: Protocol, seed: int) -> list[str]:
@@ -584,6 +600,7 @@ def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
              f"seeds {', '.join(map(str, p.seeds))} -> {p.out}")
         for stage in STAGES:
             t0 = time.perf_counter()
+            mem.mark()  # this stage's memory window starts
             echo(f"== {stage}")
             if stage == "data":
                 status = stage_data(p, echo, progress, trust_data)
@@ -604,8 +621,11 @@ def replicate(p: Protocol, *, force: bool = False, progress: bool = True,
             else:
                 status = stage_report(p, echo)
             rep.seconds[stage], rep.status[stage] = time.perf_counter() - t0, status
+            rep.stage_memory[stage] = mem.mark()
+            release_memory()  # what a stage freed in this process goes back before the next starts
             rep.total_seconds = time.perf_counter() - t_start
             rep.peak_rss_mb, rep.peak_process_rss_mb = mem.peak_total_mb, mem.peak_process_mb
+            rep.peak_pss_mb = mem.peak_pss_mb
             write_json_atomic(rep.to_dict(), p.out / "timings.json")
             if stage == until:
                 break
