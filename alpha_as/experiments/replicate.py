@@ -222,8 +222,8 @@ def _selection_job(item: tuple) -> dict:
     from alpha_as.agents.features_cli import run_selection
 
     data, instrument, day, window, seed, f = item
-    return run_selection(data, instrument, day, horizon_s=f["horizon_s"], seed=seed, window=window,
-                         max_rows=f["max_rows"], n_estimators=f["n_estimators"], max_depth=f["max_depth"])
+    return run_selection(data, instrument, day, horizon_s=f.horizon_s, seed=seed, window=window, max_rows=f.max_rows,
+                         n_estimators=f.n_estimators, max_depth=f.max_depth)
 
 
 def stage_features(p: Protocol, echo: Callable[[str], None]) -> str:
@@ -231,8 +231,6 @@ def stage_features(p: Protocol, echo: Callable[[str], None]) -> str:
     if not p.features.enabled or not p.agents_run:
         return "skipped"
     todo = []
-    f = p.features
-    knobs = {"horizon_s": f.horizon_s, "max_rows": f.max_rows, "n_estimators": f.n_estimators, "max_depth": f.max_depth}
     for seed in p.seeds:
         path = features_file(p, seed)
         why = stage_item_state(path.parent, path.name, features_config(p, seed))
@@ -241,7 +239,7 @@ def stage_features(p: Protocol, echo: Callable[[str], None]) -> str:
         if why != "new":
             echo(f"seed {seed}: redoing the feature selection: {why}")
         (path.parent / MANIFEST).unlink(missing_ok=True)
-        todo.append((p.data, p.instrument, p.fi.date.isoformat(), p.fi.window, seed, knobs))
+        todo.append((p.data, p.instrument, p.fi.date.isoformat(), p.fi.window, seed, p.features))
     if not todo:
         return "skipped"
 

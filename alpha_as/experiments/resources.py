@@ -121,17 +121,24 @@ class PeakRSS:
         return self.peak_pss_kb / 1024
 
 
+def _glibc(name: str):
+    """glibc's function ``name`` (``malloc_trim``, ``mallopt``), or None where there is no glibc."""
+    import ctypes
+
+    try:
+        return getattr(ctypes.CDLL("libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def release_memory() -> None:
     """Collect garbage and hand the freed heap back to the OS (glibc ``malloc_trim``; a no-op elsewhere): a
     long-lived worker that loads one day after another otherwise keeps the high-water mark of every day."""
-    import ctypes
     import gc
 
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    if (trim := _glibc("malloc_trim")) is not None:
+        trim(0)
 
 
 MMAP_THRESHOLD = 1 << 20
@@ -143,9 +150,5 @@ def cap_mmap_threshold(nbytes: int = MMAP_THRESHOLD) -> bool:
     networks: glibc otherwise raises the threshold to the largest block freed so far (up to 32 MB), after which
     torch's per-batch tensors come from the heap, whose top is rarely trimmed, and a long chain's heap grows to
     400-500 MB. Where an allocation comes from changes no result. True when it was set."""
-    import ctypes
-
-    try:
-        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, int(nbytes)))  # M_MMAP_THRESHOLD = -3
-    except (OSError, AttributeError):
-        return False
+    mallopt = _glibc("mallopt")
+    return mallopt is not None and bool(mallopt(-3, int(nbytes)))  # M_MMAP_THRESHOLD = -3
