@@ -111,6 +111,7 @@ bench: install
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_risk.py
 	$(PY) benchmarks/bench_strategies.py
+	$(PY) benchmarks/bench_policy_gradient.py
 	$(PY) benchmarks/bench_ppo.py
 	$(PY) benchmarks/bench_replicate.py
 	$(PY) benchmarks/bench_ray.py

@@ -35,3 +35,14 @@ def make_day(depth: list, trades: list, *, has_side: bool = True, levels: int = 
         trade_side=np.array([r[3] if has_side else 0 for r in trades], dtype=np.int8),
         has_side=has_side, depth_path=None, trade_path=None,
     )
+
+
+def assert_same_result(ra, rb) -> None:
+    """Two BacktestResults agree bit for bit: fills, grid, metrics and counters."""
+    np.testing.assert_array_equal(ra.fill_ts, rb.fill_ts)
+    for k in ra.fills:
+        np.testing.assert_array_equal(ra.fills[k], rb.fills[k], err_msg=k)
+    np.testing.assert_array_equal(ra.grid_ts, rb.grid_ts)
+    for k in ra.grid:
+        np.testing.assert_array_equal(ra.grid[k], rb.grid[k], err_msg=k)
+    assert ra.metrics == rb.metrics and ra.counters == rb.counters

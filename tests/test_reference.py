@@ -19,6 +19,7 @@ from alpha_as.cli import main
 from alpha_as.data import store as st
 from alpha_as.experiments.runner import TIMING_KEYS
 from alpha_as.strategies.avellaneda_stoikov import ASParams
+from tests.engine_days import assert_same_result
 
 INSTR = "btcusdt_synth"
 GENAS = ASParams(risk_aversion=0.3, window_tick=20, position_multiplier=9000.0, spread_multiplier=3.0)
@@ -39,14 +40,7 @@ def day(full_store):
 
 
 def same_result(a, b) -> None:
-    ra, rb = a.result, b.result
-    np.testing.assert_array_equal(ra.fill_ts, rb.fill_ts)
-    for k in ra.fills:
-        np.testing.assert_array_equal(ra.fills[k], rb.fills[k], err_msg=k)
-    np.testing.assert_array_equal(ra.grid_ts, rb.grid_ts)
-    for k in ra.grid:
-        np.testing.assert_array_equal(ra.grid[k], rb.grid[k], err_msg=k)
-    assert ra.metrics == rb.metrics and ra.counters == rb.counters
+    assert_same_result(a.result, b.result)
 
 
 def stable_metrics(folder: Path) -> dict:

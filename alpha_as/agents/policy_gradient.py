@@ -387,11 +387,23 @@ class LearnedGammaRun:
     """Epochs frozen because the risk module's trading state was not ACTIVE at their start."""
 
 
+LOOPS = ("compiled", "python")
+
+
 def run_day(day, params, config: PolicyGradientConfig, *, seed: int = 0, state: LearnerState | None = None,
-            engine=None, map_over: str = "fills") -> LearnedGammaRun:
+            engine=None, map_over: str = "fills", loop: str = "compiled") -> LearnedGammaRun:
     """Trade ``day`` with ``params`` (AS or Hummingbot's AS), γ chosen and learned every epoch. With a risk module
     (``engine.risk``) an epoch that starts while the trading state is not ACTIVE (REDUCING, or HALTED after a kill)
-    acts on the policy's mean and learns nothing: its P&L says nothing about γ."""
+    acts on the policy's mean and learns nothing: its P&L says nothing about γ.
+
+    ``loop = "compiled"`` (default) runs the epochs inside numba (:mod:`alpha_as.agents.policy_gradient_loop`),
+    bit-identical to this Python loop (``"python"``, the reference; tests/test_policy_gradient_loop.py)."""
+    if loop == "compiled":
+        from alpha_as.agents.policy_gradient_loop import run_day as compiled_day
+
+        return compiled_day(day, params, config, seed=seed, state=state, engine=engine, map_over=map_over)
+    if loop != "python":
+        raise ValueError(f"loop must be one of {LOOPS}, got {loop!r}")
     from alpha_as.engine import state as S
     from alpha_as.engine.backtest import SteppedBacktest
 
