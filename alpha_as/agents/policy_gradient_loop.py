@@ -36,6 +36,8 @@ from alpha_as.engine import state as S
 from alpha_as.engine.accounting import unrealized_pnl
 from alpha_as.engine.backtest import SteppedBacktest, after_buffer_code
 from alpha_as.engine.chain import settle_gas
+from alpha_as.strategies.avellaneda_stoikov import P_GAMMA as AS_GAMMA
+from alpha_as.strategies.hummingbot_estimators import P_GAMMA as HB_GAMMA
 
 # the learner's state: floats (g), integers (gi); θ, e_θ, the features' mean and variance are arrays of their own
 G_RHO, G_E_RHO, G_R_MEAN, G_R_VAR, G_VOL_FAST, G_VOL_SLOW, G_LAST_MID, G_LAST_LOG_GAMMA = range(8)
@@ -58,7 +60,7 @@ DONE_OK = -1
 ROWS_FULL = -2
 Z_CLIP = 5.0
 EPS = 1e-12
-GAMMA_SLOTS = {"ASParams": 0, "HummingbotASParams": 0}
+GAMMA_SLOTS = {"ASParams": AS_GAMMA, "HummingbotASParams": HB_GAMMA}
 """The index of the learned field in each strategy's parameter array (``P_GAMMA`` of both)."""
 
 
