@@ -31,6 +31,7 @@ import time
 import numpy as np
 from numba import njit
 
+from alpha_as.agents.policy_gradient import EPS, Z_CLIP, _alpha
 from alpha_as.engine import kernel, kernel_general
 from alpha_as.engine import state as S
 from alpha_as.engine.accounting import unrealized_pnl
@@ -41,9 +42,7 @@ from alpha_as.strategies.hummingbot_estimators import P_GAMMA as HB_GAMMA
 
 # the learner's state: floats (g), integers (gi); θ, e_θ, the features' mean and variance are arrays of their own
 G_RHO, G_E_RHO, G_R_MEAN, G_R_VAR, G_VOL_FAST, G_VOL_SLOW, G_LAST_MID, G_LAST_LOG_GAMMA = range(8)
-N_G = 8
 I_R_N, I_F_N, I_VOL_N, I_EPOCHS, I_UPDATES, I_PENDING = range(6)
-N_GI = 6
 # the config: floats (c), integers (k)
 (C_A_VOL_FAST, C_A_VOL_SLOW, C_A_FEATURE, C_A_REWARD, C_MAX_INV, C_DECAY, C_LR_MEAN, C_LR_STD, C_MAX_NORM,
  C_MAX_CHANGE, C_LOG_GMIN, C_LOG_GMAX, C_STD_MIN, C_STD_MAX, C_PENALTY, C_LOT, C_TICK, C_TWO) = range(18)
@@ -58,8 +57,6 @@ N_ROW = 7
 """A row per epoch: t, γ applied, u, μ, s, reward, normalised reward (as the Python loop's rows)."""
 DONE_OK = -1
 ROWS_FULL = -2
-Z_CLIP = 5.0
-EPS = 1e-12
 GAMMA_SLOTS = {"ASParams": AS_GAMMA, "HummingbotASParams": HB_GAMMA}
 """The index of the learned field in each strategy's parameter array (``P_GAMMA`` of both)."""
 
@@ -230,9 +227,8 @@ def epoch_loop(depth_ts, bid_px, bid_qty, ask_px, ask_qty, trade_ts, trade_px, t
 # ---- Python face -----------------------------------------------------------------------------------------
 
 
-def _config_arrays(config, lot: float, tick: float, gamma_slot: int, general: bool, bt) -> tuple:
-    from alpha_as.agents.policy_gradient import _alpha
-
+def _config_arrays(config, lot: float, gamma_slot: int, bt) -> tuple:
+    """The loop's config arrays (c, k) for a learner config on a reset backtest ``bt``."""
     c = np.zeros(N_C)
     c[C_A_VOL_FAST], c[C_A_VOL_SLOW] = _alpha(config.vol_fast_halflife), _alpha(config.vol_slow_halflife)
     c[C_A_FEATURE], c[C_A_REWARD] = _alpha(config.feature_halflife), _alpha(config.reward_halflife)
@@ -241,10 +237,10 @@ def _config_arrays(config, lot: float, tick: float, gamma_slot: int, general: bo
     c[C_MAX_CHANGE] = config.max_log_gamma_change
     c[C_LOG_GMIN], c[C_LOG_GMAX] = math.log(config.gamma_min), math.log(config.gamma_max)
     c[C_STD_MIN], c[C_STD_MAX] = config.log_std_min, config.log_std_max
-    c[C_PENALTY], c[C_LOT], c[C_TICK], c[C_TWO] = config.inventory_penalty, lot, tick, 2.0
+    c[C_PENALTY], c[C_LOT], c[C_TICK], c[C_TWO] = config.inventory_penalty, lot, bt.config.tick, 2.0
     k = np.zeros(N_K, np.int64)
     k[K_LEARN], k[K_WARMUP], k[K_MTM] = int(config.learn), config.warmup_epochs, int(config.reward == "mtm_inventory")
-    k[K_GAMMA_SLOT], k[K_GENERAL] = gamma_slot, int(general)
+    k[K_GAMMA_SLOT], k[K_GENERAL] = gamma_slot, int(bt.layout.general)
     k[K_T_FIRST], k[K_SPAN] = bt.first_grid, max(bt.last_event - bt.first_grid, 1)
     k[K_GRID], k[K_LAST_EVENT] = bt.grid_ns, bt.last_event
     return c, k
@@ -264,7 +260,7 @@ def run_day(day, params, config, *, seed: int = 0, state=None, engine=None, map_
     sb = SteppedBacktest(day, params, engine, decision_seconds=config.epoch_seconds, reward=kind)
     sb.reset()
     bt = sb.bt
-    c, k = _config_arrays(config, lot, bt.config.tick, GAMMA_SLOTS[type(params).__name__], bt.layout.general, bt)
+    c, k = _config_arrays(config, lot, GAMMA_SLOTS[type(params).__name__], bt)
     s = learner.state
     g = np.array([s.rho, s.e_rho, s.r_mean, s.r_var, s.vol_fast, s.vol_slow, s.last_mid, s.last_log_gamma])
     gi = np.array([s.r_n, s.f_n, s.vol_n, s.epochs, s.updates, int(learner._pending)], np.int64)
